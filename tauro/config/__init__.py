@@ -1,0 +1,20 @@
+"""TauroBot's settings: one typed, frozen object built from config.yml, .env and
+the environment (the environment wins), validated before anything starts.
+
+Every setting is declared once in ``_table.py`` with its environment name, its
+``config.yml`` path, its type, its default and its unit; ``docs/configuration.md``
+is generated from that table.
+"""
+
+from tauro.config._load import load_settings as load_settings
+from tauro.config._settings import AccessSettings as AccessSettings
+from tauro.config._settings import LLMSettings as LLMSettings
+from tauro.config._settings import LoggingSettings as LoggingSettings
+from tauro.config._settings import MemorySettings as MemorySettings
+from tauro.config._settings import RuntimeSettings as RuntimeSettings
+from tauro.config._settings import Settings as Settings
+from tauro.config._settings import TelegramSettings as TelegramSettings
+from tauro.config._settings import VoiceSettings as VoiceSettings
+from tauro.config._settings import WebSettings as WebSettings
+from tauro.config._table import SETTINGS as SETTINGS
+from tauro.config._table import SettingDef as SettingDef

@@ -1,0 +1,35 @@
+"""The conversation turn: the one flow every channel uses to answer a message.
+
+Telegram (``tauro.actors.telegram``) and the web app call ``run_turn`` with a
+``TurnSink`` of their own; the turn talks to the memory, LLM and voice actors
+and never to a channel's API. Layering: ``conversation`` imports
+``tauro.actors.{memory,llm,voice}`` message types and ``tauro.errors``; the
+channels import ``conversation``; nothing here imports a channel.
+
+Usage from a channel::
+
+    refs = TurnRefs(memory=ctx.ref("memory"), llm=ctx.ref("llm"),
+                    voice=ctx.ref("voice"), context_messages=10, voice_language="it")
+
+    class MySink:                                  # satisfies TurnSink
+        async def thinking(self) -> None: ...      # show "typing"
+        async def partial(self, text_so_far: str) -> None: ...  # throttle yourself
+        async def final(self, text: str) -> None: ...           # complete answer
+        async def failed(self, user_message: str) -> None: ...  # safe to show
+        async def voice(self, note: VoiceNote) -> None: ...     # send; turn discards
+
+    outcome = await run_turn(refs, "web:42", "ciao", MySink())
+    # outcome.status: "answered" | "failed" | "skipped" (update already answered)
+
+Durability: with ``update_id`` the turn asks memory for ``UpdateStatus`` first
+(``answered`` -> skipped, ``recorded`` -> not recorded again), and calls
+``on_recorded()`` once the user message is durable, so a channel with
+redelivery (Telegram's getUpdates offset) confirms only what is safe.
+"""
+
+from tauro.conversation._sink import Asker as Asker
+from tauro.conversation._sink import TurnSink as TurnSink
+from tauro.conversation._turn import TurnOutcome as TurnOutcome
+from tauro.conversation._turn import TurnRefs as TurnRefs
+from tauro.conversation._turn import TurnStatus as TurnStatus
+from tauro.conversation._turn import run_turn as run_turn

@@ -1,0 +1,244 @@
+"""One conversation turn, the same for every channel.
+
+Order, and why:
+
+1. ``UpdateStatus`` (only with an ``update_id``): a channel that redelivers
+   (Telegram after a crash) must neither record a message twice nor answer it
+   twice. ``answered`` ends the turn at once.
+2. ``Append`` the user message; the receipt means it is durable, so the channel
+   may now confirm it to its source (``on_recorded``).
+3. ``GetContext`` + ``GetPreferences`` (voice flag, language, model).
+4. ``Generate``; every chunk goes to ``sink.partial`` with the text so far.
+5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``: a crash in
+   between costs at most the final edit, never a second answer after restart.
+6. Voice, if the conversation asked for it; a voice failure is logged and does
+   not fail the text answer that was already delivered.
+
+An ``LLMError`` goes to ``sink.failed`` with its ``user_message``; whatever text
+arrived before it is recorded as the answer (so the turn counts as answered),
+and a turn that produced nothing stays pending for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import trio
+from tauro.actors.memory import (
+    Append,
+    AppendReceipt,
+    GetContext,
+    GetPreferences,
+    StoredMessage,
+    UpdateStatus,
+)
+from tauro.actors.voice import Synthesize, VoiceNote
+
+from tauro.actors.llm import ChatMessage, Generate
+from tauro.conversation._sink import Asker, TurnSink
+from tauro.errors import LLMError, TauroError
+
+log = logging.getLogger("tauro.conversation")
+
+TurnStatus = Literal["answered", "failed", "skipped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnRefs:
+    """The actors a turn talks to, and the few settings it needs.
+
+    ``voice`` is ``None`` when the channel cannot play voice or TTS is disabled.
+    """
+
+    memory: Asker
+    llm: Asker
+    voice: Asker | None = None
+    context_messages: int = 10
+    voice_language: str = "it"
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What happened; ``answer`` is the recorded answer text (may be partial)."""
+
+    status: TurnStatus
+    answer: str = ""
+    error: str | None = None  # the user-facing message of a failure
+    voice_sent: bool = False
+    first_token_at: float | None = None  # trio.current_time() of the first chunk
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    messages: tuple[Any, ...]
+    model: str | None
+    voice: bool
+    language: str
+
+
+async def run_turn(
+    refs: TurnRefs,
+    conversation: str,
+    text: str,
+    sink: TurnSink,
+    *,
+    update_id: int | None = None,
+    on_recorded: Callable[[], None] | None = None,
+) -> TurnOutcome:
+    """Answer ``text`` from ``conversation`` through ``sink``; see the module doc.
+
+    ``on_recorded`` runs once the user message is durable (or was already);
+    memory errors propagate (the channel decides what the user sees), LLM
+    errors end in ``sink.failed``.
+    """
+    status = await _status(refs, conversation, update_id)
+    if status == "answered":
+        _notify(on_recorded)
+        return TurnOutcome("skipped")
+    if status == "new":
+        await _record(refs, conversation, "user", text, update_id=update_id)
+    _notify(on_recorded)
+    await sink.thinking()
+    prepared = await _prepare(refs, conversation, text)
+    return await _answer(refs, conversation, sink, prepared, update_id)
+
+
+async def _status(refs: TurnRefs, conversation: str, update_id: int | None) -> str:
+    if update_id is None:
+        return "new"
+    return str(await refs.memory.ask(UpdateStatus(conversation, update_id)))
+
+
+def _notify(on_recorded: Callable[[], None] | None) -> None:
+    if on_recorded is not None:
+        on_recorded()
+
+
+async def _record(
+    refs: TurnRefs,
+    conversation: str,
+    role: Literal["user", "assistant"],
+    content: str,
+    *,
+    update_id: int | None = None,
+    reply_to: int | None = None,
+) -> int:
+    message = Append(conversation, role, content, update_id=update_id, reply_to=reply_to)
+    receipt = await refs.memory.ask(message)
+    assert isinstance(receipt, AppendReceipt)
+    return receipt.seq
+
+
+async def _prepare(refs: TurnRefs, conversation: str, text: str) -> _Prepared:
+    stored = await refs.memory.ask(GetContext(conversation, max(refs.context_messages, 1)))
+    preferences = await refs.memory.ask(GetPreferences(conversation))
+    assert isinstance(stored, tuple)
+    assert isinstance(preferences, dict)
+    messages = _context_messages(stored, text)
+    model = preferences.get("model")
+    language = preferences.get("lang")
+    return _Prepared(
+        messages=messages,
+        model=model if isinstance(model, str) and model else None,
+        voice=preferences.get("voice") is True and refs.voice is not None,
+        language=language if isinstance(language, str) and language else refs.voice_language,
+    )
+
+
+def _context_messages(stored: tuple[StoredMessage, ...], text: str) -> tuple[Any, ...]:
+    """The stored context, ending with the user's message.
+
+    After a crash the pending message may not be the newest stored one (or the
+    context limit may be 0): then it is put last, where the model expects it.
+    """
+    messages = [ChatMessage(m.role, m.content) for m in stored]
+    if not messages or messages[-1].role != "user" or messages[-1].content != text:
+        messages.append(ChatMessage("user", text))
+    return tuple(messages)
+
+
+async def _answer(
+    refs: TurnRefs,
+    conversation: str,
+    sink: TurnSink,
+    prepared: _Prepared,
+    update_id: int | None,
+) -> TurnOutcome:
+    collected = _Collected()
+    try:
+        await _generate(refs, sink, prepared, collected)
+    except LLMError as error:
+        return await _fail(refs, conversation, sink, collected, update_id, error)
+    answer = collected.text
+    await _record(refs, conversation, "assistant", answer, reply_to=update_id)
+    await sink.final(answer)
+    voice_sent = await _speak(refs, sink, prepared, answer) if prepared.voice else False
+    return TurnOutcome("answered", answer, voice_sent=voice_sent, first_token_at=collected.first)
+
+
+class _Collected:
+    """The answer so far and when its first chunk arrived."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.first: float | None = None
+
+    def add(self, chunk: str) -> str:
+        if self.first is None:
+            self.first = trio.current_time()
+        self.text += chunk
+        return self.text
+
+
+async def _generate(
+    refs: TurnRefs, sink: TurnSink, prepared: _Prepared, collected: _Collected
+) -> None:
+    stream = await refs.llm.ask(Generate(prepared.messages, model=prepared.model))
+    try:
+        async for chunk in stream:  # type: ignore[attr-defined]
+            if chunk:
+                await sink.partial(collected.add(str(chunk)))
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            with trio.CancelScope(shield=True):
+                await aclose()
+
+
+async def _fail(
+    refs: TurnRefs,
+    conversation: str,
+    sink: TurnSink,
+    collected: _Collected,
+    update_id: int | None,
+    error: LLMError,
+) -> TurnOutcome:
+    log.warning(
+        "conversation.turn.failed",
+        extra={"fields": {"conversation": conversation, "error": str(error)}},
+    )
+    partial = collected.text
+    if partial:
+        await _record(refs, conversation, "assistant", partial, reply_to=update_id)
+    await sink.failed(error.user_message)
+    return TurnOutcome("failed", partial, error=error.user_message, first_token_at=collected.first)
+
+
+async def _speak(refs: TurnRefs, sink: TurnSink, prepared: _Prepared, answer: str) -> bool:
+    assert refs.voice is not None
+    if not answer.strip():
+        return False
+    try:
+        note = await refs.voice.ask(Synthesize(answer, prepared.language))
+        assert isinstance(note, VoiceNote)
+        try:
+            await sink.voice(note)
+        finally:
+            note.discard()
+    except TauroError as error:
+        log.warning("conversation.voice.failed", extra={"fields": {"error": str(error)}})
+        return False
+    return True

@@ -1,0 +1,46 @@
+"""A small supervised actor runtime on trio. It knows nothing of Telegram.
+
+Layering (who may import whom): ``tauro.runtime`` imports only trio, outcome and
+``tauro.errors``; the actors in ``tauro.actors`` build on it. Its implementation
+modules are private; everything public is re-exported here:
+
+- ``Actor`` / ``ActorContext``: what you subclass, and what it sees while running.
+- ``ActorRef``: ``tell`` (waits while the mailbox is full), ``try_tell`` (never
+  waits, counts a drop), ``ask`` (request/reply, always with a timeout).
+- ``ActorSpec`` / ``SupervisorSpec`` / ``Restart`` / ``Strategy``: the description a
+  system is built from. Children start in order and stop in reverse order.
+- ``ActorSystem`` / ``open_actor_system`` / ``run_until_signalled``: running it.
+- ``ActorStatistics`` / ``SystemStatistics`` / ``ActorState``: introspection.
+
+``tauro.runtime.testing`` holds the test kit (probe and fault-injecting actors).
+"""
+
+from tauro.runtime._actor import Actor as Actor
+from tauro.runtime._actor import ActorContext as ActorContext
+from tauro.runtime._ref import ActorRef as ActorRef
+from tauro.runtime._spec import ActorSpec as ActorSpec
+from tauro.runtime._spec import Restart as Restart
+from tauro.runtime._spec import Strategy as Strategy
+from tauro.runtime._spec import SupervisorSpec as SupervisorSpec
+from tauro.runtime._statistics import ActorState as ActorState
+from tauro.runtime._statistics import ActorStatistics as ActorStatistics
+from tauro.runtime._statistics import SystemStatistics as SystemStatistics
+from tauro.runtime._system import ActorSystem as ActorSystem
+from tauro.runtime._system import open_actor_system as open_actor_system
+from tauro.runtime._system import run_until_signalled as run_until_signalled
+
+__all__ = [
+    "Actor",
+    "ActorContext",
+    "ActorRef",
+    "ActorSpec",
+    "ActorState",
+    "ActorStatistics",
+    "ActorSystem",
+    "Restart",
+    "Strategy",
+    "SupervisorSpec",
+    "SystemStatistics",
+    "open_actor_system",
+    "run_until_signalled",
+]

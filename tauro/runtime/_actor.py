@@ -1,0 +1,93 @@
+"""The Actor base class and the context an actor sees while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import outcome
+import trio
+
+if TYPE_CHECKING:
+    from tauro.runtime._ref import ActorRef
+
+MessageT = TypeVar("MessageT")
+
+
+class ActorContext:
+    """What a running actor may use: its name, other actors, its own task group."""
+
+    def __init__(
+        self,
+        name: str,
+        lookup: Callable[[str], ActorRef[Any]],
+        nursery: trio.Nursery,
+        request_stop: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self._lookup = lookup
+        self._nursery = nursery
+        self._request_stop = request_stop
+
+    def ref(self, name: str) -> ActorRef[Any]:
+        """The reference of another actor of the same system (by its spec name)."""
+        return self._lookup(name)
+
+    def start_soon(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run a background task for as long as this actor runs.
+
+        It is cancelled when the actor stops; if it raises, the actor fails and
+        its supervisor decides what happens next.
+        """
+        self._nursery.start_soon(fn, *args)
+
+    async def start(self, fn: Callable[..., Awaitable[object]], *args: object) -> object:
+        """Like ``start_soon``, but wait until the task calls ``task_status.started()``."""
+        return await self._nursery.start(fn, *args)
+
+    def request_stop(self) -> None:
+        """Ask for a graceful stop of this actor: it drains its mailbox and exits."""
+        self._request_stop()
+
+
+class Actor(Generic[MessageT]):
+    """A long-lived task that handles the messages of its mailbox one at a time.
+
+    Subclasses implement ``handle`` (or ``handle_batch`` with ``batch_size`` > 1)
+    and may override ``on_start`` and ``on_stop``. A new instance is made by the
+    spec's factory for every (re)start, so state that must survive a restart
+    belongs outside the instance (on disk, or in the mailbox).
+    """
+
+    batch_size: int = 1
+    _context: ActorContext | None = None
+
+    @property
+    def context(self) -> ActorContext:
+        if self._context is None:
+            raise RuntimeError(f"{type(self).__name__} is not running: no context yet")
+        return self._context
+
+    async def on_start(self) -> None:
+        """Called before the first message; raising here is a start failure."""
+
+    async def handle(self, message: MessageT) -> object:
+        """Handle one message; the return value is the reply to an ask."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle {message!r}")
+
+    async def handle_batch(self, messages: Sequence[MessageT]) -> Sequence[outcome.Outcome[object]]:
+        """Handle messages that were waiting together; one outcome per message.
+
+        Only called when ``batch_size`` > 1. The default handles them one by one.
+        """
+        results: list[outcome.Outcome[object]] = []
+        for message in messages:
+            results.append(await outcome.acapture(self.handle, message))
+        return results
+
+    async def on_stop(self) -> None:
+        """Always called when the actor stops: gracefully, cancelled or failed.
+
+        It runs shielded from cancellation, within the spec's cleanup_timeout,
+        so this is where a final flush belongs.
+        """

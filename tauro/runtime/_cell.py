@@ -1,0 +1,253 @@
+"""A Cell is one actor's slot in a system: its mailbox, state and counters.
+
+The cell outlives the actor instances it runs: the mailbox survives restarts,
+so messages sent while an actor restarts wait for the next instance instead
+of being lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import outcome
+import trio
+
+from tauro.errors import ActorNotRunningError
+from tauro.runtime._actor import Actor, ActorContext
+from tauro.runtime._exceptions import describe, single_cause
+from tauro.runtime._ref import ActorRef, Envelope
+from tauro.runtime._spec import ActorSpec, Restart
+from tauro.runtime._statistics import ActorState, ActorStatistics
+
+log = logging.getLogger("tauro.runtime")
+
+_ACCEPTING = frozenset(
+    {ActorState.NEW, ActorState.STARTING, ActorState.RUNNING, ActorState.RESTARTING}
+)
+
+
+class Cell:
+    def __init__(self, spec: ActorSpec, supervisor: str, lookup: Callable[[str], ActorRef[Any]]):
+        self.spec = spec
+        self.name = spec.name
+        self.supervisor = supervisor
+        self.state = ActorState.NEW
+        self.ref: ActorRef[Any] = ActorRef(self)
+        self._lookup = lookup
+        self._open_mailbox()
+        self.restarts = self.handled = self.dead_letters = self.drops = self.failures = 0
+        self.last_error: str | None = None
+        self._stop_mode: str | None = None  # None, "drain" or "pause"
+        self._idle_scope: trio.CancelScope | None = None
+
+    @property
+    def restart_type(self) -> Restart:
+        return self.spec.restart
+
+    @property
+    def stop_timeout(self) -> float:
+        return self.spec.stop_timeout
+
+    @property
+    def shutdown_budget(self) -> float:
+        return self.spec.shutdown_budget
+
+    def _open_mailbox(self) -> None:
+        self._send, self._receive = trio.open_memory_channel[Envelope](self.spec.mailbox_size)
+
+    # -- delivery (called by ActorRef) ------------------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        return self.state in _ACCEPTING
+
+    async def deliver(self, envelope: Envelope) -> None:
+        while True:
+            self._refuse_unless_accepting(envelope)
+            try:
+                await self._send.send(envelope)
+                return
+            except trio.BrokenResourceError:
+                continue  # the mailbox was closed while we waited: stopped, or restarted
+
+    def deliver_nowait(self, envelope: Envelope) -> bool:
+        if not self.accepting:
+            self.dead_letters += 1
+            return False
+        try:
+            self._send.send_nowait(envelope)
+        except trio.WouldBlock:
+            self.drops += 1
+            return False
+        return True
+
+    def _refuse_unless_accepting(self, envelope: Envelope) -> None:
+        if not self.accepting:
+            self.dead_letters += 1
+            kind = type(envelope.message).__name__
+            raise ActorNotRunningError(self.name, f"is {self.state.value}; {kind} not delivered")
+
+    # -- lifecycle (called by the supervisor) -------------------------------------------
+
+    async def run(self, on_started: Callable[[], None]) -> None:
+        """Run one instance of the actor until it stops or fails."""
+        if self.state in (ActorState.STOPPED, ActorState.FAILED):
+            self._open_mailbox()  # restarted after a final stop: a fresh mailbox
+        self._stop_mode = None
+        self.state = ActorState.STARTING
+        actor = self.spec.factory()
+        try:
+            await self._run_instance(actor, on_started)
+        except BaseExceptionGroup as group:
+            raise single_cause(group) from None
+        finally:
+            await self._cleanup(actor)
+
+    async def _run_instance(self, actor: Actor[Any], on_started: Callable[[], None]) -> None:
+        async with trio.open_nursery() as background:
+            actor._context = ActorContext(self.name, self._lookup, background, self.request_stop)
+            await actor.on_start()
+            self.state = ActorState.RUNNING
+            log.debug("actor.started", extra={"fields": {"actor": self.name}})
+            on_started()
+            await self._process(actor)
+            background.cancel_scope.cancel()
+
+    async def _cleanup(self, actor: Actor[Any]) -> None:
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + self.spec.cleanup_timeout
+            try:
+                await actor.on_stop()
+            except Exception as error:
+                log.error(
+                    "actor.cleanup.failed",
+                    extra={"fields": {"actor": self.name, "error": describe(error)}},
+                )
+        if scope.cancelled_caught:
+            log.error(
+                "actor.cleanup.deadline",
+                extra={"fields": {"actor": self.name, "seconds": self.spec.cleanup_timeout}},
+            )
+
+    def request_stop(self, *, drain: bool = True) -> None:
+        """Stop after the current message; with drain, handle what is waiting first."""
+        if drain:
+            self._stop_mode = "drain"
+            if self.state in _ACCEPTING:
+                self.state = ActorState.STOPPING
+        elif self._stop_mode is None:
+            self._stop_mode = "pause"
+            if self.state in _ACCEPTING:
+                self.state = ActorState.RESTARTING
+        if self._idle_scope is not None:
+            self._idle_scope.cancel()
+
+    def record_failure(self, error: BaseException) -> None:
+        self.failures += 1
+        self.last_error = describe(error)
+        self.state = ActorState.RESTARTING
+
+    def finalize(self, *, failed: bool = False) -> None:
+        """The actor will not run again: fail what waits in the mailbox, close it."""
+        self.state = ActorState.FAILED if failed else ActorState.STOPPED
+        while True:
+            try:
+                envelope = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+            self.dead_letters += 1
+            if envelope.reply is not None:
+                error = ActorNotRunningError(self.name, "stopped before handling the message")
+                envelope.reply.set(outcome.Error(error))
+        self._receive.close()  # senders waiting for space now get ActorNotRunningError
+
+    # -- the mailbox loop ---------------------------------------------------------------
+
+    async def _process(self, actor: Actor[Any]) -> None:
+        while True:
+            batch = self._take_waiting(actor.batch_size)
+            if not batch:
+                if self._stop_mode is not None:
+                    return
+                first = await self._wait_for_message()
+                if first is None:
+                    return
+                batch = [first, *self._take_waiting(actor.batch_size - 1)]
+            await self._handle(actor, batch)
+            if self._stop_mode == "pause":
+                return
+
+    def _take_waiting(self, limit: int) -> list[Envelope]:
+        batch: list[Envelope] = []
+        while len(batch) < limit:
+            try:
+                batch.append(self._receive.receive_nowait())
+            except trio.WouldBlock:
+                break
+        return batch
+
+    async def _wait_for_message(self) -> Envelope | None:
+        with trio.CancelScope() as scope:
+            self._idle_scope = scope
+            try:
+                return await self._receive.receive()
+            finally:
+                self._idle_scope = None
+        return None  # request_stop cancelled the wait
+
+    async def _handle(self, actor: Actor[Any], batch: list[Envelope]) -> None:
+        try:
+            if actor.batch_size == 1:
+                await self._handle_one(actor, batch[0])
+            else:
+                await self._handle_many(actor, batch)
+        except BaseException:
+            for envelope in batch:  # no-op for replies already set
+                if envelope.reply is not None:
+                    error = ActorNotRunningError(self.name, "stopped while handling the message")
+                    envelope.reply.set(outcome.Error(error))
+            raise
+        self.handled += len(batch)
+
+    async def _handle_one(self, actor: Actor[Any], envelope: Envelope) -> None:
+        if envelope.reply is None:
+            await actor.handle(envelope.message)
+            return
+        result = await outcome.acapture(actor.handle, envelope.message)
+        if isinstance(result, outcome.Error) and not isinstance(result.error, Exception):
+            result.unwrap()  # Cancelled and KeyboardInterrupt are not replies
+        envelope.reply.set(result)
+
+    async def _handle_many(self, actor: Actor[Any], batch: list[Envelope]) -> None:
+        results = await actor.handle_batch([envelope.message for envelope in batch])
+        if len(results) != len(batch):
+            raise RuntimeError(
+                f"{self.name}: handle_batch returned {len(results)} outcomes "
+                f"for {len(batch)} messages"
+            )
+        failure: BaseException | None = None
+        for envelope, result in zip(batch, results, strict=True):
+            if envelope.reply is not None:
+                envelope.reply.set(result)
+            elif isinstance(result, outcome.Error) and failure is None:
+                failure = result.error
+        if failure is not None:
+            raise failure  # a failed tell crashes the actor, as in handle()
+
+    def statistics(self) -> ActorStatistics:
+        depth = self._send.statistics().current_buffer_used
+        return ActorStatistics(
+            name=self.name,
+            supervisor=self.supervisor,
+            state=self.state,
+            restarts=self.restarts,
+            mailbox_depth=depth,
+            mailbox_capacity=self.spec.mailbox_size,
+            handled=self.handled,
+            dead_letters=self.dead_letters,
+            drops=self.drops,
+            failures=self.failures,
+            last_error=self.last_error,
+        )

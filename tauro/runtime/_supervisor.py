@@ -1,0 +1,257 @@
+"""Supervisors: start children in order, restart them by strategy, stop them in reverse.
+
+A child is either an actor's Cell or a nested Supervisor; both offer the small
+``Child`` protocol below. Each running child lives in its own cancel scope, so
+the supervisor can give it a graceful stop with a deadline and then cancel it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from tauro.errors import EscalationError
+from tauro.runtime._exceptions import describe, single_cause
+from tauro.runtime._spec import Restart, Strategy, SupervisorSpec
+
+log = logging.getLogger("tauro.runtime")
+
+
+class Child(Protocol):
+    name: str
+    restarts: int
+
+    @property
+    def restart_type(self) -> Restart: ...
+    @property
+    def shutdown_budget(self) -> float: ...
+    @property
+    def stop_timeout(self) -> float: ...
+    async def run(self, on_started: Callable[[], None]) -> None: ...
+    def request_stop(self, *, drain: bool = True) -> None: ...
+    def record_failure(self, error: BaseException) -> None: ...
+    def finalize(self, *, failed: bool = False) -> None: ...
+
+
+@dataclass
+class _Running:
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    done: trio.Event = field(default_factory=trio.Event)
+    stopping: bool = False
+
+
+@dataclass(frozen=True)
+class _Exited:
+    child: Child
+    error: Exception | None
+
+
+class _StopRequested:
+    pass
+
+
+_Event = _Exited | _StopRequested
+
+
+class Supervisor:
+    """Runs its children; ``run`` returns after a requested stop, raises on escalation."""
+
+    def __init__(self, spec: SupervisorSpec, children: Sequence[Child]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.children = list(children)
+        self.restarts = 0
+        self._running: dict[str, _Running] = {}
+        self._nursery: trio.Nursery | None = None
+        self._restart_times: list[float] = []
+        self._events_in, self._events = trio.open_memory_channel[_Event](math.inf)
+        self._stop_requested = False
+
+    # -- Child protocol, so that supervisors nest --------------------------------------
+
+    @property
+    def restart_type(self) -> Restart:
+        return self.spec.restart
+
+    @property
+    def shutdown_budget(self) -> float:
+        return self.spec.shutdown_budget
+
+    @property
+    def stop_timeout(self) -> float:
+        return self.spec.shutdown_budget  # its children keep their own deadlines
+
+    def request_stop(self, *, drain: bool = True) -> None:
+        self._stop_requested = True
+        self._events_in.send_nowait(_StopRequested())
+
+    def record_failure(self, error: BaseException) -> None:
+        pass  # the failing actor below already recorded it
+
+    def finalize(self, *, failed: bool = False) -> None:
+        for child in self.children:
+            child.finalize(failed=failed)
+
+    # -- running -----------------------------------------------------------------------
+
+    async def run(self, on_started: Callable[[], None]) -> None:
+        self._restart_times = []
+        self._stop_requested = False
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for child in self.children:
+                    await self._start_until_running(child)
+                on_started()
+                await self._supervise()
+        except BaseExceptionGroup as group:
+            raise single_cause(group) from None
+        finally:
+            self._nursery = None
+
+    async def _supervise(self) -> None:
+        while True:
+            event = await self._events.receive()
+            if isinstance(event, _StopRequested):
+                await self._stop_children(self.children, drain=True)
+                return
+            await self._on_exit(event.child, event.error)
+
+    async def _start_until_running(self, child: Child) -> None:
+        """Start one child; a start failure counts against the restart intensity."""
+        while True:
+            error = await self._start(child)
+            if error is None:
+                return
+            child.record_failure(error)
+            _log_failure(self.name, child.name, error, "start")
+            await self._before_restart(child, error)
+            child.restarts += 1
+
+    async def _start(self, child: Child) -> Exception | None:
+        assert self._nursery is not None  # invariant: only called inside run()
+        result = await self._nursery.start(self._child_task, child)
+        return result if isinstance(result, Exception) else None
+
+    async def _child_task(self, child: Child, task_status: trio.TaskStatus[object]) -> None:
+        running = _Running()
+        self._running[child.name] = running
+        started = False
+
+        def on_started() -> None:
+            nonlocal started
+            started = True
+            task_status.started(None)
+
+        error: Exception | None = None
+        try:
+            with running.scope:
+                await child.run(on_started)
+        except Exception as exc:
+            error = exc
+        finally:
+            running.done.set()
+            if self._running.get(child.name) is running:
+                del self._running[child.name]
+        if not started:
+            task_status.started(error or RuntimeError(f"{child.name} exited while starting"))
+        elif not running.stopping:
+            self._events_in.send_nowait(_Exited(child, error))
+
+    # -- restarts ----------------------------------------------------------------------
+
+    async def _on_exit(self, child: Child, error: Exception | None) -> None:
+        if error is not None:
+            child.record_failure(error)
+            _log_failure(self.name, child.name, error, "run")
+        if not _should_restart(child.restart_type, error):
+            child.finalize(failed=error is not None)
+            return
+        affected = self._affected_by(child)
+        await self._stop_children([c for c in affected if c is not child], drain=False)
+        await self._before_restart(child, error)
+        for restarting in affected:
+            restarting.restarts += 1
+            log.info("actor.restarting", extra={"fields": {"actor": restarting.name}})
+            await self._start_until_running(restarting)
+
+    def _affected_by(self, child: Child) -> list[Child]:
+        if self.spec.strategy is Strategy.ONE_FOR_ALL:
+            return list(self.children)
+        if self.spec.strategy is Strategy.REST_FOR_ONE:
+            return self.children[self.children.index(child) :]
+        return [child]
+
+    async def _before_restart(self, child: Child, error: Exception | None) -> None:
+        """Apply the restart intensity (escalating past it) and wait the backoff."""
+        now = trio.current_time()
+        window = self.spec.restart_window
+        self._restart_times = [t for t in self._restart_times if now - t < window]
+        if len(self._restart_times) >= self.spec.max_restarts:
+            await self._escalate(child, error)
+        self._restart_times.append(now)
+        await trio.sleep(self.spec.backoff(len(self._restart_times)))
+
+    async def _escalate(self, child: Child, error: Exception | None) -> None:
+        cause: BaseException = error or RuntimeError(f"{child.name} exited")
+        actor = child.name
+        if isinstance(cause, EscalationError):
+            actor, cause = cause.actor, cause.cause
+        log.error(
+            "supervisor.escalating",
+            extra={"fields": {"supervisor": self.name, "actor": actor, "error": describe(cause)}},
+        )
+        await self._stop_children(self.children, drain=True)
+        self.finalize(failed=True)
+        raise EscalationError(self.name, actor, cause) from cause
+
+    # -- stopping ----------------------------------------------------------------------
+
+    async def _stop_children(self, children: Sequence[Child], *, drain: bool) -> None:
+        """Stop in reverse start order; each gets its deadline, then is cancelled."""
+        for child in reversed(children):
+            await self._stop_child(child, drain=drain)
+            if drain:
+                child.finalize()
+
+    async def _stop_child(self, child: Child, *, drain: bool) -> None:
+        running = self._running.get(child.name)
+        if running is None:
+            return
+        running.stopping = True
+        child.request_stop(drain=drain)
+        with trio.move_on_after(child.stop_timeout):
+            await running.done.wait()
+        if not running.done.is_set():
+            log.warning(
+                "actor.stop.deadline",
+                extra={"fields": {"actor": child.name, "seconds": child.stop_timeout}},
+            )
+            running.scope.cancel()
+            await running.done.wait()
+
+
+def _should_restart(restart: Restart, error: Exception | None) -> bool:
+    if restart is Restart.PERMANENT:
+        return True
+    return restart is Restart.TRANSIENT and error is not None
+
+
+def _log_failure(supervisor: str, actor: str, error: BaseException, phase: str) -> None:
+    log.error(
+        "actor.failed",
+        extra={
+            "fields": {
+                "supervisor": supervisor,
+                "actor": actor,
+                "phase": phase,
+                "error": describe(error),
+            }
+        },
+        exc_info=error,
+    )

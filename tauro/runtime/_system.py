@@ -1,0 +1,142 @@
+"""ActorSystem: builds the tree from a SupervisorSpec and runs it until stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from tauro.runtime._cell import Cell
+from tauro.runtime._exceptions import single_cause
+from tauro.runtime._ref import ActorRef
+from tauro.runtime._spec import ActorSpec, SupervisorSpec
+from tauro.runtime._statistics import SystemStatistics
+from tauro.runtime._supervisor import Child, Supervisor
+
+log = logging.getLogger("tauro.runtime")
+
+
+class ActorSystem:
+    """A tree of supervisors and actors built from one description.
+
+    Every actor's reference exists from construction on, before anything runs,
+    so actors may look each other up in any start order.
+    """
+
+    def __init__(self, spec: SupervisorSpec) -> None:
+        self.spec = spec
+        self._cells: dict[str, Cell] = {}
+        self._root = self._build(spec)
+        self._run_scope: trio.CancelScope | None = None
+        self._stopping = False
+
+    def _build(self, spec: SupervisorSpec) -> Supervisor:
+        children: list[Child] = []
+        for child in spec.children:
+            if isinstance(child, SupervisorSpec):
+                children.append(self._build(child))
+            else:
+                children.append(self._make_cell(child, spec.name))
+        return Supervisor(spec, children)
+
+    def _make_cell(self, spec: ActorSpec, supervisor: str) -> Cell:
+        cell = Cell(spec, supervisor, self.ref)
+        self._cells[spec.name] = cell
+        return cell
+
+    def ref(self, name: str) -> ActorRef[Any]:
+        """The reference of the actor named ``name`` in the spec."""
+        try:
+            return self._cells[name].ref
+        except KeyError:
+            known = ", ".join(sorted(self._cells))
+            raise KeyError(f"no actor named {name!r} (actors: {known})") from None
+
+    def statistics(self) -> SystemStatistics:
+        return SystemStatistics(tuple(cell.statistics() for cell in self._cells.values()))
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until a requested stop has completed; raise EscalationError on failure.
+
+        ``task_status.started()`` is called once every actor has started.
+        """
+        with trio.CancelScope() as self._run_scope:
+            if self._stopping:
+                return
+
+            def ready() -> None:
+                log.info("system.ready", extra={"fields": {"actors": len(self._cells)}})
+                task_status.started()
+
+            try:
+                await self._root.run(ready)
+            except BaseExceptionGroup as group:
+                raise single_cause(group) from None
+
+    def request_stop(self) -> None:
+        """Begin the graceful, ordered shutdown (idempotent)."""
+        if not self._stopping:
+            self._stopping = True
+            log.info("system.stopping", extra={"fields": {"mode": "graceful"}})
+            self._root.request_stop(drain=True)
+
+    def force_stop(self) -> None:
+        """Cancel everything now; ``on_stop`` cleanups still run, shielded, with deadlines."""
+        self._stopping = True
+        log.warning("system.stopping", extra={"fields": {"mode": "forced"}})
+        if self._run_scope is not None:
+            self._run_scope.cancel()
+
+
+@asynccontextmanager
+async def open_actor_system(spec: SupervisorSpec) -> AsyncIterator[ActorSystem]:
+    """Start the system, yield it once every actor is ready, stop it gracefully on exit."""
+    system = ActorSystem(spec)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(_run_then_close, system)
+            try:
+                yield system
+            finally:
+                system.request_stop()
+    except BaseExceptionGroup as group:
+        raise single_cause(group) from None
+
+
+async def _run_then_close(system: ActorSystem, task_status: trio.TaskStatus[None]) -> None:
+    await system.run(task_status=task_status)
+
+
+async def run_until_signalled(
+    system: ActorSystem, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> bool:
+    """Run the system; the first SIGINT/SIGTERM stops it gracefully, a second forces it.
+
+    Returns True after a graceful stop, False after a forced one.
+    """
+    forced = False
+
+    async def watch(signals: AsyncIterator[int]) -> None:
+        nonlocal forced
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if system._stopping and not forced:
+                forced = True
+                log.warning(
+                    "signal.received", extra={"fields": {"signal": name, "action": "force"}}
+                )
+                system.force_stop()
+            else:
+                log.info("signal.received", extra={"fields": {"signal": name, "action": "stop"}})
+                system.request_stop()
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch, signals)
+            await system.run(task_status=task_status)
+            nursery.cancel_scope.cancel()
+    return not forced

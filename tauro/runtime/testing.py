@@ -1,0 +1,137 @@
+"""The test kit: probe and fault-injecting actors, and swapping them into a spec.
+
+Shipped in the package so that users writing their own actors can test them the
+way TauroBot's own tests do::
+
+    probe = ProbeActor(reply=lambda message: "ok")
+    spec = replace_actor(production_spec, "memory", lambda: probe)
+    async with open_actor_system(spec) as system:
+        ...
+        message = await probe.expect_message(timeout=1)
+        await probe.expect_no_message(duration=1)
+
+Timeouts use trio's clock, so these work under ``trio.testing.MockClock``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import trio
+
+from tauro.runtime._actor import Actor
+from tauro.runtime._spec import ActorSpec, SupervisorSpec
+
+__all__ = ["FaultyActor", "InjectedFault", "ProbeActor", "replace_actor"]
+
+T = TypeVar("T")
+
+
+class InjectedFault(Exception):
+    """The error a FaultyActor raises on purpose."""
+
+
+class ProbeActor(Actor[Any]):
+    """Records every message it receives and answers asks with ``reply(message)``.
+
+    One instance can serve every restart of its slot (``lambda: probe``), so a
+    test keeps its view across restarts.
+    """
+
+    def __init__(self, reply: Callable[[Any], object] | None = None) -> None:
+        self.received: list[Any] = []
+        self.starts = 0
+        self.stops = 0
+        self._reply = reply
+        self._inbox_in, self._inbox = trio.open_memory_channel[Any](math.inf)
+
+    async def on_start(self) -> None:
+        self.starts += 1
+
+    async def on_stop(self) -> None:
+        self.stops += 1
+
+    async def handle(self, message: Any) -> object:
+        self.received.append(message)
+        self._inbox_in.send_nowait(message)
+        return self._reply(message) if self._reply is not None else None
+
+    async def expect_message(self, timeout: float = 1.0, of_type: type[T] | None = None) -> Any:
+        """The next message not yet expected; AssertionError if none comes in time."""
+        with trio.move_on_after(timeout):
+            message = await self._inbox.receive()
+            if of_type is not None and not isinstance(message, of_type):
+                raise AssertionError(f"expected a {of_type.__name__}, got {message!r}")
+            return message
+        raise AssertionError(f"no message within {timeout:g} s")
+
+    async def expect_no_message(self, duration: float = 1.0) -> None:
+        """AssertionError if a message arrives within ``duration`` seconds."""
+        with trio.move_on_after(duration):
+            message = await self._inbox.receive()
+            raise AssertionError(f"expected no message, got {message!r}")
+
+
+class FaultyActor(ProbeActor):
+    """A probe that fails on purpose: at start, on chosen messages, or when stopping.
+
+    ``fail_starts`` makes the first N starts fail; ``fail_when(message)`` picks
+    the messages whose handling raises; ``hang_on_stop`` makes ``on_stop`` block
+    until its cleanup deadline.
+    """
+
+    def __init__(
+        self,
+        *,
+        fail_starts: int = 0,
+        fail_when: Callable[[Any], bool] | None = None,
+        hang_on_stop: bool = False,
+        reply: Callable[[Any], object] | None = None,
+    ) -> None:
+        super().__init__(reply)
+        self.fail_starts = fail_starts
+        self.fail_when = fail_when
+        self.hang_on_stop = hang_on_stop
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self.starts <= self.fail_starts:
+            raise InjectedFault(f"injected start failure {self.starts}")
+
+    async def handle(self, message: Any) -> object:
+        result = await super().handle(message)
+        if self.fail_when is not None and self.fail_when(message):
+            raise InjectedFault(f"injected failure on {message!r}")
+        return result
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        if self.hang_on_stop:
+            await trio.sleep_forever()
+
+
+def replace_actor(
+    spec: SupervisorSpec, name: str, factory: Callable[[], Actor[Any]]
+) -> SupervisorSpec:
+    """A copy of ``spec`` in which the actor ``name`` is made by ``factory``.
+
+    Everything else (restart type, mailbox, deadlines, the other actors) stays.
+    """
+    if name not in {child.name for child in spec.walk() if isinstance(child, ActorSpec)}:
+        raise KeyError(f"no actor named {name!r} in supervisor {spec.name!r}")
+    return _replaced(spec, name, factory)
+
+
+def _replaced(spec: SupervisorSpec, name: str, factory: Callable[[], Actor[Any]]) -> SupervisorSpec:
+    children: list[ActorSpec | SupervisorSpec] = []
+    for child in spec.children:
+        if isinstance(child, SupervisorSpec):
+            children.append(_replaced(child, name, factory))
+        elif child.name == name:
+            children.append(dataclasses.replace(child, factory=factory))
+        else:
+            children.append(child)
+    return dataclasses.replace(spec, children=tuple(children))

@@ -1,0 +1,67 @@
+"""``tauro check`` for the LLM: reach the server, list its models, find ours.
+
+Runs without the actor system, with a client of its own, so that an operator
+can test a configuration before starting the bot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import httpx
+
+from tauro.actors.llm._http import make_client
+from tauro.actors.llm._provider import resolve_model
+from tauro.actors.llm._service import list_models, make_provider
+from tauro.config import LLMSettings
+from tauro.errors import LLMError, LLMUnreachableError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMCheck:
+    """What ``check_llm`` found; ``ok`` means the bot can answer with this setup."""
+
+    provider: str
+    base_url: str
+    model: str
+    reachable: bool
+    models: tuple[str, ...] = ()
+    installed_as: str | None = None  # the model's installed name, None if missing
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.error is None and self.installed_as is not None
+
+    def lines(self) -> list[str]:
+        """Human-readable lines for the ``tauro check`` report."""
+        where = f"LLM server ({self.provider}) at {self.base_url}"
+        if not self.reachable or self.error is not None:
+            return [f"FAIL {where}: {self.error}"]
+        lines = [f"ok   {where}: {len(self.models)} models: {', '.join(self.models) or 'none'}"]
+        if self.installed_as is None:
+            hint = f"run `ollama pull {self.model}`" if self.provider == "ollama" else "load it"
+            lines.append(f"FAIL model {self.model!r} (OLLAMA_MODEL) is not installed: {hint}")
+        else:
+            lines.append(f"ok   model {self.model!r} is installed as {self.installed_as!r}")
+        return lines
+
+
+async def check_llm(
+    settings: LLMSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> LLMCheck:
+    """Reach the server and say whether OLLAMA_MODEL is installed; never raises LLMError."""
+    async with make_client(settings, transport) as client:
+        provider = make_provider(settings, client)
+        found = LLMCheck(
+            provider=provider.name,
+            base_url=provider.base_url,
+            model=settings.model,
+            reachable=True,
+        )
+        try:
+            models = await list_models(provider)
+        except LLMError as exc:
+            reachable = not isinstance(exc, LLMUnreachableError)
+            return replace(found, reachable=reachable, error=str(exc))
+        return replace(found, models=models, installed_as=resolve_model(settings.model, models))

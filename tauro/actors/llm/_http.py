@@ -1,0 +1,165 @@
+"""The HTTP edge shared by both providers: the pooled client and error translation.
+
+httpx's exceptions and error statuses never leave this package: they become
+``tauro.errors.LLMError`` subclasses whose ``str()`` is a detailed line for the
+operator's log (URL, status, the server's own words) and whose
+``user_message`` is short and safe for a chat user. The API key is sent as a
+header and never appears in either; credentials in the URL are stripped too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from tauro.config import LLMSettings
+from tauro.errors import (
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnreachableError,
+)
+
+MAX_ERROR_BODY = 64 * 1024  # bytes of an error body read for the log
+EXCERPT = 200  # characters of a server's text quoted in an error
+
+
+def display_url(url: str) -> str:
+    """``url`` without user:password and without the trailing slash."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
+
+
+def excerpt(text: str | bytes) -> str:
+    """A short quotable piece of what the server sent."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return repr(text[:EXCERPT] + ("..." if len(text) > EXCERPT else ""))
+
+
+def make_client(
+    settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """One pooled client for the actor's lifetime, sized for LLM_MAX_PARALLEL.
+
+    Reads have no httpx timeout: the first-token and total timeouts are trio
+    cancel scopes around the whole generation, so a mock clock drives them.
+    ``transport`` is for tests (an ``httpx.MockTransport``).
+    """
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout,
+        read=None,
+        write=settings.connect_timeout,
+        pool=settings.total_timeout,
+    )
+    limits = httpx.Limits(
+        max_connections=settings.max_parallel + 4,  # + list_models and checks
+        max_keepalive_connections=settings.max_parallel + 4,
+    )
+    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    return httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers, transport=transport)
+
+
+def unreachable(url: str, detail: str) -> LLMUnreachableError:
+    return LLMUnreachableError(
+        f"cannot connect to the LLM server at {url} (OLLAMA_HOST): {detail}",
+        user_message=f"the LLM server at {url} is not reachable; please try again later",
+    )
+
+
+def cut(url: str, detail: str) -> LLMResponseError:
+    return LLMResponseError(
+        f"the answer from the LLM server at {url} ended before it was complete: {detail}",
+        user_message="the answer was cut off: the LLM server stopped sending it",
+    )
+
+
+def garbage(url: str, what: str, raw: str | bytes) -> LLMResponseError:
+    return LLMResponseError(
+        f"the LLM server at {url} sent {what}: {excerpt(raw)}; "
+        "is LLM_PROVIDER right for this server?",
+        user_message="the LLM server sent an answer I could not read",
+    )
+
+
+def translate(exc: httpx.HTTPError, url: str) -> LLMError:
+    """The LLMError for an httpx exception; only connect failures are retryable."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return unreachable(url, detail)
+    if isinstance(exc, httpx.PoolTimeout | httpx.WriteTimeout):
+        return LLMTimeoutError(
+            f"the LLM server at {url} did not accept the request in time: {detail}",
+            user_message="the LLM server is too busy right now; please try again later",
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.TimeoutException):
+        return cut(url, detail)
+    return LLMResponseError(
+        f"talking to the LLM server at {url} failed: {detail}",
+        user_message="talking to the LLM server failed; please try again later",
+    )
+
+
+async def read_error_body(response: httpx.Response) -> str:
+    """The first MAX_ERROR_BODY bytes of an error response, as text."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_ERROR_BODY:
+            break
+    return b"".join(chunks)[:MAX_ERROR_BODY].decode("utf-8", errors="replace")
+
+
+def server_error_text(body: str) -> str:
+    """The server's own error sentence from a JSON error body, else the body.
+
+    Ollama sends ``{"error": "..."}``; OpenAI-compatible servers send
+    ``{"error": {"message": "..."}}`` or ``{"message": "..."}``.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        if isinstance(error, str):
+            return error
+    return body.strip()
+
+
+NotFound = Callable[[str], LLMError | None]
+
+
+def status_error(url: str, status: int, body: str, not_found: NotFound) -> LLMError:
+    """The LLMError for an HTTP error status.
+
+    ``not_found`` gets the server's error text of a 404 and returns the
+    provider's ``ModelNotFoundError`` when it is about the model, else None.
+    """
+    text = server_error_text(body)
+    where = f"the LLM server at {url} answered {status}: {excerpt(text)}"
+    if status == 404 and (error := not_found(text)) is not None:
+        return error
+    if status in (401, 403):
+        return LLMResponseError(
+            f"{where}; set LLM_API_KEY to a key the server accepts",
+            user_message="the LLM server refused the bot's credentials",
+        )
+    if status == 404:
+        return LLMResponseError(
+            f"{where}; are OLLAMA_HOST and LLM_PROVIDER right for this server?",
+            user_message="the LLM server does not offer the chat API the bot expects",
+        )
+    if status >= 500:
+        return LLMResponseError(
+            where, user_message="the LLM server had an internal error; please try again later"
+        )
+    return LLMResponseError(where, user_message="the LLM server refused the request")

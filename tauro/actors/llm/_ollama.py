@@ -1,0 +1,152 @@
+"""Ollama's native API: ``POST /api/chat`` streaming NDJSON, ``GET /api/tags``.
+
+Each line of the chat stream is one JSON object::
+
+    {"message": {"role": "assistant", "content": "Hel"}, "done": false}
+    {"message": {"role": "assistant", "content": ""}, "done": true,
+     "done_reason": "stop", "prompt_eval_count": 26, "eval_count": 298}
+
+An answer is complete only when the ``"done": true`` line arrived; a line
+``{"error": "..."}`` is the server failing mid-answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tauro.actors.llm._http import (
+    cut,
+    display_url,
+    garbage,
+    read_error_body,
+    status_error,
+    translate,
+)
+from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
+from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
+
+
+class OllamaProvider:
+    """Talks to one Ollama server through the actor's pooled client."""
+
+    name = "ollama"
+
+    def __init__(self, client: httpx.AsyncClient, host: str) -> None:
+        self._client = client
+        self._root = host.strip().rstrip("/")
+        self._url = display_url(host)
+
+    @property
+    def base_url(self) -> str:
+        return self._url
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
+        try:
+            async with self._client.stream(
+                "POST", f"{self._root}/api/chat", json=_chat_body(request)
+            ) as response:
+                if response.status_code != 200:
+                    raise await self._status_error(response, request.model)
+                return await self._read_answer(response, on_delta)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self._url) from exc
+
+    async def list_models(self) -> tuple[str, ...]:
+        try:
+            response = await self._client.get(f"{self._root}/api/tags")
+            if response.status_code != 200:
+                raise await self._status_error(response, None)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self._url) from exc
+        return self._model_names(response.text)
+
+    async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
+        async for line in response.aiter_lines():
+            if not line.strip():
+                continue
+            chunk = self._parse(line)
+            content = _content(chunk)
+            if content is None:
+                raise garbage(self._url, "a line without message.content", line)
+            if content:
+                await on_delta(content)
+            if chunk.get("done") is True:
+                return _chat_end(chunk)
+        raise cut(self._url, 'the stream ended without a "done" line')
+
+    def _parse(self, line: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            raise garbage(self._url, "a line that is not JSON", line) from None
+        if not isinstance(chunk, dict):
+            raise garbage(self._url, "a line that is not a JSON object", line)
+        if "error" in chunk:
+            raise LLMResponseError(
+                f"the LLM server at {self._url} failed mid-answer: {chunk['error']!r}",
+                user_message="the LLM server failed while answering; please try again",
+            )
+        return chunk
+
+    def _model_names(self, body: str) -> tuple[str, ...]:
+        try:
+            models = json.loads(body)["models"]
+            return tuple(sorted(str(m["name"]) for m in models))
+        except (ValueError, KeyError, TypeError):
+            raise garbage(self._url, "a model list that is not /api/tags JSON", body) from None
+
+    async def _status_error(self, response: httpx.Response, model: str | None) -> LLMError:
+        body = await read_error_body(response)
+
+        def not_found(text: str) -> LLMError | None:
+            lowered = text.lower()  # not "404 page not found": a wrong OLLAMA_HOST
+            if model is None or "model" not in lowered or "not found" not in lowered:
+                return None
+            return ModelNotFoundError(
+                f"the model {model!r} is not installed on the Ollama server at "
+                f"{self._url} (OLLAMA_MODEL or /model): {text!r}",
+                user_message=f"the model '{model}' is not installed: run `ollama pull {model}`",
+            )
+
+        return status_error(self._url, response.status_code, body, not_found)
+
+
+def _chat_body(request: ChatRequest) -> dict[str, object]:
+    return {
+        "model": request.model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "stream": True,
+        "options": {
+            "temperature": request.temperature,
+            "num_ctx": request.context_window,
+            "num_predict": request.max_tokens,
+        },
+    }
+
+
+def _content(chunk: dict[str, Any]) -> str | None:
+    """The text of one chunk; "" for a final line without a message."""
+    message = chunk.get("message")
+    if message is None and chunk.get("done") is True:
+        return ""
+    if isinstance(message, dict):
+        content = message.get("content", "")
+        if isinstance(content, str):
+            return content
+    return None
+
+
+def _chat_end(chunk: dict[str, Any]) -> ChatEnd:
+    def count(key: str) -> int | None:
+        value = chunk.get(key)
+        return value if isinstance(value, int) else None
+
+    reason = chunk.get("done_reason")
+    return ChatEnd(
+        done_reason=reason if isinstance(reason, str) else None,
+        prompt_tokens=count("prompt_eval_count"),
+        completion_tokens=count("eval_count"),
+    )

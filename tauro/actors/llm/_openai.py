@@ -1,0 +1,191 @@
+"""The OpenAI-compatible API (llama.cpp's server, vLLM, LM Studio...).
+
+``POST /v1/chat/completions`` with ``"stream": true`` answers with server-sent
+events; each event's data is a JSON chunk, and ``data: [DONE]`` ends it::
+
+    data: {"choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": null}]}
+
+    data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+    data: [DONE]
+
+``GET /v1/models`` lists the models. OLLAMA_HOST may be given with or without
+the trailing ``/v1``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tauro.actors.llm._http import (
+    cut,
+    display_url,
+    garbage,
+    read_error_body,
+    status_error,
+    translate,
+)
+from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
+from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
+
+DONE = "[DONE]"
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What the events of one answer said so far."""
+
+    done_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def end(self) -> ChatEnd:
+        return ChatEnd(
+            done_reason=self.done_reason,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+        )
+
+
+class OpenAIProvider:
+    """Talks to one OpenAI-compatible server through the actor's pooled client."""
+
+    name = "openai"
+
+    def __init__(self, client: httpx.AsyncClient, host: str) -> None:
+        self._client = client
+        self._root = host.strip().rstrip("/").removesuffix("/v1")
+        self._url = display_url(self._root)
+
+    @property
+    def base_url(self) -> str:
+        return self._url
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
+        try:
+            async with self._client.stream(
+                "POST", f"{self._root}/v1/chat/completions", json=_chat_body(request)
+            ) as response:
+                if response.status_code != 200:
+                    raise await self._status_error(response, request.model)
+                return await self._read_answer(response, on_delta)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self._url) from exc
+
+    async def list_models(self) -> tuple[str, ...]:
+        try:
+            response = await self._client.get(f"{self._root}/v1/models")
+            if response.status_code != 200:
+                raise await self._status_error(response, None)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self._url) from exc
+        try:
+            return tuple(sorted(str(m["id"]) for m in json.loads(response.text)["data"]))
+        except (ValueError, KeyError, TypeError):
+            raise garbage(
+                self._url, "a model list that is not /v1/models JSON", response.text
+            ) from None
+
+    async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
+        progress = _Progress()
+        async with aclosing(sse_data(response.aiter_lines())) as events:
+            async for data in events:
+                if data == DONE:
+                    return progress.end()
+                for content in self._apply(self._parse(data), progress):
+                    await on_delta(content)
+        if progress.done_reason is not None:
+            return progress.end()  # a finish_reason but no [DONE]: some servers
+        raise cut(self._url, "the event stream ended without [DONE]")
+
+    def _parse(self, data: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise garbage(self._url, "an event that is not JSON", data) from None
+        if not isinstance(chunk, dict):
+            raise garbage(self._url, "an event that is not a JSON object", data)
+        if "error" in chunk:
+            raise LLMResponseError(
+                f"the LLM server at {self._url} failed mid-answer: {chunk['error']!r}",
+                user_message="the LLM server failed while answering; please try again",
+            )
+        return chunk
+
+    def _apply(self, chunk: dict[str, Any], progress: _Progress) -> list[str]:
+        """Record usage and finish_reason; return the text pieces of ``chunk``."""
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            progress.prompt_tokens = _int(usage.get("prompt_tokens"))
+            progress.completion_tokens = _int(usage.get("completion_tokens"))
+        choices = chunk.get("choices", [])
+        if not isinstance(choices, list):
+            raise garbage(self._url, "an event whose choices is not a list", json.dumps(chunk))
+        pieces: list[str] = []
+        for choice in choices:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                raise garbage(self._url, "an event without choices[].delta", json.dumps(chunk))
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                pieces.append(content)
+            if isinstance(reason := choice.get("finish_reason"), str):
+                progress.done_reason = reason
+        return pieces
+
+    async def _status_error(self, response: httpx.Response, model: str | None) -> LLMError:
+        body = await read_error_body(response)
+
+        def not_found(text: str) -> LLMError | None:
+            lowered = text.lower()
+            if model is None or "model" not in lowered:
+                return None
+            if "not found" not in lowered and "does not exist" not in lowered:
+                return None
+            return ModelNotFoundError(
+                f"the model {model!r} is not available on the LLM server at "
+                f"{self._url} (OLLAMA_MODEL or /model): {text!r}",
+                user_message=f"the model '{model}' is not available on the LLM server",
+            )
+
+        return status_error(self._url, response.status_code, body, not_found)
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncGenerator[str, None]:
+    """The data of each server-sent event, its ``data:`` lines joined by newlines.
+
+    Comments (``:``) and other fields (``event:``, ``id:``, ``retry:``) are
+    skipped; an event ends at a blank line or at the end of the stream.
+    """
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value.removeprefix(" "))
+    if data:
+        yield "\n".join(data)
+
+
+def _chat_body(request: ChatRequest) -> dict[str, object]:
+    return {
+        "model": request.model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "stream": True,
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+    }
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from tauro.actors.voice import VoiceNote
+    from tauro.actors.voice._messages import VoiceNote
 
 
 class Asker(Protocol):
     """The one thing the turn needs of an actor: ``ActorRef.ask``."""
 
-    async def ask(self, message: Any, timeout: float | None = None) -> object: ...  # noqa: ASYNC109
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any: ...
 
 
 class TurnSink(Protocol):

@@ -24,10 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import trio
-from tauro.actors.memory import (
+
+from tauro.actors.llm import AnswerStream, ChatMessage, Generate
+from tauro.actors.memory._messages import (
     Append,
     AppendReceipt,
     GetContext,
@@ -35,15 +37,15 @@ from tauro.actors.memory import (
     StoredMessage,
     UpdateStatus,
 )
-from tauro.actors.voice import Synthesize, VoiceNote
-
-from tauro.actors.llm import ChatMessage, Generate
+from tauro.actors.voice._messages import Synthesize, VoiceNote
 from tauro.conversation._sink import Asker, TurnSink
 from tauro.errors import LLMError, TauroError
 
 log = logging.getLogger("tauro.conversation")
 
 TurnStatus = Literal["answered", "failed", "skipped"]
+
+_INTERRUPTED = "The answer was interrupted before it was complete. Please ask again."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +75,7 @@ class TurnOutcome:
 
 @dataclass(frozen=True)
 class _Prepared:
-    messages: tuple[Any, ...]
+    messages: tuple[ChatMessage, ...]
     model: str | None
     voice: bool
     language: str
@@ -102,7 +104,7 @@ async def run_turn(
         await _record(refs, conversation, "user", text, update_id=update_id)
     _notify(on_recorded)
     await sink.thinking()
-    prepared = await _prepare(refs, conversation, text)
+    prepared = await _prepare(refs, conversation, text, update_id)
     return await _answer(refs, conversation, sink, prepared, update_id)
 
 
@@ -132,29 +134,38 @@ async def _record(
     return receipt.seq
 
 
-async def _prepare(refs: TurnRefs, conversation: str, text: str) -> _Prepared:
+async def _prepare(
+    refs: TurnRefs, conversation: str, text: str, update_id: int | None
+) -> _Prepared:
     stored = await refs.memory.ask(GetContext(conversation, max(refs.context_messages, 1)))
     preferences = await refs.memory.ask(GetPreferences(conversation))
     assert isinstance(stored, tuple)
     assert isinstance(preferences, dict)
-    messages = _context_messages(stored, text)
     model = preferences.get("model")
     language = preferences.get("lang")
     return _Prepared(
-        messages=messages,
+        messages=_context_messages(stored, text, update_id),
         model=model if isinstance(model, str) and model else None,
         voice=preferences.get("voice") is True and refs.voice is not None,
         language=language if isinstance(language, str) and language else refs.voice_language,
     )
 
 
-def _context_messages(stored: tuple[StoredMessage, ...], text: str) -> tuple[Any, ...]:
+def _context_messages(
+    stored: tuple[StoredMessage, ...], text: str, update_id: int | None
+) -> tuple[ChatMessage, ...]:
     """The stored context, ending with the user's message.
 
-    After a crash the pending message may not be the newest stored one (or the
-    context limit may be 0): then it is put last, where the model expects it.
+    A turn finished after a crash may not be the newest stored message: what
+    came after it is left out, and if it fell outside the context window it is
+    put last, where the model expects the question.
     """
-    messages = [ChatMessage(m.role, m.content) for m in stored]
+    if update_id is not None:
+        for index, message in enumerate(stored):
+            if message.role == "user" and message.update_id == update_id:
+                stored = stored[: index + 1]
+                break
+    messages = [ChatMessage("user" if m.role == "user" else "assistant", m.content) for m in stored]
     if not messages or messages[-1].role != "user" or messages[-1].content != text:
         messages.append(ChatMessage("user", text))
     return tuple(messages)
@@ -168,9 +179,8 @@ async def _answer(
     update_id: int | None,
 ) -> TurnOutcome:
     collected = _Collected()
-    try:
-        await _generate(refs, sink, prepared, collected)
-    except LLMError as error:
+    error = await _generate(refs, sink, prepared, collected)
+    if error is not None:
         return await _fail(refs, conversation, sink, collected, update_id, error)
     answer = collected.text
     await _record(refs, conversation, "assistant", answer, reply_to=update_id)
@@ -195,17 +205,27 @@ class _Collected:
 
 async def _generate(
     refs: TurnRefs, sink: TurnSink, prepared: _Prepared, collected: _Collected
-) -> None:
-    stream = await refs.llm.ask(Generate(prepared.messages, model=prepared.model))
+) -> LLMError | None:
+    """Stream the answer into the sink; the error that ended it early, if any.
+
+    Deltas are read in batches (all that are waiting), so a fast model costs
+    one ``partial`` per scheduling step rather than one per token.
+    """
     try:
-        async for chunk in stream:  # type: ignore[attr-defined]
-            if chunk:
-                await sink.partial(collected.add(str(chunk)))
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            with trio.CancelScope(shield=True):
-                await aclose()
+        stream = await refs.llm.ask(Generate(prepared.messages, model=prepared.model))
+    except LLMError as error:
+        return error
+    assert isinstance(stream, AnswerStream)
+    async with stream:
+        try:
+            while (batch := await stream.next_batch()) is not None:
+                await sink.partial(collected.add(batch))
+        except LLMError as error:
+            return error
+    result = stream.result
+    if result.complete:
+        return None
+    return result.error or LLMError("generation stopped early", user_message=_INTERRUPTED)
 
 
 async def _fail(

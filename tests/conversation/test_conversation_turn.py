@@ -1,0 +1,270 @@
+"""run_turn against small in-test fakes of the memory, LLM and voice actors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from tauro.actors.llm import AnswerStream, ChatMessage, Generate, GenerationResult
+from tauro.actors.llm._stream import GenerationState
+from tauro.actors.memory._messages import (
+    Append,
+    AppendReceipt,
+    GetContext,
+    GetPreferences,
+    StoredMessage,
+    UpdateStatus,
+)
+from tauro.actors.voice._messages import Synthesize, VoiceNote
+from tauro.conversation import TurnRefs, run_turn
+from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, VoiceError
+
+
+@dataclass
+class FakeMemory:
+    messages: list[StoredMessage] = field(default_factory=list)
+    preferences: dict[str, str | bool] = field(default_factory=dict)
+    asked: list[Any] = field(default_factory=list)
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        self.asked.append(message)
+        if isinstance(message, Append):
+            self.messages.append(
+                StoredMessage(
+                    message.role, message.content, "t", message.update_id, message.reply_to
+                )
+            )
+            return AppendReceipt(len(self.messages))
+        if isinstance(message, GetContext):
+            return tuple(self.messages[-message.limit :])
+        if isinstance(message, GetPreferences):
+            return dict(self.preferences)
+        if isinstance(message, UpdateStatus):
+            return self.status(message.update_id)
+        raise AssertionError(f"unexpected {message!r}")
+
+    def status(self, update_id: int) -> str:
+        if any(m.reply_to == update_id for m in self.messages):
+            return "answered"
+        if any(m.update_id == update_id for m in self.messages):
+            return "recorded"
+        return "new"
+
+
+@dataclass
+class FakeLLM:
+    deltas: tuple[str, ...] = ("Ciao", "! Come ", "stai?")
+    error: LLMError | None = None
+    raise_on_ask: LLMError | None = None
+    requests: list[Generate] = field(default_factory=list)
+    nursery: trio.Nursery | None = None
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        assert isinstance(message, Generate)
+        self.requests.append(message)
+        if self.raise_on_ask is not None:
+            raise self.raise_on_ask
+        send, receive = trio.open_memory_channel[str](math.inf)
+        state = GenerationState()
+        for delta in self.deltas:
+            send.send_nowait(delta)
+        text = "".join(self.deltas)
+        state.result = GenerationResult(
+            text=text, complete=self.error is None, error=self.error, model="m"
+        )
+        send.close()
+        return AnswerStream(receive, state, "m")
+
+
+@dataclass
+class FakeVoice:
+    tmp: Path
+    fail: bool = False
+    asked: list[Synthesize] = field(default_factory=list)
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        assert isinstance(message, Synthesize)
+        self.asked.append(message)
+        if self.fail:
+            raise VoiceError("espeak-ng failed")
+        path = self.tmp / f"note{len(self.asked)}.ogg"
+        path.write_bytes(b"OggS")
+        return VoiceNote(path, 1.5, 4)
+
+
+@dataclass
+class RecordingSink:
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    async def thinking(self) -> None:
+        self.events.append(("thinking", None))
+
+    async def partial(self, text_so_far: str) -> None:
+        self.events.append(("partial", text_so_far))
+
+    async def final(self, text: str) -> None:
+        self.events.append(("final", text))
+
+    async def failed(self, user_message: str) -> None:
+        self.events.append(("failed", user_message))
+
+    async def voice(self, note: VoiceNote) -> None:
+        assert note.path.exists()
+        self.events.append(("voice", note.path))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+def refs(memory: FakeMemory, llm: FakeLLM, voice: FakeVoice | None = None) -> TurnRefs:
+    return TurnRefs(memory=memory, llm=llm, voice=voice, context_messages=10)
+
+
+async def test_answer_is_streamed_recorded_and_final() -> None:
+    memory, llm, sink = FakeMemory(), FakeLLM(), RecordingSink()
+    outcome = await run_turn(refs(memory, llm), "42", "ciao", sink, update_id=7)
+    assert outcome.status == "answered"
+    assert outcome.answer == "Ciao! Come stai?"
+    assert sink.kinds()[0] == "thinking"
+    assert sink.events[-1] == ("final", "Ciao! Come stai?")
+    partials = [text for kind, text in sink.events if kind == "partial"]
+    assert partials[-1] == "Ciao! Come stai?"
+    assert [(m.role, m.content, m.update_id, m.reply_to) for m in memory.messages] == [
+        ("user", "ciao", 7, None),
+        ("assistant", "Ciao! Come stai?", None, 7),
+    ]
+
+
+async def test_context_includes_history_and_ends_with_the_question() -> None:
+    memory = FakeMemory([StoredMessage("user", "old", "t"), StoredMessage("assistant", "a", "t")])
+    llm = FakeLLM()
+    await run_turn(refs(memory, llm), "42", "new question", RecordingSink())
+    assert llm.requests[0].messages == (
+        ChatMessage("user", "old"),
+        ChatMessage("assistant", "a"),
+        ChatMessage("user", "new question"),
+    )
+
+
+async def test_record_happens_before_on_recorded_and_generation() -> None:
+    memory, llm = FakeMemory(), FakeLLM()
+    seen: list[int] = []
+    await run_turn(
+        refs(memory, llm),
+        "42",
+        "ciao",
+        RecordingSink(),
+        update_id=3,
+        on_recorded=lambda: seen.append(len(memory.messages)),
+    )
+    assert seen == [1]
+
+
+async def test_already_answered_update_is_skipped() -> None:
+    memory = FakeMemory(
+        [StoredMessage("user", "q", "t", 5), StoredMessage("assistant", "a", "t", None, 5)]
+    )
+    llm, sink = FakeLLM(), RecordingSink()
+    recorded: list[bool] = []
+    outcome = await run_turn(
+        refs(memory, llm), "42", "q", sink, update_id=5, on_recorded=lambda: recorded.append(True)
+    )
+    assert outcome.status == "skipped"
+    assert sink.events == []
+    assert llm.requests == []
+    assert recorded == [True]
+    assert len(memory.messages) == 2
+
+
+async def test_recorded_update_is_answered_without_recording_it_again() -> None:
+    memory = FakeMemory(
+        [
+            StoredMessage("user", "first", "t", 5),
+            StoredMessage("user", "second", "t", 6),
+        ]
+    )
+    llm = FakeLLM()
+    outcome = await run_turn(refs(memory, llm), "42", "first", RecordingSink(), update_id=5)
+    assert outcome.status == "answered"
+    # The context stops at the question being answered, not at what came later.
+    assert llm.requests[0].messages == (ChatMessage("user", "first"),)
+    assert [m.content for m in memory.messages] == ["first", "second", "Ciao! Come stai?"]
+    assert memory.messages[-1].reply_to == 5
+
+
+async def test_llm_error_before_any_text_is_shown_and_leaves_the_turn_pending() -> None:
+    error = ModelNotFoundError("404 from server", user_message="the model 'x' is not installed")
+    memory, sink = FakeMemory(), RecordingSink()
+    outcome = await run_turn(
+        refs(memory, FakeLLM(raise_on_ask=error)), "42", "q", sink, update_id=1
+    )
+    assert outcome.status == "failed"
+    assert sink.events[-1] == ("failed", "the model 'x' is not installed")
+    assert memory.status(1) == "recorded"
+
+
+async def test_cut_stream_keeps_what_arrived_and_says_so() -> None:
+    error = LLMResponseError("stream cut", user_message="the answer was cut short")
+    memory, sink = FakeMemory(), RecordingSink()
+    llm = FakeLLM(deltas=("Part", "ial"), error=error)
+    outcome = await run_turn(refs(memory, llm), "42", "q", sink, update_id=1)
+    assert outcome.status == "failed"
+    assert outcome.answer == "Partial"
+    assert ("partial", "Partial") in sink.events
+    assert sink.events[-1] == ("failed", "the answer was cut short")
+    assert memory.messages[-1].content == "Partial"
+    assert memory.status(1) == "answered"
+
+
+async def test_stopped_generation_without_error_is_reported() -> None:
+    class StoppedLLM(FakeLLM):
+        async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+            stream = await super().ask(message)
+            stream._state.result = GenerationResult(text="", complete=False, error=None, model="m")
+            return stream
+
+    sink = RecordingSink()
+    outcome = await run_turn(refs(FakeMemory(), StoppedLLM(deltas=())), "42", "q", sink)
+    assert outcome.status == "failed"
+    assert sink.kinds()[-1] == "failed"
+
+
+async def test_voice_follows_the_text_when_enabled(tmp_path: Path) -> None:
+    memory = FakeMemory(preferences={"voice": True, "lang": "en"})
+    voice, sink = FakeVoice(tmp_path), RecordingSink()
+    outcome = await run_turn(refs(memory, FakeLLM(), voice), "42", "q", sink)
+    assert outcome.voice_sent
+    assert sink.kinds()[-2:] == ["final", "voice"]
+    assert voice.asked == [Synthesize("Ciao! Come stai?", "en")]
+    assert not any(tmp_path.iterdir())  # the note was discarded after sending
+
+
+async def test_voice_off_by_default(tmp_path: Path) -> None:
+    voice, sink = FakeVoice(tmp_path), RecordingSink()
+    await run_turn(refs(FakeMemory(), FakeLLM(), voice), "42", "q", sink)
+    assert voice.asked == []
+    assert "voice" not in sink.kinds()
+
+
+async def test_voice_failure_does_not_fail_the_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = FakeMemory(preferences={"voice": True})
+    sink = RecordingSink()
+    outcome = await run_turn(
+        refs(memory, FakeLLM(), FakeVoice(tmp_path, fail=True)), "42", "q", sink
+    )
+    assert outcome.status == "answered"
+    assert not outcome.voice_sent
+    assert "conversation.voice.failed" in caplog.messages
+
+
+async def test_model_preference_is_passed_to_the_llm() -> None:
+    memory, llm = FakeMemory(preferences={"model": "mistral"}), FakeLLM()
+    await run_turn(refs(memory, llm), "42", "q", RecordingSink())
+    assert llm.requests[0].model == "mistral"

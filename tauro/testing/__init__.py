@@ -1,0 +1,32 @@
+"""Local emulators of the outside systems TauroBot talks to, for tests and benchmarks.
+
+- ``open_botapi_emulator``: a Telegram Bot API server (long polling, sending, editing,
+  voice uploads, flood limits, fault injection) for the real python-telegram-bot.
+- ``open_llm_server``: an Ollama server that also speaks the OpenAI-compatible API,
+  with scripted answers, latency and faults.
+
+Both run inside the caller's trio nursery on a free loopback port (so they follow a
+``MockClock``), or as separate processes (``python -m tauro.testing.botapi``,
+``python -m tauro.testing.llm_server``) driven through ``/_emulator/...`` endpoints.
+Nothing in ``tauro`` proper imports this package.
+"""
+
+from tauro.testing._botapi import BotApiEmulator as BotApiEmulator
+from tauro.testing._botapi import BotApiStatistics as BotApiStatistics
+from tauro.testing._botapi import open_botapi_emulator as open_botapi_emulator
+from tauro.testing._botapi_core import ChatAction as ChatAction
+from tauro.testing._botapi_flood import FloodLimits as FloodLimits
+from tauro.testing._botapi_types import ApiCall as ApiCall
+from tauro.testing._botapi_types import BotMessage as BotMessage
+from tauro.testing._botapi_types import StoredFile as StoredFile
+
+__all__ = [
+    "ApiCall",
+    "BotApiEmulator",
+    "BotApiStatistics",
+    "BotMessage",
+    "ChatAction",
+    "FloodLimits",
+    "StoredFile",
+    "open_botapi_emulator",
+]

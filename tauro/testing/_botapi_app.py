@@ -1,0 +1,178 @@
+"""The HTTP face of the Bot API emulator (a starlette app).
+
+- ``/bot<token>/<method>``: the Bot API (GET or POST; query, form, JSON or multipart).
+  A wrong token gets 401 "Unauthorized", an unknown method 404 "Not Found".
+- ``/file/bot<token>/<file_path>``: downloads of files the bot uploaded (``getFile``).
+- ``/_emulator/...``: control endpoints for tests and benchmarks in another process
+  (push updates, read sent messages, inject faults, set latency). Endpoints that
+  change state answer 403 unless the peer is on loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import trio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tauro.testing._botapi_flood import FloodLimits
+from tauro.testing._botapi_params import decode_body
+from tauro.testing._botapi_serve import is_loopback
+from tauro.testing._botapi_types import ApiFailure
+
+if TYPE_CHECKING:
+    from tauro.testing._botapi import BotApiEmulator
+
+__all__ = ["build_app"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+UNAUTHORIZED = ApiFailure(401, "Unauthorized").payload()
+
+
+def _emulator(request: Request) -> BotApiEmulator:
+    emulator: BotApiEmulator = request.app.state.emulator
+    return emulator
+
+
+async def bot_api(request: Request) -> Response:
+    emulator = _emulator(request)
+    if request.path_params["token"] != emulator.token:
+        return JSONResponse(UNAUTHORIZED, status_code=401)
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    try:
+        values = decode_body(content_type, body, request.url.query)
+    except ApiFailure as failure:
+        return JSONResponse(failure.payload(), status_code=failure.error_code)
+    status, payload = await emulator.call(request.path_params["method"], values)
+    return JSONResponse(payload, status_code=status)
+
+
+async def download(request: Request) -> Response:
+    emulator = _emulator(request)
+    if request.path_params["token"] != emulator.token:
+        return JSONResponse(UNAUTHORIZED, status_code=401)
+    stored = emulator.state.files.by_path(request.path_params["path"])
+    if stored is None or stored.data is None:
+        return JSONResponse(ApiFailure(404, "Not Found").payload(), status_code=404)
+    return Response(stored.data, media_type=stored.mime_type or "application/octet-stream")
+
+
+# ------------------------------------------------------------- control endpoints
+def _loopback_only(endpoint: Endpoint) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        peer = request.client.host if request.client else None
+        if not is_loopback(peer):
+            return JSONResponse({"error": "control endpoints only on loopback"}, 403)
+        return await endpoint(request)
+
+    return guarded
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    doc = await request.json() if await request.body() else {}
+    if not isinstance(doc, dict):
+        raise ValueError("a JSON object is expected")
+    return doc
+
+
+async def health(request: Request) -> Response:
+    emulator = _emulator(request)
+    return JSONResponse(
+        {"ok": True, "base_url": emulator.base_url, "bot": emulator.state.bot_user()}
+    )
+
+
+async def statistics(request: Request) -> Response:
+    return JSONResponse(_emulator(request).statistics().__dict__)
+
+
+async def sent(request: Request) -> Response:
+    emulator, chat = _emulator(request), request.query_params.get("chat_id")
+    records = emulator.sent if chat is None else emulator.messages(int(chat))
+    return JSONResponse({"messages": [record.to_json() for record in records]})
+
+
+async def calls(request: Request) -> Response:
+    emulator, since = _emulator(request), int(request.query_params.get("since", "0"))
+    method = request.query_params.get("method")
+    chosen = [
+        {"index": i, "method": c.method, "params": c.params, "time": c.time, "status": c.status}
+        for i, c in enumerate(emulator.calls[since:], start=since)
+        if method is None or c.method == method
+    ]
+    return JSONResponse({"calls": chosen, "next": len(emulator.calls)})
+
+
+async def wait_sent(request: Request) -> Response:
+    """Block until the bot sent ``count`` messages (in ``chat_id`` if given)."""
+    emulator, query = _emulator(request), request.query_params
+    count, chat = int(query.get("count", "1")), query.get("chat_id")
+
+    def reached() -> bool:
+        records = emulator.sent if chat is None else emulator.messages(int(chat))
+        return len(records) >= count
+
+    with trio.move_on_after(float(query.get("timeout", "10"))):
+        await emulator.wait_for(reached, timeout=float("inf"))
+    return JSONResponse({"ok": reached(), "sent": len(emulator.sent)})
+
+
+async def push_message(request: Request) -> Response:
+    doc = await _json(request)
+    chat_id, text = int(doc.pop("chat_id")), str(doc.pop("text"))
+    return JSONResponse({"update_id": _emulator(request).push_message(chat_id, text, **doc)})
+
+
+async def push_update(request: Request) -> Response:
+    return JSONResponse({"update_id": _emulator(request).push_update(await _json(request))})
+
+
+async def inject_error(request: Request) -> Response:
+    doc = await _json(request)
+    _emulator(request).inject_error(
+        str(doc["method"]), int(doc["status"]), str(doc["description"]),
+        doc.get("retry_after"), int(doc.get("times", 1)),
+    )  # fmt: skip
+    return JSONResponse({"ok": True})
+
+
+async def latency(request: Request) -> Response:
+    doc = await _json(request)
+    _emulator(request).set_latency(str(doc.get("method", "*")), float(doc["seconds"]))
+    return JSONResponse({"ok": True})
+
+
+async def webhook(request: Request) -> Response:
+    _emulator(request).set_webhook(str((await _json(request)).get("url") or ""))
+    return JSONResponse({"ok": True})
+
+
+async def flood_limits(request: Request) -> Response:
+    doc = await _json(request)
+    enabled = bool(doc.pop("enabled", True))
+    _emulator(request).set_flood_limits(FloodLimits(**doc) if enabled else None)
+    return JSONResponse({"ok": True})
+
+
+def build_app(emulator: BotApiEmulator) -> Starlette:
+    control = [
+        ("/push_message", push_message), ("/push_update", push_update),
+        ("/inject_error", inject_error), ("/latency", latency),
+        ("/webhook", webhook), ("/flood_limits", flood_limits),
+    ]  # fmt: skip
+    routes = [
+        Route("/bot{token}/{method}", bot_api, methods=["GET", "POST"]),
+        Route("/file/bot{token}/{path:path}", download, methods=["GET"]),
+        Route("/_emulator/health", health), Route("/_emulator/statistics", statistics),
+        Route("/_emulator/sent", sent), Route("/_emulator/calls", calls),
+        Route("/_emulator/wait_sent", wait_sent),
+    ]  # fmt: skip
+    routes += [Route(f"/_emulator{p}", _loopback_only(e), methods=["POST"]) for p, e in control]
+    app = Starlette(routes=routes)
+    app.state.emulator = emulator
+    return app

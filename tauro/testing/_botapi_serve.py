@@ -1,0 +1,61 @@
+"""Serving an ASGI app on a loopback port inside the caller's trio nursery.
+
+Both emulators (the Bot API one and the LLM server) are served this way: hypercorn's
+trio worker runs as a task of the caller's run, so the emulator shares the caller's
+clock (``MockClock`` included) and stops with the caller's nursery. Port 0 lets the
+kernel pick a free port; hypercorn reports the bound address through
+``task_status.started`` and we read the port from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+__all__ = ["LOOPBACK_HOSTS", "is_loopback", "open_loopback_server"]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+# Idle keep-alive connections stay open for as long as the client wants: with a mock
+# clock, a short server-side idle timeout would fire on every autojump.
+_KEEP_ALIVE_S = 24 * 3600.0
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a peer address is this machine (control endpoints require it)."""
+    return host is not None and (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+
+def _config(host: str, port: int, logger_name: str) -> Config:
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger(logger_name)
+    config.keep_alive_timeout = _KEEP_ALIVE_S
+    config.graceful_timeout = 0.0
+    return config
+
+
+def _port_of(bind: str) -> int:
+    return int(bind.rsplit(":", 1)[1])
+
+
+@asynccontextmanager
+async def open_loopback_server(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, logger_name: str = "tauro.testing"
+) -> AsyncIterator[str]:
+    """Serve ``app`` until the block exits; yields ``http://host:port`` (port resolved)."""
+    config = _config(host, port, logger_name)
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(serve, app, config)
+        shown_host = f"[{host}]" if ":" in host else host
+        try:
+            yield f"http://{shown_host}:{_port_of(binds[0])}"
+        finally:
+            nursery.cancel_scope.cancel()

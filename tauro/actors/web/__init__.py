@@ -1,0 +1,37 @@
+"""The web channel: the chat and status PWA, served by the bot itself.
+
+Layers, each importing only those above it:
+
+- ``_events``   what a turn tells the browser, as server-sent events;
+- ``_auth``     the one secret and the signed per-browser sessions;
+- ``_status``   one status snapshot, as JSON and Prometheus text;
+- ``_backend``  the narrow interface to the rest of the bot (:class:`ChatBackend`);
+- ``_chat``     turns that outlive their request, voice clips;
+- ``_static``   the PWA's files, with no way out of the app folder;
+- ``_app``      the Starlette routes;
+- ``_server``   hypercorn's trio worker with a stream-ending graceful shutdown.
+"""
+
+from tauro.actors.web._app import WebState as WebState
+from tauro.actors.web._app import build_app as build_app
+from tauro.actors.web._auth import SESSION_COOKIE as SESSION_COOKIE
+from tauro.actors.web._auth import WebAuth as WebAuth
+from tauro.actors.web._auth import load_or_create_token as load_or_create_token
+from tauro.actors.web._backend import ChatBackend as ChatBackend
+from tauro.actors.web._backend import HistoryEntry as HistoryEntry
+from tauro.actors.web._chat import TurnRunner as TurnRunner
+from tauro.actors.web._chat import VoiceClip as VoiceClip
+from tauro.actors.web._chat import VoiceClips as VoiceClips
+from tauro.actors.web._chat import WebCounters as WebCounters
+from tauro.actors.web._events import Delta as Delta
+from tauro.actors.web._events import Done as Done
+from tauro.actors.web._events import Failed as Failed
+from tauro.actors.web._events import OpenStreams as OpenStreams
+from tauro.actors.web._events import TurnEvents as TurnEvents
+from tauro.actors.web._events import VoiceReady as VoiceReady
+from tauro.actors.web._server import serve_app as serve_app
+from tauro.actors.web._static import StaticFiles as StaticFiles
+from tauro.actors.web._status import ActorStatus as ActorStatus
+from tauro.actors.web._status import LatencySummary as LatencySummary
+from tauro.actors.web._status import LatencyWindow as LatencyWindow
+from tauro.actors.web._status import StatusReport as StatusReport

@@ -1,0 +1,263 @@
+"""The Starlette app: routes, the secret on every /api route, the PWA's files.
+
+Routes (every error is JSON ``{"error": reason}``)::
+
+    GET  /, /login, /status, /<shell file>   the PWA (public: it holds no data)
+    POST /api/login   {"token"}              sets the session cookie   (401 if wrong)
+    POST /api/logout  {}                     forgets the cookie
+    GET  /api/session                        {"voice": bool}           (401 if no session)
+    GET  /api/history                        {"messages": [...], "voice": bool}
+    POST /api/chat    {"text"}               the answer as server-sent events
+    POST /api/clear   {}                     forgets the conversation
+    POST /api/voice   {"enabled": bool}      voice answers on/off
+    GET  /api/voice/<id>                     a voice answer (Ogg/Opus)
+    GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
+
+Checks run in a fixed order (secret, origin, body size, JSON shape) and all of
+them before the backend is called, so a bad request never reaches the LLM or
+memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tauro.actors.web._auth import SESSION_COOKIE, WebAuth
+from tauro.actors.web._backend import ChatBackend
+from tauro.actors.web._chat import MAX_MESSAGE_CHARS, TurnRunner, VoiceClips, WebCounters
+from tauro.actors.web._events import OpenStreams, sse_frames
+from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
+from tauro.actors.web._static import StaticFiles
+from tauro.actors.web._status import render_metrics, status_json
+from tauro.errors import TauroError
+
+__all__ = ["WebState", "build_app"]
+
+log = logging.getLogger("tauro.web")
+
+_COOKIE_MAX_AGE = 180 * 24 * 3600  # seconds; the cookie *is* the conversation, keep it
+_HISTORY_LIMIT = 200
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass
+class WebState:
+    """Everything the routes share; built by the web actor or by a test."""
+
+    auth: WebAuth
+    backend: ChatBackend
+    static: StaticFiles
+    runner: TurnRunner
+    streams: OpenStreams
+    clips: VoiceClips
+    counters: WebCounters
+    max_body: int
+
+
+def build_app(state: WebState) -> Starlette:
+    api = _Api(state)
+    routes = [
+        Route("/api/login", api.login, methods=["POST"]),
+        Route("/api/logout", api.logout, methods=["POST"]),
+        Route("/api/session", api.session, methods=["GET"]),
+        Route("/api/history", api.history, methods=["GET"]),
+        Route("/api/chat", api.chat, methods=["POST"]),
+        Route("/api/clear", api.clear, methods=["POST"]),
+        Route("/api/voice", api.voice, methods=["POST"]),
+        Route("/api/voice/{clip}", api.voice_clip, methods=["GET"]),
+        Route("/api/status", api.status, methods=["GET"]),
+        Route("/metrics", api.metrics, methods=["GET"]),
+        Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route("/{path:path}", api.static_file, methods=["GET", "HEAD"]),
+    ]
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        HTTPException: _http_exception,
+        HTTPProblem: _problem,
+        TauroError: _backend_error,
+    }
+    middleware = [Middleware(CountingMiddleware, counters=state.counters)]
+    return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+
+
+class CountingMiddleware:
+    """Counts requests and rejections for the status page (pure ASGI: keeps streaming)."""
+
+    def __init__(self, app: ASGIApp, counters: WebCounters) -> None:
+        self._app = app
+        self._counters = counters
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        self._counters.requests += 1
+
+        async def counting_send(message: Mapping[str, object]) -> None:
+            status = message.get("status")
+            if message["type"] == "http.response.start" and status in (400, 401, 404, 413, 415):
+                self._counters.rejected += 1
+            await send(message)  # type: ignore[arg-type]
+
+        await self._app(scope, receive, counting_send)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    reasons = {404: "no such page or route", 405: "method not allowed here"}
+    return json_error(exc.status_code, reasons.get(exc.status_code, exc.detail))
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPProblem)
+    return json_error(exc.status, exc.reason)
+
+
+class _Api:
+    def __init__(self, state: WebState) -> None:
+        self._s = state
+
+    # -- sessions --------------------------------------------------------------------------
+    def _conversation(self, request: Request) -> str:
+        conversation = self._s.auth.conversation_for(request.cookies.get(SESSION_COOKIE))
+        if conversation is None:
+            raise HTTPProblem(401, "log in first: open the login link from the bot's log")
+        return conversation
+
+    def _operator(self, request: Request) -> None:
+        if self._s.auth.check_bearer(request.headers.get("authorization")):
+            return
+        self._conversation(request)
+
+    async def _body(self, request: Request) -> Mapping[str, object]:
+        if not same_origin(request):
+            raise HTTPProblem(403, "cross-origin requests are refused")
+        return await read_json(request, self._s.max_body)
+
+    async def login(self, request: Request) -> Response:
+        body = await self._body(request)
+        token = body.get("token")
+        if not isinstance(token, str) or not self._s.auth.check_token(token):
+            raise HTTPProblem(401, "wrong secret: use the link from the bot's log or WEB_TOKEN")
+        cookie, conversation = self._s.auth.new_session()
+        self._s.counters.logins += 1
+        log.info("web.login", extra={"fields": {"conversation": conversation}})
+        response = Response(status_code=204, headers=_NO_STORE)
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=_COOKIE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        await self._body(request)
+        response = Response(status_code=204, headers=_NO_STORE)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def session(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        voice = await self._s.backend.voice_enabled(conversation)
+        return JSONResponse({"voice": voice}, headers=_NO_STORE)
+
+    # -- chat ------------------------------------------------------------------------------
+    async def history(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        entries = await self._s.backend.history(conversation, _HISTORY_LIMIT)
+        voice = await self._s.backend.voice_enabled(conversation)
+        messages = [vars(entry) for entry in entries]
+        return JSONResponse({"messages": messages, "voice": voice}, headers=_NO_STORE)
+
+    async def chat(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        text = _message_text(await self._body(request))
+        receive = self._s.runner.start(conversation, text)
+        headers = {**_NO_STORE, "X-Accel-Buffering": "no"}
+        return StreamingResponse(
+            sse_frames(receive), media_type="text/event-stream", headers=headers
+        )
+
+    async def clear(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        await self._body(request)
+        await self._s.backend.clear(conversation)
+        return Response(status_code=204, headers=_NO_STORE)
+
+    async def voice(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        enabled = (await self._body(request)).get("enabled")
+        if not isinstance(enabled, bool):
+            raise HTTPProblem(400, 'malformed request: "enabled" must be true or false')
+        await self._s.backend.set_voice(conversation, enabled)
+        return JSONResponse({"voice": enabled}, headers=_NO_STORE)
+
+    async def voice_clip(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        clip = self._s.clips.get(request.path_params["clip"], conversation)
+        if clip is None:
+            raise HTTPProblem(404, "this voice answer is gone; newer ones replace it")
+        headers = {"Cache-Control": "private, max-age=3600"}
+        return Response(clip.audio, media_type=clip.media_type, headers=headers)
+
+    # -- operator --------------------------------------------------------------------------
+    async def status(self, request: Request) -> Response:
+        self._operator(request)
+        report = await self._s.backend.status()
+        return JSONResponse(status_json(report), headers=_NO_STORE)
+
+    async def metrics(self, request: Request) -> Response:
+        self._operator(request)
+        report = await self._s.backend.status()
+        return Response(
+            render_metrics(report),
+            headers=_NO_STORE,
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    # -- files -----------------------------------------------------------------------------
+    async def not_found(self, request: Request) -> Response:
+        raise HTTPProblem(404, "no such API route")
+
+    async def static_file(self, request: Request) -> Response:
+        found = await self._s.static.load(request.url.path)
+        if found is None:
+            raise HTTPProblem(404, "no such page or file")
+        headers = {"ETag": found.etag, "Cache-Control": "no-cache"}
+        if found.etag in _etags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
+        body = b"" if request.method == "HEAD" else found.body
+        return Response(body, media_type=found.media_type, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _message_text(body: Mapping[str, object]) -> str:
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise HTTPProblem(400, 'malformed request: "text" must be a non-empty string')
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise HTTPProblem(413, f"message longer than {MAX_MESSAGE_CHARS} characters")
+    return text.strip()
+
+
+async def _backend_error(request: Request, exc: Exception) -> Response:
+    """A failing actor behind a route is a 503, never a traceback in the page."""
+    log.warning("web.backend.failed", extra={"fields": {"error": type(exc).__name__}})
+    return json_error(503, "the bot is busy or restarting a part; try again in a moment")

@@ -1,0 +1,43 @@
+"""The one narrow interface between the HTTP app and the rest of the bot.
+
+The app knows nothing of actors: it calls a :class:`ChatBackend`. The web actor
+implements it with the MemoryActor, the LLM and the shared conversation turn;
+tests implement it with a few lines of fakes. This is what lets the app and the
+PWA be tested without the runtime, and the runtime without a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tauro.actors.web._events import TurnEvents
+from tauro.actors.web._status import StatusReport
+
+__all__ = ["ChatBackend", "HistoryEntry"]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    role: str  # "user" | "assistant"
+    content: str
+    timestamp: str  # ISO-8601 as stored
+
+
+class ChatBackend(Protocol):
+    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+        """Answer ``text``, emitting deltas, maybe a voice clip, then Done or Failed.
+
+        Must not raise for an LLM failure: that is a Failed event the user sees.
+        """
+
+    async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]: ...
+
+    async def clear(self, conversation: str) -> None: ...
+
+    async def voice_enabled(self, conversation: str) -> bool: ...
+
+    async def set_voice(self, conversation: str, enabled: bool) -> None: ...
+
+    async def status(self) -> StatusReport: ...

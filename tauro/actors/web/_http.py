@@ -1,0 +1,80 @@
+"""Small HTTP rules every route shares: JSON errors, bounded JSON bodies, origin checks.
+
+Why bodies are read by hand: the limit (WEB_MAX_BODY_BYTES) must hold before a
+byte is parsed, whether or not the client sent a truthful Content-Length, and a
+rejected body must never reach a handler that talks to the LLM or to memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+__all__ = ["HTTPProblem", "json_error", "read_json", "same_origin"]
+
+
+class HTTPProblem(Exception):
+    """Ends a request with a JSON error; ``reason`` is shown to the client as is."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{status}: {reason}")
+
+
+def json_error(status: int, reason: str) -> JSONResponse:
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tauro"'
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+async def read_json(request: Request, limit: int) -> Mapping[str, object]:
+    """The body as a JSON object, or an HTTPProblem (400, 413, 415)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPProblem(415, "send the body as application/json")
+    body = await _read_limited(request, limit)
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPProblem(400, f"malformed JSON: {_short(exc)}") from None
+    if not isinstance(value, dict):
+        raise HTTPProblem(400, "malformed request: expected a JSON object")
+    return value
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPProblem(413, f"body larger than {limit} bytes (WEB_MAX_BODY_BYTES)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPProblem(413, f"body larger than {limit} bytes (WEB_MAX_BODY_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return "not UTF-8"
+
+
+def same_origin(request: Request) -> bool:
+    """A browser's Origin header, when present, must name this very server.
+
+    Together with SameSite=Strict cookies and the JSON-only bodies this keeps
+    other sites from driving the chat with the user's cookie.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")

@@ -1,0 +1,232 @@
+// The chat page: history, sending with a streamed answer, clear, voice.
+import { api, goToLogin, Offline, reasonOf, setState, startServiceWorker, Unauthorized } from "/shell.js";
+
+const $ = (id) => document.getElementById(id);
+const list = $("messages");
+const text = $("text");
+const send = $("send");
+const voice = $("voice");
+const clear = $("clear");
+let busy = false;
+let online = false;
+
+startServiceWorker();
+
+/** One chat bubble; text only (never HTML), so an answer cannot inject markup. */
+function addMessage(role, content, { pending = false } = {}) {
+  const item = document.createElement("li");
+  item.className = `message ${role}`;
+  const who = document.createElement("span");
+  who.className = "visually-hidden";
+  who.textContent = role === "user" ? "You said:" : role === "assistant" ? "TauroBot said:" : "Note:";
+  const body = document.createElement("p");
+  body.className = "content";
+  body.textContent = content;
+  item.append(who, body);
+  if (pending) item.classList.add("pending");
+  list.append(item);
+  $("empty").hidden = true;
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+function addNote(content, kind = "error") {
+  const item = addMessage("note", content);
+  item.classList.add(kind);
+  item.setAttribute("role", "alert");
+  return item;
+}
+
+function setEnabled(enabled) {
+  text.disabled = !enabled;
+  send.disabled = !enabled || busy;
+  voice.disabled = !enabled;
+  clear.disabled = !enabled || busy;
+}
+
+function showVoice(on) {
+  voice.setAttribute("aria-pressed", String(on));
+  voice.textContent = `Voice answers: ${on ? "on" : "off"}`;
+}
+
+async function loadHistory() {
+  setState("connecting");
+  try {
+    const response = await api("/api/history");
+    if (!response.ok) throw new Error(await reasonOf(response));
+    const data = await response.json();
+    list.replaceChildren();
+    for (const message of data.messages) addMessage(message.role, message.content);
+    $("empty").hidden = data.messages.length > 0;
+    showVoice(data.voice);
+    online = true;
+    setState("ready");
+    setEnabled(true);
+    text.focus();
+  } catch (error) {
+    handleFailure(error);
+  }
+}
+
+function handleFailure(error) {
+  if (error instanceof Unauthorized) return goToLogin();
+  online = false;
+  setEnabled(false);
+  if (error instanceof Offline) {
+    setState("offline", "Offline: the bot cannot be reached");
+  } else {
+    setState("error", String(error.message || error));
+  }
+}
+
+/** Split a server-sent-events buffer into complete frames; return the unfinished rest. */
+function parseFrames(buffer, onFrame) {
+  let index;
+  while ((index = buffer.indexOf("\n\n")) >= 0) {
+    const frame = buffer.slice(0, index);
+    buffer = buffer.slice(index + 2);
+    let event = "message";
+    const data = [];
+    for (const line of frame.split("\n")) {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+    }
+    if (data.length) onFrame(event, JSON.parse(data.join("\n")));
+  }
+  return buffer;
+}
+
+async function sendMessage(message) {
+  busy = true;
+  setEnabled(true);
+  addMessage("user", message);
+  const answer = addMessage("assistant", "", { pending: true });
+  const content = answer.querySelector(".content");
+  setState("thinking");
+  let finished = false;
+  try {
+    const response = await api("/api/chat", { method: "POST", body: { text: message } });
+    if (!response.ok) throw new Error(await reasonOf(response));
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer = parseFrames(buffer + value, (event, data) => {
+        finished = onEvent(event, data, answer, content) || finished;
+      });
+    }
+    if (!finished) throw new Offline("the answer stopped before it was complete");
+  } catch (error) {
+    answer.remove();
+    if (error instanceof Unauthorized) return goToLogin();
+    if (error instanceof Offline) {
+      addNote("The connection was lost; your message may not have been answered. Try again.");
+      setState("offline", "Offline: the bot cannot be reached");
+    } else {
+      addNote(String(error.message || error));
+      setState("error", "Not sent");
+    }
+  } finally {
+    busy = false;
+    setEnabled(online);
+    text.focus();
+  }
+}
+
+/** Handle one streamed event; true once the answer is complete or failed. */
+function onEvent(event, data, answer, content) {
+  if (event === "delta") {
+    content.textContent += data.text;
+    setState("writing");
+    answer.scrollIntoView({ block: "end" });
+  } else if (event === "voice") {
+    addAudio(answer, data.url);
+  } else if (event === "done") {
+    content.textContent = data.text;
+    answer.classList.remove("pending");
+    setState("ready");
+    return true;
+  } else if (event === "error") {
+    if (!content.textContent) answer.remove();
+    else answer.classList.remove("pending");
+    addNote(data.message);
+    setState(data.kind === "llm_unreachable" ? "llm-unreachable" : "error",
+             data.kind === "llm_unreachable" ? "LLM unreachable" : undefined);
+    return true;
+  }
+  return false;
+}
+
+function addAudio(answer, url) {
+  const audio = document.createElement("audio");
+  audio.controls = true;
+  audio.preload = "auto";
+  audio.src = url;
+  audio.setAttribute("aria-label", "Voice answer");
+  answer.append(audio);
+  audio.play().catch(() => {}); // autoplay may be refused; the controls stay usable
+}
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const message = text.value.trim();
+  if (!message || busy || !online) return;
+  text.value = "";
+  autoGrow();
+  sendMessage(message);
+});
+
+text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+
+function autoGrow() {
+  text.style.height = "auto";
+  text.style.height = `${Math.min(text.scrollHeight, 160)}px`;
+}
+text.addEventListener("input", autoGrow);
+
+voice.addEventListener("click", async () => {
+  const wanted = voice.getAttribute("aria-pressed") !== "true";
+  try {
+    const response = await api("/api/voice", { method: "POST", body: { enabled: wanted } });
+    if (!response.ok) throw new Error(await reasonOf(response));
+    showVoice((await response.json()).voice);
+  } catch (error) {
+    handleFailure(error);
+  }
+});
+
+clear.addEventListener("click", async () => {
+  if (!confirm("Forget this whole conversation? This cannot be undone.")) return;
+  try {
+    const response = await api("/api/clear", { method: "POST", body: {} });
+    if (!response.ok) throw new Error(await reasonOf(response));
+    list.replaceChildren();
+    $("empty").hidden = false;
+    text.focus();
+  } catch (error) {
+    handleFailure(error);
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try {
+    await api("/api/logout", { method: "POST", body: {} });
+  } finally {
+    goToLogin();
+  }
+});
+
+window.addEventListener("online", () => { if (!online) loadHistory(); });
+window.addEventListener("offline", () => {
+  online = false;
+  setEnabled(false);
+  setState("offline", "Offline: the bot cannot be reached");
+});
+
+loadHistory();

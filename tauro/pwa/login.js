@@ -1,0 +1,48 @@
+// The login page: a link from the bot's log carries the secret in the #fragment
+// (never sent to the server in a URL, so it stays out of logs and history).
+import { startServiceWorker } from "/shell.js";
+
+startServiceWorker();
+
+const form = document.getElementById("login");
+const input = document.getElementById("token");
+const problem = document.getElementById("problem");
+
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next === "status" ? "/status" : "/";
+}
+
+async function logIn(token) {
+  problem.hidden = true;
+  let response;
+  try {
+    response = await fetch("/api/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+  } catch {
+    return showProblem("You are offline: the bot cannot be reached.");
+  }
+  if (response.status === 204) return location.replace(nextPage());
+  showProblem(response.status === 401 ? "That secret is not right." : `Login failed (HTTP ${response.status}).`);
+}
+
+function showProblem(text) {
+  problem.textContent = text;
+  problem.hidden = false;
+  input.focus();
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  logIn(input.value.trim());
+});
+
+const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromLink) {
+  history.replaceState(null, "", location.pathname + location.search); // drop the secret from the address bar
+  logIn(fromLink);
+}

@@ -145,8 +145,10 @@ class FileStore:
         return self.files.get(path.rsplit("/", 1)[-1])
 
 
-_MAGIC = ((b"OggS", "audio/ogg"), (b"ID3", "audio/mpeg"), (b"RIFF", "audio/wav"))
-_MAGIC += ((b"%PDF", "application/pdf"), (b"\x89PNG", "image/png"))
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"OggS", "audio/ogg"), (b"ID3", "audio/mpeg"), (b"RIFF", "audio/wav"),
+    (b"%PDF", "application/pdf"), (b"\x89PNG", "image/png"),
+)  # fmt: skip
 
 
 def _sniff(part: UploadedPart) -> str | None:

@@ -41,6 +41,7 @@ DONE = "[DONE]"
 class _Progress:
     """What the events of one answer said so far."""
 
+    events: int = 0
     done_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -96,12 +97,15 @@ class OpenAIProvider:
         progress = _Progress()
         async with aclosing(sse_data(response.aiter_lines())) as events:
             async for data in events:
+                progress.events += 1
                 if data == DONE:
                     return progress.end()
                 for content in self._apply(self._parse(data), progress):
                     await on_delta(content)
         if progress.done_reason is not None:
             return progress.end()  # a finish_reason but no [DONE]: some servers
+        if progress.events == 0:
+            raise garbage(self._url, "no server-sent events", "")
         raise cut(self._url, "the event stream ended without [DONE]")
 
     def _parse(self, data: str) -> dict[str, Any]:

@@ -141,8 +141,9 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so many chats do not retry in step."""
-        ceiling = min(self.backoff_max, self.backoff_initial * 2**attempt)
-        return ceiling * random.uniform(0.5, 1.0)
+        ceiling = min(self.backoff_max, self.backoff_initial * 2.0**attempt)
+        jitter: float = random.uniform(0.5, 1.0)
+        return ceiling * jitter
 
 
 @dataclass(frozen=True)

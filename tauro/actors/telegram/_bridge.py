@@ -1,0 +1,302 @@
+"""The one edge to Telegram: python-telegram-bot's ``Bot`` inside trio.
+
+python-telegram-bot is asyncio code; it runs here in ONE long-lived
+trio-asyncio loop opened by ``open_bot_api`` (every call goes through
+``trio_asyncio.aio_as_trio``), with ``TELEGRAM_API_BASE_URL`` as its
+``base_url``. Everything Telegram-specific stops at this module:
+
+- its errors become ``tauro.errors`` ones (``InvalidToken`` ->
+  ``InvalidTokenError``, ``Conflict`` -> ``PollingConflictError``, the rest
+  ``TelegramError``), and the bot token is removed from every message, log
+  line and traceback the libraries underneath produce while it is open;
+- 429s wait their ``retry_after``, network errors and 5xx back off and retry
+  (``_limits.retrying``); every send waits for Telegram's limits first;
+- "can't parse entities" resends the text plain; "message is not modified"
+  counts as done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import telegram
+import telegram.error as tg
+import trio
+import trio_asyncio
+from telegram.constants import ParseMode
+from telegram.request import HTTPXRequest
+
+from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
+from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
+from tauro.actors.telegram._redact import redact_text, redacting_logs
+from tauro.actors.telegram._streaming import Sent
+from tauro.actors.voice._messages import VoiceNote
+from tauro.config import TelegramSettings
+from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
+
+log = logging.getLogger("tauro.telegram")
+
+T = TypeVar("T")
+
+_CANT_PARSE = "can't parse entities"
+_NOT_MODIFIED = "message is not modified"
+_POOL_HEADROOM = 8  # connections beyond one per chat in flight (typing, polling...)
+
+
+@dataclass(frozen=True)
+class ApiCounters:
+    """Calls made and failures seen since the bridge opened."""
+
+    calls: int
+    retries: int
+    floods: int
+    markdown_fallbacks: int
+    failures: int
+
+
+def classify(error: Exception) -> RetryAdvice | None:
+    """Which python-telegram-bot errors are worth another attempt, and when."""
+    if isinstance(error, tg.RetryAfter):
+        after = error.retry_after
+        seconds = after if isinstance(after, int | float) else after.total_seconds()
+        return RetryAdvice("429 flood control", wait=float(seconds))
+    if isinstance(error, tg.BadRequest):  # a subclass of NetworkError, never transient
+        return None
+    if isinstance(error, tg.NetworkError):  # connection errors, timeouts, 5xx
+        return RetryAdvice(type(error).__name__)
+    return None
+
+
+def translate(error: tg.TelegramError, method: str, token: str) -> TelegramError:
+    """The ``tauro.errors`` equivalent, naming the setting to check; never the token."""
+    detail = redact_text(str(error), (token,))
+    if isinstance(error, tg.InvalidToken):
+        return InvalidTokenError(
+            f"Telegram refused the bot token ({detail}): check TELEGRAM_BOT_TOKEN, "
+            "the token @BotFather gave you, and TELEGRAM_API_BASE_URL"
+        )
+    if isinstance(error, tg.Conflict):
+        return PollingConflictError(
+            f"409 Conflict from {method} ({detail}): another instance is polling with this "
+            "TELEGRAM_BOT_TOKEN, or a webhook is set; stop the other instance or delete the "
+            "webhook (deleteWebhook), then start again"
+        )
+    if isinstance(error, tg.Forbidden):
+        return TelegramError(f"{method} forbidden ({detail}): the user blocked the bot?")
+    return TelegramError(f"{method} failed: {detail}")
+
+
+class BotApi:
+    """The Bot API methods TauroBot uses, with limits, retries and translation."""
+
+    def __init__(
+        self,
+        bot: telegram.Bot,
+        identity: BotIdentity,
+        settings: TelegramSettings,
+        limiter: SendLimiter,
+    ) -> None:
+        self._bot = bot
+        self.identity = identity
+        self._settings = settings
+        self.limiter = limiter
+        self._policy = RetryPolicy(max_retries=settings.max_retries)
+        self._counts = {"calls": 0, "retries": 0, "floods": 0, "fallbacks": 0, "failures": 0}
+
+    def counters(self) -> ApiCounters:
+        c = self._counts
+        return ApiCounters(c["calls"], c["retries"], c["floods"], c["fallbacks"], c["failures"])
+
+    async def _call(
+        self,
+        method: str,
+        function: Callable[..., Awaitable[T]],
+        *args: Any,
+        wait: Callable[[], Awaitable[None]] | None = None,
+        limit_chat: int | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """One Bot API call: wait for limits, call, retry what is transient."""
+
+        async def attempt() -> T:
+            if wait is not None:
+                await wait()
+            self._counts["calls"] += 1
+            result: T = await trio_asyncio.aio_as_trio(function)(*args, **kwargs)
+            return result
+
+        def on_flood(seconds: float) -> None:
+            self._counts["floods"] += 1
+            self.limiter.flood(limit_chat, seconds)
+
+        try:
+            return await retrying(
+                attempt, self._classify, self._policy, method=method, on_flood=on_flood
+            )
+        except tg.TelegramError as error:
+            self._counts["failures"] += 1
+            raise translate(error, method, self._bot.token) from None
+
+    def _classify(self, error: Exception) -> RetryAdvice | None:
+        advice = classify(error)
+        if advice is not None:
+            self._counts["retries"] += 1
+            advice = RetryAdvice(redact_text(advice.reason, (self._bot.token,)), advice.wait)
+        return advice
+
+    # Receiving ----------------------------------------------------------------
+
+    async def get_updates(self, offset: int, timeout: float, limit: int = 100) -> list[Incoming]:
+        """Long-poll for updates from ``offset`` on (which confirms those before it)."""
+        updates: Sequence[telegram.Update] = await self._call(
+            "getUpdates",
+            self._bot.get_updates,
+            offset=offset,
+            limit=limit,
+            timeout=int(timeout),
+            read_timeout=timeout + self._settings.request_timeout,
+            allowed_updates=["message"],
+        )
+        return [from_update(update, self.identity) for update in updates]
+
+    # Sending (the streaming reply's ChatApi) ------------------------------------
+
+    async def send_text(
+        self, chat_id: int, text: str, *, markdown: bool, reply_to: int | None
+    ) -> Sent:
+        """Send a message, waiting for the limits; plain text if Markdown is refused."""
+        try:
+            return await self._send_text(chat_id, text, markdown=markdown, reply_to=reply_to)
+        except TelegramError as error:
+            if not (markdown and _CANT_PARSE in str(error)):
+                raise
+        self._counts["fallbacks"] += 1
+        return await self._send_text(chat_id, text, markdown=False, reply_to=reply_to)
+
+    async def _send_text(
+        self, chat_id: int, text: str, *, markdown: bool, reply_to: int | None
+    ) -> Sent:
+        message = await self._call(
+            "sendMessage",
+            self._bot.send_message,
+            chat_id,
+            text,
+            parse_mode=ParseMode.MARKDOWN if markdown else None,
+            reply_to_message_id=reply_to,
+            wait=lambda: self.limiter.message(chat_id),
+            limit_chat=chat_id,
+        )
+        return Sent(message.message_id, text, markdown)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
+    ) -> Sent | None:
+        """Edit a message; an ``optional`` edit returns None when limits are busy."""
+        if optional and not self.limiter.try_edit(chat_id):
+            return None
+        wait = None if optional else (lambda: self.limiter.edit(chat_id))
+        try:
+            return await self._edit_text(chat_id, message_id, text, markdown, wait)
+        except TelegramError as error:
+            if not (markdown and _CANT_PARSE in str(error)):
+                raise
+        self._counts["fallbacks"] += 1
+        return await self._edit_text(chat_id, message_id, text, False, wait)
+
+    async def _edit_text(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markdown: bool,
+        wait: Callable[[], Awaitable[None]] | None,
+    ) -> Sent:
+        try:
+            await self._call(
+                "editMessageText",
+                self._bot.edit_message_text,
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.MARKDOWN if markdown else None,
+                wait=wait,
+                limit_chat=chat_id,
+            )
+        except TelegramError as error:
+            if _NOT_MODIFIED not in str(error):
+                raise
+        return Sent(message_id, text, markdown)
+
+    async def typing(self, chat_id: int) -> None:
+        await self._call("sendChatAction", self._bot.send_chat_action, chat_id, "typing")
+
+    async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
+        """Upload an OGG/Opus voice note (read in a worker thread, it is small)."""
+        data = await trio.to_thread.run_sync(note.path.read_bytes)
+        await self._call(
+            "sendVoice",
+            self._bot.send_voice,
+            chat_id,
+            data,
+            duration=note.duration,
+            reply_to_message_id=reply_to,
+            wait=lambda: self.limiter.message(chat_id),
+            limit_chat=chat_id,
+        )
+
+
+async def _initialize(bot: telegram.Bot, settings: TelegramSettings) -> BotIdentity:
+    """``Bot.initialize`` (which calls getMe), retried while Telegram is unreachable."""
+    policy = RetryPolicy(max_retries=settings.max_retries)
+    try:
+        await retrying(trio_asyncio.aio_as_trio(bot.initialize), classify, policy, method="getMe")
+    except tg.TelegramError as error:
+        raise translate(error, "getMe", settings.token) from None
+    me = bot.bot
+    username = settings.bot_username.lstrip("@") or me.username or ""
+    return BotIdentity(me.id, username, me.first_name)
+
+
+def build_bot(settings: TelegramSettings) -> telegram.Bot:
+    """A ``Bot`` with a connection pool sized for the chats handled at once."""
+    timeout = settings.request_timeout
+    request = HTTPXRequest(
+        connection_pool_size=settings.max_chats_in_flight + _POOL_HEADROOM,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        connect_timeout=timeout,
+        pool_timeout=timeout,
+    )
+    polling = HTTPXRequest(
+        connection_pool_size=1,
+        read_timeout=settings.poll_timeout + timeout,
+        connect_timeout=timeout,
+        pool_timeout=timeout,
+    )
+    return telegram.Bot(
+        settings.token,
+        base_url=settings.api_base_url,
+        request=request,
+        get_updates_request=polling,
+    )
+
+
+@asynccontextmanager
+async def open_bot_api(settings: TelegramSettings) -> AsyncIterator[BotApi]:
+    """Open the asyncio loop and the client, check the token (getMe), yield the API.
+
+    Raises ``InvalidTokenError`` at once for a refused token.
+    """
+    with redacting_logs(settings.token):
+        async with trio_asyncio.open_loop():
+            bot = build_bot(settings)
+            try:
+                identity = await _initialize(bot, settings)
+                yield BotApi(bot, identity, settings, SendLimiter(settings))
+            finally:
+                with trio.CancelScope(shield=True):
+                    await trio_asyncio.aio_as_trio(bot.shutdown)()

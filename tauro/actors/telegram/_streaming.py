@@ -1,0 +1,227 @@
+"""An answer that appears as it is generated: the Telegram ``TurnSink``.
+
+The first text is sent as soon as it arrives (or a placeholder if the model
+is slow to start), then the message is edited as tokens come, at most every
+TELEGRAM_EDIT_INTERVAL and only when Telegram's limits have room: an
+intermediate edit is skipped, never queued, so a busy bot sends fewer edits
+instead of falling behind. The final text always gets through (the edit
+waits for its slot). Past the length limit the answer continues in new
+messages, cut at paragraph or sentence boundaries. Intermediate edits are
+plain text (half an answer is rarely valid Markdown); the final one tries
+Markdown and falls back to plain. No edit ever repeats what is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from tauro.actors.telegram._splitting import split_message
+from tauro.actors.voice._messages import VoiceNote
+from tauro.errors import TelegramError
+
+log = logging.getLogger("tauro.telegram")
+
+PLACEHOLDER = "…"
+PLACEHOLDER_AFTER = 2.0  # seconds without text before the placeholder is sent
+TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for 5 s per action
+EMPTY_ANSWER = "(The model returned an empty answer.)"
+_MARKUP = frozenset("*_`[")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message as Telegram shows it now."""
+
+    message_id: int
+    text: str
+    markdown: bool  # True when Telegram accepted it with Markdown parsing
+
+
+class ChatApi(Protocol):
+    """What a streaming reply needs of the Bot API, limits and retries applied."""
+
+    async def send_text(
+        self, chat_id: int, text: str, *, markdown: bool, reply_to: int | None
+    ) -> Sent:
+        """Send a new message, waiting for the chat's and the bot's limits."""
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
+    ) -> Sent | None:
+        """Edit a message; ``optional`` edits return None at once when limits are busy."""
+
+    async def typing(self, chat_id: int) -> None:
+        """Show "typing"; failures are not worth reporting."""
+
+    async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
+        """Upload a voice note."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyTimings:
+    """When the user saw what (trio clock); for statistics and the benchmark."""
+
+    started: float
+    first_visible: float | None
+    completed: float | None
+
+
+class StreamingReply:
+    """A ``TurnSink`` for one answer in one chat; open it with ``open_streaming_reply``."""
+
+    def __init__(
+        self,
+        api: ChatApi,
+        chat_id: int,
+        *,
+        reply_to: int | None,
+        limit: int,
+        edit_interval: float,
+    ) -> None:
+        self._api = api
+        self._chat_id = chat_id
+        self._reply_to = reply_to
+        self._limit = limit
+        self._edit_interval = edit_interval
+        self._shown: list[Sent] = []
+        self._latest = ""
+        self._changed = trio.Event()
+        self._lock = trio.Lock()
+        self._done = False
+        self._started = trio.current_time()
+        self._first_visible: float | None = None
+        self._completed: float | None = None
+
+    @property
+    def timings(self) -> ReplyTimings:
+        return ReplyTimings(
+            started=self._started, first_visible=self._first_visible, completed=self._completed
+        )
+
+    @property
+    def shown(self) -> tuple[Sent, ...]:
+        return tuple(self._shown)
+
+    # TurnSink ---------------------------------------------------------------
+
+    async def thinking(self) -> None:
+        self._changed.set()  # wakes the background task, which shows "typing"
+
+    async def partial(self, text_so_far: str) -> None:
+        self._latest = text_so_far
+        self._changed.set()
+
+    async def final(self, text: str) -> None:
+        await self._finish(text if text.strip() else EMPTY_ANSWER)
+
+    async def failed(self, user_message: str) -> None:
+        notice = f"⚠️ {user_message}"
+        shown_text = self._latest.strip()
+        await self._finish(f"{shown_text}\n\n{notice}" if shown_text else notice)
+
+    async def voice(self, note: VoiceNote) -> None:
+        await self._api.send_voice(self._chat_id, note, reply_to=self._reply_to)
+
+    # Background: typing, placeholder, throttled edits ---------------------------
+
+    async def run(self) -> None:
+        """Until the final text: show typing, then follow ``partial`` at the edit rate."""
+        typing_due = trio.current_time()
+        placeholder_due = self._started + PLACEHOLDER_AFTER
+        while not self._done:
+            now = trio.current_time()
+            if not self._shown and now >= typing_due:
+                await self._typing()
+                typing_due = now + TYPING_EVERY
+            if not self._shown and not self._latest and now >= placeholder_due:
+                await self._update(PLACEHOLDER)
+            wake = min(typing_due, placeholder_due) if not self._shown else math.inf
+            with trio.move_on_at(wake):
+                await self._changed.wait()
+            self._changed = trio.Event()
+            if self._latest and not self._done:
+                await self._update(self._latest)
+                await trio.sleep(self._edit_interval)
+
+    async def _typing(self) -> None:
+        try:
+            await self._api.typing(self._chat_id)
+        except TelegramError as error:
+            log.debug("telegram.typing.failed", extra={"fields": {"error": str(error)}})
+
+    async def _update(self, text: str) -> None:
+        """Bring the shown messages closer to ``text``, skipping edits without room."""
+        async with self._lock:
+            if self._done:
+                return
+            try:
+                await self._converge(split_message(text, self._limit), final=False)
+            except TelegramError as error:
+                fields = {"chat_id": self._chat_id, "error": str(error)}
+                log.warning("telegram.stream.update_failed", extra={"fields": fields})
+
+    # Final ---------------------------------------------------------------------
+
+    async def _finish(self, text: str) -> None:
+        self._done = True
+        self._changed.set()
+        async with self._lock:
+            await self._converge(split_message(text, self._limit), final=True)
+        self._completed = trio.current_time()
+
+    async def _converge(self, pieces: list[str], *, final: bool) -> None:
+        """Edit the messages already shown and send the missing ones.
+
+        While streaming, only the last piece can still change and the earlier
+        ones were cut for good, so an edit of an earlier piece is as required
+        as a new message; the last piece's edits are the optional ones.
+        """
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            if index < len(self._shown):
+                await self._edit(index, piece, final=final, optional=last and not final)
+            else:
+                await self._send(piece, markdown=final)
+
+    async def _send(self, text: str, *, markdown: bool) -> None:
+        reply_to = self._reply_to if not self._shown else None
+        sent = await self._api.send_text(self._chat_id, text, markdown=markdown, reply_to=reply_to)
+        self._shown.append(sent)
+        if self._first_visible is None and text != PLACEHOLDER:
+            self._first_visible = trio.current_time()
+
+    async def _edit(self, index: int, text: str, *, final: bool, optional: bool) -> None:
+        shown = self._shown[index]
+        markdown = final and bool(_MARKUP.intersection(text))
+        if shown.text == text and (shown.markdown or not markdown):
+            return  # never an unchanged edit
+        sent = await self._api.edit_text(
+            self._chat_id, shown.message_id, text, markdown=markdown, optional=optional
+        )
+        if sent is not None:
+            self._shown[index] = sent
+            if self._first_visible is None and text != PLACEHOLDER:
+                self._first_visible = trio.current_time()
+
+
+@asynccontextmanager
+async def open_streaming_reply(
+    api: ChatApi, chat_id: int, *, reply_to: int | None, limit: int, edit_interval: float
+) -> AsyncIterator[StreamingReply]:
+    """A reply whose background task (typing, edits) lives as long as the block."""
+    reply = StreamingReply(
+        api, chat_id, reply_to=reply_to, limit=limit, edit_interval=edit_interval
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reply.run)
+        try:
+            yield reply
+        finally:
+            nursery.cancel_scope.cancel()

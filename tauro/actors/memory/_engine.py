@@ -1,0 +1,427 @@
+"""The memory engine: batching, durability, snapshots and retention, on trio.
+
+The MemoryActor is a thin shell around this; keeping it free of the runtime
+lets the crash tests and the benchmark drive the exact same code.
+
+Threads: journal writes (and opening/rotating segments, and recovery) run in
+one writer thread, in order (``CapacityLimiter(1)``); snapshots run in a second
+one, so a long snapshot never holds up appends, which go on into a fresh
+segment meanwhile.
+
+Invariant: the in-memory state changes only after the journal record of the
+change is durable, and only under ``_lock``; so a snapshot taken under the lock
+is exactly "everything in the segments it covers".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar, TypeVarTuple
+
+import outcome
+import trio
+
+from tauro.actors.memory._journal import Journal, delete_segments_below, list_segments
+from tauro.actors.memory._messages import (
+    Append,
+    AppendReceipt,
+    Clear,
+    GetContext,
+    GetPreferences,
+    GetStats,
+    MemoryMessage,
+    MemoryStatistics,
+    PendingTurns,
+    SetPreference,
+    StoredMessage,
+    UpdateStatus,
+)
+from tauro.actors.memory._records import (
+    ClearRecord,
+    MessageRecord,
+    PreferenceRecord,
+    Record,
+    VoidRecord,
+    encode_fragment,
+    encode_record,
+)
+from tauro.actors.memory._recovery import Recovery, recover
+from tauro.actors.memory._snapshot import (
+    SnapshotData,
+    SnapshotResult,
+    sweep_temp_files,
+    write_snapshot,
+)
+from tauro.actors.memory._store import MemoryState
+from tauro.config import MemorySettings
+from tauro.errors import MemoryStoreError, PersistenceError
+
+__all__ = ["REWRITE_GROWTH", "REWRITE_MIN_BYTES", "MemoryEngine"]
+
+logger = logging.getLogger("tauro.memory")
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+REWRITE_GROWTH = 2.0  # rewrite the snapshot when the journal is this many times its size
+REWRITE_MIN_BYTES = 1 << 20  # ...and at least this big (Redis: auto-aof-rewrite-min-size)
+SNAPSHOT_RETRY = 10.0  # seconds before a failed snapshot is tried again
+
+Change = Append | Clear | SetPreference
+_CHANGES = (Append, Clear, SetPreference)
+
+
+@dataclass
+class _Counters:
+    journal_appends: int = 0
+    batches: int = 0
+    fsyncs: int = 0
+    snapshots: int = 0
+    bytes_written: int = 0
+    errors: int = 0
+    last_error: str | None = None
+
+
+class MemoryEngine:
+    """Owns the state and its files; call ``open``, run ``run`` in a task, ``close``."""
+
+    def __init__(
+        self,
+        settings: MemorySettings,
+        *,
+        wall_clock: Callable[[], datetime] = datetime.now,
+        rewrite_growth: float = REWRITE_GROWTH,
+        rewrite_min_bytes: int = REWRITE_MIN_BYTES,
+    ) -> None:
+        self.settings = settings
+        self.path = Path(settings.file)
+        self._durable = settings.durability == "fsync"
+        self._wall_clock = wall_clock
+        self._growth = rewrite_growth
+        self._min_bytes = rewrite_min_bytes
+        self._journal = Journal(self.path, durable=self._durable)
+        self._journal_thread = trio.CapacityLimiter(1)
+        self._snapshot_thread = trio.CapacityLimiter(1)
+        self._lock = trio.Lock()
+        self._state = MemoryState(settings.max_size)
+        self._counters = _Counters()
+        self._next_seq = 1
+        self._void: tuple[int, int] | None = None
+        self._journal_bytes = 0  # appended since the last snapshot started
+        self._snapshot_bytes = 0
+        self._snapshot_seq = -1  # highest seq the snapshot on disk covers
+        self._snapshot_wanted = trio.Event()
+        self._snapshot_retry_at = -math.inf
+        self._open = False
+
+    @property
+    def state(self) -> MemoryState:
+        return self._state
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def open(self) -> Recovery:
+        """Recover from disk (in the writer thread) and start a fresh segment."""
+        recovery = await trio.to_thread.run_sync(self._open_sync, limiter=self._journal_thread)
+        self._state = recovery.state
+        self._next_seq = recovery.last_seq + 1
+        self._snapshot_bytes = recovery.snapshot_bytes
+        if recovery.needs_snapshot:
+            self._snapshot_wanted.set()
+        else:
+            self._snapshot_seq = recovery.last_seq
+        self._open = True
+        _log_open(self.path, recovery)
+        return recovery
+
+    def _open_sync(self) -> Recovery:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for temp in sweep_temp_files(self.path):
+            logger.info("memory.temp.removed", extra={"fields": {"file": str(temp)}})
+        recovery = recover(self.path, self.settings.max_size, repair=True)
+        delete_segments_below(self.path, recovery.journal)
+        first = max([recovery.journal] + [n + 1 for n in list_segments(self.path)])
+        self._counters.fsyncs += self._journal.open(first)
+        return recovery
+
+    async def run(self) -> None:
+        """Background work until cancelled: snapshots when due, retention sweeps."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._snapshot_loop)
+            nursery.start_soon(self._retention_loop)
+
+    async def close(self) -> bool:
+        """Write the final snapshot, shielded, within ``flush_timeout``; True if done.
+
+        If it cannot finish, nothing is lost: the journal is durable and is
+        replayed at the next start.
+        """
+        if not self._open:
+            return True
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(self.settings.flush_timeout) as scope:
+                done = await self._final_snapshot()
+            if scope.cancelled_caught:
+                self._failed(PersistenceError(str(self.path), "final snapshot timed out"))
+                done = False
+        return done
+
+    async def _final_snapshot(self) -> bool:
+        async with self._lock:
+            self._open = False  # no change may follow the final snapshot
+            if self._snapshot_seq == self._next_seq - 1:
+                await self._in_writer(self._journal.remove_if_empty)
+                return True
+            data = self._state.freeze(self._journal.number + 1, self._next_seq - 1)
+            await self._in_writer(self._journal.close)
+            return await self._write_snapshot(data)
+
+    # -- requests --------------------------------------------------------------
+
+    async def process(self, messages: Sequence[MemoryMessage]) -> list[outcome.Outcome[object]]:
+        """Handle a batch: consecutive changes share one write and one fsync.
+
+        A read waits for the changes before it, so it sees them.
+        """
+        outcomes: list[outcome.Outcome[object]] = [outcome.Value(None)] * len(messages)
+        changes: list[tuple[int, Change]] = []
+        for index, message in enumerate(messages):
+            if isinstance(message, _CHANGES):
+                changes.append((index, message))
+                continue
+            await self._commit(changes, outcomes)
+            changes = []
+            outcomes[index] = outcome.capture(self._read, message)
+        await self._commit(changes, outcomes)
+        return outcomes
+
+    def _read(self, message: MemoryMessage) -> object:
+        state = self._state
+        if isinstance(message, GetContext):
+            return state.context(message.conversation, message.limit)
+        if isinstance(message, GetStats):
+            return self.statistics(message.conversation)
+        if isinstance(message, GetPreferences):
+            return dict(state.preferences.get(message.conversation, {}))
+        if isinstance(message, UpdateStatus):
+            return state.update_status(message.conversation, message.update_id)
+        if isinstance(message, PendingTurns):
+            return state.pending_turns()
+        raise TypeError(f"MemoryActor does not handle {type(message).__name__}")
+
+    def statistics(self, conversation: str | None = None) -> MemoryStatistics:
+        state, counters = self._state, self._counters
+        conversations = len(state.conversations)
+        return MemoryStatistics(
+            conversations=conversations,
+            messages=state.messages,
+            conversation_messages=state.count(conversation) if conversation else 0,
+            average_per_conversation=state.messages / conversations if conversations else 0.0,
+            journal_appends=counters.journal_appends,
+            fsyncs=counters.fsyncs,
+            snapshots=counters.snapshots,
+            bytes_written=counters.bytes_written,
+            errors=counters.errors,
+            last_error=counters.last_error,
+            batches=counters.batches,
+        )
+
+    # -- committing changes -------------------------------------------------------
+
+    async def _commit(
+        self, changes: list[tuple[int, Change]], outcomes: list[outcome.Outcome[object]]
+    ) -> None:
+        if changes:
+            async with self._lock:
+                await self._commit_locked(changes, outcomes)
+            self._check_snapshot_due()
+
+    async def _commit_locked(
+        self, changes: list[tuple[int, Change]], outcomes: list[outcome.Outcome[object]]
+    ) -> None:
+        if not self._open:
+            for index, _ in changes:
+                outcomes[index] = outcome.Error(
+                    MemoryStoreError(str(self.path), "memory is closed")
+                )
+            return
+        records = self._records([change for _, change in changes])
+        error = await self._append(records)
+        for (index, change), record in zip(changes, records[-len(changes) :], strict=True):
+            if error is None:
+                outcomes[index] = self._apply(change, record)
+            else:  # one exception object per asker: each is raised in its own task
+                outcomes[index] = outcome.Error(PersistenceError(error.path, _reason(error)))
+
+    def _records(self, changes: list[Change]) -> list[Record]:
+        records: list[Record] = []
+        if self._void is not None:
+            records.append(VoidRecord(self._take_seq(), *self._void))
+        timestamp = self._wall_clock().isoformat()
+        for change in changes:
+            records.append(self._record(change, self._take_seq(), timestamp))
+        return records
+
+    def _take_seq(self) -> int:
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        return seq
+
+    @staticmethod
+    def _record(change: Change, seq: int, timestamp: str) -> Record:
+        if isinstance(change, Append):
+            fragment = encode_fragment(
+                change.role, change.content, timestamp, change.update_id, change.reply_to
+            )
+            return MessageRecord(seq, change.conversation, fragment)
+        if isinstance(change, Clear):
+            return ClearRecord(seq, change.conversation)
+        return PreferenceRecord(seq, change.conversation, change.key, change.value)
+
+    async def _append(self, records: list[Record]) -> PersistenceError | None:
+        """Make the records durable; on failure, void them and return the error."""
+        data = b"".join(encode_record(record) for record in records)
+        try:
+            result = await self._in_writer(self._journal.append, data)
+        except PersistenceError as exc:
+            first = records[0].seq if self._void is None else self._void[0]
+            self._void = (first, records[-1].seq)
+            self._failed(exc)
+            if self._journal.suspect:
+                self._snapshot_wanted.set()  # retire the segment we can no longer trust
+            return exc
+        self._void = None
+        counters = self._counters
+        counters.batches += 1
+        counters.journal_appends += len(records)
+        counters.fsyncs += result.fsyncs
+        counters.bytes_written += result.bytes_written
+        self._journal_bytes += result.bytes_written
+        return None
+
+    def _apply(self, change: Change, record: Record) -> outcome.Outcome[object]:
+        state = self._state
+        if isinstance(change, Append) and isinstance(record, MessageRecord):
+            turn = StoredMessage(change.role, change.content, "", change.update_id, change.reply_to)
+            state.add(change.conversation, record.fragment, turn)
+            state.seq = record.seq
+            return outcome.Value(AppendReceipt(record.seq))
+        state.apply(record)
+        return outcome.Value(None)
+
+    def _failed(self, exc: MemoryStoreError) -> None:
+        self._counters.errors += 1
+        self._counters.last_error = str(exc)
+        logger.error("memory.write.failed", extra={"fields": {"file": exc.path, "error": str(exc)}})
+
+    async def _in_writer(self, function: Callable[[*Ts], T], *args: *Ts) -> T:
+        """Run in the writer thread, shielded: a write in flight is never abandoned."""
+        with trio.CancelScope(shield=True):
+            result = await trio.to_thread.run_sync(function, *args, limiter=self._journal_thread)
+        return result
+
+    # -- snapshots -----------------------------------------------------------------
+
+    def _check_snapshot_due(self) -> None:
+        threshold = max(self._min_bytes, self._growth * self._snapshot_bytes)
+        if self._journal_bytes >= threshold:
+            self._snapshot_wanted.set()
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await self._snapshot_wanted.wait()
+            await trio.sleep_until(self._snapshot_retry_at)
+            self._snapshot_wanted = trio.Event()
+            if not await self.snapshot():
+                self._snapshot_retry_at = trio.current_time() + SNAPSHOT_RETRY
+                self._snapshot_wanted.set()
+
+    async def snapshot(self) -> bool:
+        """Start a fresh segment, copy the state, write it in the snapshot thread."""
+        async with self._lock:
+            if not self._open:
+                return False
+            try:
+                self._counters.fsyncs += await self._in_writer(self._journal.rotate)
+            except PersistenceError as exc:
+                self._failed(exc)
+                return False
+            data = self._state.freeze(self._journal.number, self._next_seq - 1)
+            self._journal_bytes = 0
+        return await self._write_snapshot(data)
+
+    async def _write_snapshot(self, data: SnapshotData) -> bool:
+        try:
+            result: SnapshotResult = await trio.to_thread.run_sync(
+                self._write_snapshot_sync, data, limiter=self._snapshot_thread
+            )
+        except PersistenceError as exc:
+            self._failed(exc)
+            return False
+        counters = self._counters
+        counters.snapshots += 1
+        counters.fsyncs += result.fsyncs
+        counters.bytes_written += result.bytes_written
+        self._snapshot_bytes = result.bytes_written
+        self._snapshot_seq = max(self._snapshot_seq, data.seq)
+        logger.info(
+            "memory.snapshot.written",
+            extra={"fields": {"file": str(self.path), "bytes": result.bytes_written}},
+        )
+        return True
+
+    def _write_snapshot_sync(self, data: SnapshotData) -> SnapshotResult:
+        result = write_snapshot(self.path, data, durable=self._durable)
+        try:
+            delete_segments_below(self.path, data.journal)
+        except OSError as exc:  # harmless: recovery ignores segments the snapshot covers
+            logger.warning("memory.journal.cleanup_failed", extra={"fields": {"error": str(exc)}})
+        return result
+
+    # -- retention -------------------------------------------------------------------
+
+    async def _retention_loop(self) -> None:
+        if self.settings.retention_days <= 0:
+            return
+        while True:
+            await self.sweep()
+            await trio.sleep(self.settings.retention_check_interval)
+
+    async def sweep(self) -> int:
+        """Drop conversations idle longer than ``retention_days``; returns how many.
+
+        Idleness is judged under the lock, so a message arriving meanwhile
+        cannot be cleared along with its conversation.
+        """
+        async with self._lock:
+            cutoff = self._wall_clock() - timedelta(days=self.settings.retention_days)
+            idle = self._state.idle_conversations(cutoff)
+            outcomes: list[outcome.Outcome[object]] = [outcome.Value(None)] * len(idle)
+            if idle:
+                changes: list[tuple[int, Change]] = [(i, Clear(n)) for i, n in enumerate(idle)]
+                await self._commit_locked(changes, outcomes)
+        dropped = sum(isinstance(result, outcome.Value) for result in outcomes) if idle else 0
+        if dropped:
+            logger.info("memory.retention.dropped", extra={"fields": {"conversations": dropped}})
+        return dropped
+
+
+def _reason(exc: MemoryStoreError) -> str:
+    text = str(exc)
+    prefix = f"{exc.path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _log_open(path: Path, recovery: Recovery) -> None:
+    fields: dict[str, object] = {
+        "file": str(path),
+        "source": recovery.source,
+        "conversations": len(recovery.state.conversations),
+        "messages": recovery.state.messages,
+        "journal_records": recovery.replayed,
+    }
+    logger.info("memory.opened", extra={"fields": fields})

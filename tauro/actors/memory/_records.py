@@ -1,0 +1,189 @@
+"""Encoding of messages and journal records.
+
+A message is kept, from the moment it is appended, as its *fragment*: the compact
+JSON of its dict in the original file layout (``{"role":..,"content":..,
+"timestamp":..}`` plus optional ``update_id``/``reply_to``). The same bytes go
+into the journal record and, later, into every snapshot, so a snapshot is a
+concatenation of ready-made fragments instead of a re-encoding of the history.
+
+A journal record is one line: eight hex digits of the CRC-32 of the payload, a
+space, the payload (compact JSON, which never contains a raw newline) and a
+newline. Lines make a damaged record unable to hide the ones after it.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from tauro.actors.memory._messages import PreferenceValue, StoredMessage
+
+__all__ = [
+    "ClearRecord",
+    "MessageRecord",
+    "PreferenceRecord",
+    "Record",
+    "VoidRecord",
+    "decode_fragment",
+    "decode_line",
+    "dumps",
+    "encode_fragment",
+    "encode_record",
+    "fragment_from_dict",
+]
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def dumps(value: object) -> bytes:
+    """Compact UTF-8 JSON; strings holding lone surrogates fall back to \\u escapes.
+
+    Lone surrogates cannot be written as UTF-8, and the file must stay valid
+    UTF-8 for the original bot's ``json.load``.
+    """
+    text = _COMPACT.encode(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ASCII.encode(value).encode("ascii")
+
+
+def encode_fragment(
+    role: str,
+    content: str,
+    timestamp: str,
+    update_id: int | None = None,
+    reply_to: int | None = None,
+) -> bytes:
+    """The message's dict in the original layout, with the optional keys only if set."""
+    message: dict[str, object] = {"role": role, "content": content, "timestamp": timestamp}
+    if update_id is not None:
+        message["update_id"] = update_id
+    if reply_to is not None:
+        message["reply_to"] = reply_to
+    return dumps(message)
+
+
+def _optional_int(message: dict[str, Any], key: str) -> int | None:
+    value = message.get(key)
+    return value if type(value) is int else None
+
+
+def fragment_from_dict(message: object) -> bytes | None:
+    """Re-encode a message dict read from a file; None if it has the wrong shape.
+
+    Unknown keys are kept: the original ignores them and so do we.
+    """
+    if not isinstance(message, dict):
+        return None
+    if not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
+        return None
+    if not isinstance(message.get("timestamp", ""), str):
+        return None
+    return dumps(message)
+
+
+def decode_fragment(fragment: bytes) -> StoredMessage:
+    message = json.loads(fragment)
+    return StoredMessage(
+        role=message["role"],
+        content=message["content"],
+        timestamp=message.get("timestamp", ""),
+        update_id=_optional_int(message, "update_id"),
+        reply_to=_optional_int(message, "reply_to"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    seq: int
+    conversation: str
+    fragment: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClearRecord:
+    seq: int
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceRecord:
+    seq: int
+    conversation: str
+    key: str
+    value: PreferenceValue
+
+
+@dataclass(frozen=True, slots=True)
+class VoidRecord:
+    """Records ``first..last`` were never acknowledged: a write or fsync failed.
+
+    They may still be on disk (a failed fsync says nothing about what reached
+    it), so recovery must skip them rather than resurrect them.
+    """
+
+    seq: int
+    first: int
+    last: int
+
+
+Record: TypeAlias = MessageRecord | ClearRecord | PreferenceRecord | VoidRecord
+
+VOID_MARK = b'"op":"void"'
+
+
+def _payload(record: Record) -> bytes:
+    if isinstance(record, MessageRecord):
+        conversation = dumps(record.conversation)
+        return b'{"s":%d,"c":%b,"m":%b}' % (record.seq, conversation, record.fragment)
+    if isinstance(record, ClearRecord):
+        return dumps({"s": record.seq, "c": record.conversation, "op": "clear"})
+    if isinstance(record, PreferenceRecord):
+        fields = {"k": record.key, "v": record.value}
+        return dumps({"s": record.seq, "c": record.conversation, "op": "pref", **fields})
+    return dumps({"s": record.seq, "op": "void", "first": record.first, "last": record.last})
+
+
+def encode_record(record: Record) -> bytes:
+    payload = _payload(record)
+    return b"%08x %b\n" % (zlib.crc32(payload), payload)
+
+
+def decode_line(line: bytes) -> Record | None:
+    """The record of one line (without its newline), or None if it is damaged."""
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    payload = line[9:]
+    try:
+        if int(line[:8], 16) != zlib.crc32(payload):
+            return None
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    return _record_from(data) if isinstance(data, dict) else None
+
+
+def _record_from(data: dict[str, Any]) -> Record | None:
+    seq, conversation, op = data.get("s"), data.get("c"), data.get("op")
+    if type(seq) is not int:
+        return None
+    if op == "void":
+        first, last = data.get("first"), data.get("last")
+        if type(first) is int and type(last) is int:
+            return VoidRecord(seq, first, last)
+        return None
+    if not isinstance(conversation, str):
+        return None
+    if op is None:
+        fragment = fragment_from_dict(data.get("m"))
+        return None if fragment is None else MessageRecord(seq, conversation, fragment)
+    if op == "clear":
+        return ClearRecord(seq, conversation)
+    key, value = data.get("k"), data.get("v")
+    if op == "pref" and isinstance(key, str) and isinstance(value, str | bool):
+        return PreferenceRecord(seq, conversation, key, value)
+    return None

@@ -1,0 +1,185 @@
+"""The in-memory state: conversations, preferences, and the turn index.
+
+Plain data with no I/O and no clock of its own, so every rule (trimming, which
+update was answered, what is idle) is tested directly. Messages are held as
+their encoded fragments (see ``_records``): cheap to keep, and a snapshot is
+their concatenation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import islice
+
+from tauro.actors.memory._messages import (
+    PendingTurn,
+    PreferenceValue,
+    StoredMessage,
+    UpdateState,
+)
+from tauro.actors.memory._records import (
+    ClearRecord,
+    MessageRecord,
+    PreferenceRecord,
+    Record,
+    decode_fragment,
+)
+from tauro.actors.memory._snapshot import SnapshotData
+
+__all__ = ["MemoryState"]
+
+_TURN_KEYS = (b'"update_id"', b'"reply_to"')
+
+
+class MemoryState:
+    """Every conversation, trimmed to ``max_size`` newest messages each.
+
+    Invariant: ``seq`` is the sequence number of the last change applied, and
+    the state equals the snapshot plus every journal record up to ``seq``.
+    """
+
+    def __init__(self, max_size: int) -> None:
+        if max_size < 1:
+            raise ValueError(f"max_size must be at least 1, got {max_size}")
+        self.max_size = max_size
+        self.seq = 0
+        self.messages = 0
+        self.conversations: dict[str, deque[bytes]] = {}
+        self.preferences: dict[str, dict[str, PreferenceValue]] = {}
+        self._recorded: dict[str, set[int]] = {}
+        self._answered: dict[str, set[int]] = {}
+        self._pending: dict[tuple[str, int], str] = {}
+
+    # -- changes -------------------------------------------------------------
+
+    def load(
+        self,
+        conversations: dict[str, list[bytes]],
+        preferences: dict[str, dict[str, PreferenceValue]],
+    ) -> None:
+        for name, fragments in conversations.items():
+            self.conversations.setdefault(name, deque(maxlen=self.max_size))
+            for fragment in fragments:
+                self.add(name, fragment)
+        self.preferences = {name: dict(values) for name, values in preferences.items()}
+
+    def apply(self, record: Record) -> None:
+        """Apply one journal record (a void record changes nothing by itself)."""
+        if isinstance(record, MessageRecord):
+            self.add(record.conversation, record.fragment)
+        elif isinstance(record, ClearRecord):
+            self.clear(record.conversation)
+        elif isinstance(record, PreferenceRecord):
+            self.set_preference(record.conversation, record.key, record.value)
+        self.seq = max(self.seq, record.seq)
+
+    def add(self, conversation: str, fragment: bytes, turn: StoredMessage | None = None) -> None:
+        """Append a message; ``turn`` spares decoding the fragment for the index."""
+        messages = self.conversations.get(conversation)
+        if messages is None:
+            messages = self.conversations[conversation] = deque(maxlen=self.max_size)
+        if len(messages) == self.max_size:
+            self._unindex(conversation, messages[0])
+            self.messages -= 1
+        messages.append(fragment)
+        self.messages += 1
+        if turn is None and any(key in fragment for key in _TURN_KEYS):
+            turn = decode_fragment(fragment)
+        if turn is not None:
+            self._index(conversation, turn)
+
+    def clear(self, conversation: str) -> None:
+        self.messages -= len(self.conversations.pop(conversation, ()))
+        self._recorded.pop(conversation, None)
+        self._answered.pop(conversation, None)
+        for key in [key for key in self._pending if key[0] == conversation]:
+            del self._pending[key]
+
+    def set_preference(self, conversation: str, key: str, value: PreferenceValue) -> None:
+        self.preferences.setdefault(conversation, {})[key] = value
+
+    # -- the turn index ----------------------------------------------------------
+
+    def _index(self, conversation: str, turn: StoredMessage) -> None:
+        if turn.role == "user" and turn.update_id is not None:
+            self._recorded.setdefault(conversation, set()).add(turn.update_id)
+            if turn.update_id not in self._answered.get(conversation, ()):
+                self._pending[(conversation, turn.update_id)] = turn.content
+        if turn.role == "assistant" and turn.reply_to is not None:
+            self._answered.setdefault(conversation, set()).add(turn.reply_to)
+            self._pending.pop((conversation, turn.reply_to), None)
+
+    def _unindex(self, conversation: str, fragment: bytes) -> None:
+        if not any(key in fragment for key in _TURN_KEYS):
+            return
+        turn = decode_fragment(fragment)
+        if turn.role == "user" and turn.update_id is not None:
+            self._recorded.get(conversation, set()).discard(turn.update_id)
+            self._pending.pop((conversation, turn.update_id), None)
+        if turn.role == "assistant" and turn.reply_to is not None:
+            self._answered.get(conversation, set()).discard(turn.reply_to)
+
+    def update_status(self, conversation: str, update_id: int) -> UpdateState:
+        if update_id in self._answered.get(conversation, ()):
+            return "answered"
+        if update_id in self._recorded.get(conversation, ()):
+            return "recorded"
+        return "new"
+
+    def pending_turns(self) -> tuple[PendingTurn, ...]:
+        return tuple(
+            PendingTurn(conversation, update_id, content)
+            for (conversation, update_id), content in self._pending.items()
+        )
+
+    # -- reads -----------------------------------------------------------------
+
+    def context(self, conversation: str, limit: int) -> tuple[StoredMessage, ...]:
+        """The newest ``limit`` messages, oldest first."""
+        messages = self.conversations.get(conversation, ())
+        newest = list(islice(reversed(messages), limit))
+        return tuple(decode_fragment(fragment) for fragment in reversed(newest))
+
+    def count(self, conversation: str) -> int:
+        return len(self.conversations.get(conversation, ()))
+
+    def idle_conversations(self, cutoff: datetime) -> list[str]:
+        """Conversations whose newest message is older than ``cutoff``.
+
+        A conversation whose last timestamp cannot be read is kept: dropping
+        data on a guess is worse than keeping it.
+        """
+        return [
+            name
+            for name, messages in self.conversations.items()
+            if messages and (last := _timestamp(messages[-1])) is not None and last < cutoff
+        ]
+
+    def freeze(self, journal: int, seq: int) -> SnapshotData:
+        """Copy the state for a snapshot thread; costs one reference per message.
+
+        ``seq`` is the highest sequence number handed out so far (failed
+        batches included), so no later record can be mistaken for covered.
+        """
+        conversations = [(name, list(messages)) for name, messages in self.conversations.items()]
+        preferences = {name: dict(values) for name, values in self.preferences.items()}
+        return SnapshotData(conversations, preferences, max(seq, self.seq), journal)
+
+    def contents(self) -> Iterable[tuple[str, tuple[StoredMessage, ...]]]:
+        """Every conversation decoded (for tests and tools, not the hot path)."""
+        for name, messages in self.conversations.items():
+            yield name, tuple(decode_fragment(fragment) for fragment in messages)
+
+
+def _timestamp(fragment: bytes) -> datetime | None:
+    try:
+        stamp = json.loads(fragment).get("timestamp")
+        parsed = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
+    if parsed is not None and parsed.tzinfo is not None:
+        return parsed.astimezone().replace(tzinfo=None)  # to naive local, like ours
+    return parsed

@@ -19,6 +19,12 @@ from tauro.testing._botapi_flood import FloodLimits as FloodLimits
 from tauro.testing._botapi_types import ApiCall as ApiCall
 from tauro.testing._botapi_types import BotMessage as BotMessage
 from tauro.testing._botapi_types import StoredFile as StoredFile
+from tauro.testing._llm_server import LlmServerEmulator as LlmServerEmulator
+from tauro.testing._llm_server import LlmStatistics as LlmStatistics
+from tauro.testing._llm_server import open_llm_server as open_llm_server
+from tauro.testing._llm_server_script import LlmFault as LlmFault
+from tauro.testing._llm_server_script import LlmRequest as LlmRequest
+from tauro.testing._llm_server_script import ModelInfo as ModelInfo
 
 __all__ = [
     "ApiCall",
@@ -27,6 +33,12 @@ __all__ = [
     "BotMessage",
     "ChatAction",
     "FloodLimits",
+    "LlmFault",
+    "LlmRequest",
+    "LlmServerEmulator",
+    "LlmStatistics",
+    "ModelInfo",
     "StoredFile",
     "open_botapi_emulator",
+    "open_llm_server",
 ]

@@ -1,0 +1,143 @@
+"""The OpenAI-compatible face: ``GET /v1/models`` and ``POST /v1/chat/completions``.
+
+As llama.cpp's server, vLLM, LM Studio and Ollama's own ``/v1`` speak it: streaming
+answers are server-sent events, one ``data: {chat.completion.chunk}`` per token, a
+last chunk with ``finish_reason``, an optional usage chunk
+(``stream_options.include_usage``) and ``data: [DONE]``. Errors are
+``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import trio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+from tauro.testing._llm_server_http import StreamCut, dumps, emulator_of, read_json, wait_disconnect
+from tauro.testing._llm_server_script import LlmRequest
+
+if TYPE_CHECKING:
+    from tauro.testing._llm_server import Generation, LlmServerEmulator
+
+__all__ = ["chat_completions", "models"]
+
+_ids = itertools.count(1)
+
+
+def _error(status: int, message: str, kind: str = "api_error") -> JSONResponse:
+    error = {"message": message, "type": kind, "param": None, "code": None}
+    return JSONResponse({"error": error}, status_code=status)
+
+
+async def models(request: Request) -> Response:
+    emulator = emulator_of(request)
+    created = int(emulator.epoch)
+    data = [{"id": m.name, "object": "model", "created": created, "owned_by": "library"}
+            for m in emulator.models]  # fmt: skip
+    return JSONResponse({"object": "list", "data": data})
+
+
+def _request(doc: dict[str, Any]) -> LlmRequest | str:
+    model, messages = doc.get("model"), doc.get("messages")
+    if not model:
+        return "model is required"
+    if not isinstance(messages, list) or not messages:
+        return "[] is too short - 'messages'"
+    keys = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "seed", "stop")
+    options = {k: doc[k] for k in keys if k in doc}
+    if isinstance(doc.get("stream_options"), dict):
+        options["stream_options"] = doc["stream_options"]
+    stream = bool(doc.get("stream", False))
+    return LlmRequest("openai", str(model), tuple(messages), options, stream, trio.current_time())
+
+
+async def chat_completions(request: Request) -> Response:
+    emulator, doc = emulator_of(request), await read_json(request)
+    parsed = _request(doc) if doc is not None else "invalid request body"
+    if isinstance(parsed, str):
+        return _error(400, parsed, "invalid_request_error")
+    emulator.record(parsed)
+    if emulator.find_model(parsed.model) is None:
+        return _error(404, f'model "{parsed.model}" not found, try pulling it first')
+    fault = emulator.take_fault()
+    if fault is not None and fault.kind == "error":
+        return _error(fault.status, fault.message)
+    if fault is not None and fault.kind == "hang" and fault.after_chunks == 0:
+        await wait_disconnect(request)
+        return _error(499, "request canceled")
+    options = parsed.options
+    limit = options.get("max_completion_tokens", options.get("max_tokens"))
+    generation = emulator.plan(parsed, fault, int(limit) if limit is not None else None)
+    if parsed.stream:
+        return StreamingResponse(_events(emulator, generation), media_type="text/event-stream")
+    return await _whole(emulator, generation)
+
+
+def _base(emulator: LlmServerEmulator, generation: Generation, ident: str) -> dict[str, Any]:
+    created = int(emulator.epoch + generation.request.time)
+    doc = {"id": ident, "object": "chat.completion.chunk", "created": created}
+    return doc | {"model": generation.request.model, "system_fingerprint": "fp_ollama"}
+
+
+def _chunk(base: dict[str, Any], delta: dict[str, Any], reason: str | None) -> str:
+    choice = {"index": 0, "delta": delta, "finish_reason": reason}
+    return f"data: {dumps(base | {'choices': [choice]})}\n\n"
+
+
+def _usage(generation: Generation) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in generation.request.messages)
+    completion = len(generation.tokens)
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}  # fmt: skip
+
+
+async def _events(emulator: LlmServerEmulator, generation: Generation) -> AsyncIterator[str]:
+    base, sent = _base(emulator, generation, f"chatcmpl-{next(_ids)}"), 0
+    async with emulator.generating():
+        async for kind, value in generation.events():
+            if kind == "token":
+                sent += 1
+                yield _chunk(base, {"role": "assistant", "content": value}, None)
+            elif kind == "garbage":
+                yield "data: <html>upstream hiccup</html>\n\n"
+            elif kind == "error":
+                yield f"data: {dumps({'error': {'message': value, 'type': 'api_error'}})}\n\n"
+            elif kind == "cut":
+                raise StreamCut(f"cut after {sent} chunks")
+            else:
+                yield _chunk(base, {"role": "assistant", "content": ""}, value)
+                if (generation.request.options.get("stream_options") or {}).get("include_usage"):
+                    usage = base | {"choices": [], "usage": _usage(generation)}
+                    yield f"data: {dumps(usage)}\n\n"
+                yield "data: [DONE]\n\n"
+        emulator.finished(sent)
+
+
+async def _whole(emulator: LlmServerEmulator, generation: Generation) -> Response:
+    pieces: list[str] = []
+    async with emulator.generating():
+        async for kind, value in generation.events():
+            if kind == "token":
+                pieces.append(value)
+            elif kind == "garbage":
+                return PlainTextResponse("<html>upstream hiccup</html>")
+            elif kind == "error":
+                return _error(500, value)
+            elif kind == "cut":
+                raise StreamCut("cut before the answer")
+            else:
+                emulator.finished(len(pieces))
+                return JSONResponse(_completion(emulator, generation, "".join(pieces), value))
+    return _error(500, "no answer")
+
+
+def _completion(
+    emulator: LlmServerEmulator, generation: Generation, text: str, reason: str
+) -> dict[str, Any]:
+    doc = _base(emulator, generation, f"chatcmpl-{next(_ids)}") | {"object": "chat.completion"}
+    choice = {"index": 0, "message": {"role": "assistant", "content": text}}
+    return doc | {"choices": [choice | {"finish_reason": reason}], "usage": _usage(generation)}

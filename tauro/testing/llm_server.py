@@ -1,0 +1,52 @@
+"""Run the LLM server emulator as its own process.
+
+``python -m tauro.testing.llm_server --port 11434 --first-token-latency 0.2`` serves
+Ollama's API, the OpenAI-compatible API under ``/v1`` and the ``/_emulator/...``
+control endpoints, and prints ``READY <url>`` on stdout once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import trio
+
+from tauro.testing._llm_server import DEFAULT_MODELS, open_llm_server
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tauro.testing.llm_server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=11434, help="0 picks a free port")
+    parser.add_argument("--model", action="append", help="installed model (repeatable)")
+    parser.add_argument("--first-token-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--token-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--answer-tokens", type=int, default=None, metavar="N")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    async with open_llm_server(
+        args.model or DEFAULT_MODELS,
+        host=args.host,
+        port=args.port,
+        first_token_latency=args.first_token_latency,
+        token_latency=args.token_latency,
+        answer_tokens=args.answer_tokens,
+        parallel=args.parallel,
+    ) as server:
+        print(f"READY {server.url}", flush=True)
+        await trio.sleep_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        trio.run(_serve, _arguments(argv))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,7 @@ from tauro.errors import (
 )
 
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body read for the log
+DRAIN_TIMEOUT = 1.0  # seconds to read the rest of a body after the answer's end
 EXCERPT = 200  # characters of a server's text quoted in an error
 
 

@@ -16,8 +16,10 @@ import json
 from typing import Any
 
 import httpx
+import trio
 
 from tauro.actors.llm._http import (
+    DRAIN_TIMEOUT,
     cut,
     display_url,
     garbage,
@@ -64,18 +66,23 @@ class OllamaProvider:
         return self._model_names(response.text)
 
     async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
-        async for line in response.aiter_lines():
-            if not line.strip():
-                continue
-            chunk = self._parse(line)
-            content = _content(chunk)
-            if content is None:
-                raise garbage(self._url, "a line without message.content", line)
-            if content:
-                await on_delta(content)
-            if chunk.get("done") is True:
-                return _chat_end(chunk)
-        raise cut(self._url, 'the stream ended without a "done" line')
+        end: ChatEnd | None = None
+        with trio.CancelScope() as drain:
+            async for line in response.aiter_lines():
+                if end is not None or not line.strip():
+                    continue  # after "done": read to the end, so the connection is reused
+                chunk = self._parse(line)
+                content = _content(chunk)
+                if content is None:
+                    raise garbage(self._url, "a line without message.content", line)
+                if content:
+                    await on_delta(content)
+                if chunk.get("done") is True:
+                    end = _chat_end(chunk)
+                    drain.deadline = trio.current_time() + DRAIN_TIMEOUT
+        if end is None:
+            raise cut(self._url, 'the stream ended without a "done" line')
+        return end
 
     def _parse(self, line: str) -> dict[str, Any]:
         try:

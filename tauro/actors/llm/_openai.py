@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import trio
 
 from tauro.actors.llm._http import (
+    DRAIN_TIMEOUT,
     cut,
     display_url,
     garbage,
@@ -42,6 +44,7 @@ class _Progress:
     """What the events of one answer said so far."""
 
     events: int = 0
+    finished: bool = False  # [DONE] arrived
     done_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -95,13 +98,20 @@ class OpenAIProvider:
 
     async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
         progress = _Progress()
-        async with aclosing(sse_data(response.aiter_lines())) as events:
-            async for data in events:
-                progress.events += 1
-                if data == DONE:
-                    return progress.end()
-                for content in self._apply(self._parse(data), progress):
-                    await on_delta(content)
+        with trio.CancelScope() as drain:
+            async with aclosing(sse_data(response.aiter_lines())) as events:
+                async for data in events:
+                    if progress.finished:
+                        continue  # read to the end so the connection can be reused
+                    progress.events += 1
+                    if data == DONE:
+                        progress.finished = True
+                        drain.deadline = trio.current_time() + DRAIN_TIMEOUT
+                        continue
+                    for content in self._apply(self._parse(data), progress):
+                        await on_delta(content)
+        if progress.finished:
+            return progress.end()
         if progress.done_reason is not None:
             return progress.end()  # a finish_reason but no [DONE]: some servers
         if progress.events == 0:

@@ -1,0 +1,105 @@
+"""Error translation at the HTTP edge."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tauro.actors.llm._http import (
+    display_url,
+    excerpt,
+    make_client,
+    server_error_text,
+    status_error,
+    translate,
+)
+from tauro.config import LLMSettings
+from tauro.errors import (
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnreachableError,
+    ModelNotFoundError,
+)
+
+URL = "http://llm:11434"
+REQUEST = httpx.Request("POST", URL)
+
+
+def no_model(text: str) -> LLMError | None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("http://localhost:11434/", "http://localhost:11434"),
+        ("http://bob:pw@llm.lan:8080/v1", "http://llm.lan:8080/v1"),
+        ("https://[::1]:443", "https://[::1]:443"),
+    ],
+)
+def test_display_url_drops_credentials_and_the_slash(raw: str, shown: str) -> None:
+    assert display_url(raw) == shown
+
+
+def test_excerpt_is_short_and_quoted() -> None:
+    assert excerpt(b"abc") == "'abc'"
+    assert len(excerpt("x" * 1000)) < 210
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ('{"error": "model not found"}', "model not found"),
+        ('{"error": {"message": "bad"}}', "bad"),
+        ('{"message": "vllm says"}', "vllm says"),
+        ("plain text", "plain text"),
+        ("[1, 2]", "[1, 2]"),
+    ],
+)
+def test_server_error_text(body: str, text: str) -> None:
+    assert server_error_text(body) == text
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (httpx.ConnectError("refused", request=REQUEST), LLMUnreachableError),
+        (httpx.ConnectTimeout("slow", request=REQUEST), LLMUnreachableError),
+        (httpx.PoolTimeout("pool", request=REQUEST), LLMTimeoutError),
+        (httpx.RemoteProtocolError("closed", request=REQUEST), LLMResponseError),
+        (httpx.ReadError("reset", request=REQUEST), LLMResponseError),
+        (httpx.DecodingError("bad gzip", request=REQUEST), LLMResponseError),
+    ],
+)
+def test_translate(exc: httpx.HTTPError, kind: type[LLMError]) -> None:
+    error = translate(exc, URL)
+    assert type(error) is kind
+    assert URL in str(error)
+    assert type(exc).__name__ in str(error)
+
+
+def test_status_errors() -> None:
+    assert "LLM_API_KEY" in str(status_error(URL, 403, "{}", no_model))
+    assert "OLLAMA_HOST" in str(status_error(URL, 404, "nope", no_model))
+    assert "internal error" in status_error(URL, 503, "{}", no_model).user_message
+    assert "refused the request" in status_error(URL, 400, "{}", no_model).user_message
+
+
+def test_a_404_about_the_model_is_the_providers_error() -> None:
+    missing = ModelNotFoundError("m", user_message="u")
+    assert status_error(URL, 404, '{"error": "x"}', lambda text: missing) is missing
+
+
+async def test_the_client_sends_the_api_key_only_when_set() -> None:
+    async with make_client(LLMSettings(api_key="k")) as client:
+        assert client.headers["authorization"] == "Bearer k"
+    async with make_client(LLMSettings()) as client:
+        assert "authorization" not in client.headers
+
+
+async def test_the_client_has_no_read_timeout_of_its_own() -> None:
+    settings = LLMSettings(connect_timeout=2.5)
+    async with make_client(settings) as client:
+        assert client.timeout.connect == 2.5
+        assert client.timeout.read is None

@@ -1,0 +1,41 @@
+"""The LLM protocol's messages validate themselves on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tauro.actors.llm import ChatMessage, Generate, SetModel
+
+
+def test_chat_message_roles() -> None:
+    for role in ("system", "user", "assistant"):
+        assert ChatMessage(role, "x").role == role  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="role"):
+        ChatMessage("bot", "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="content"):
+        ChatMessage("user", None)  # type: ignore[arg-type]
+
+
+def test_generate_needs_a_tuple_of_chat_messages() -> None:
+    message = ChatMessage("user", "hi")
+    assert Generate((message,)).model is None
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        Generate(())
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        Generate([message])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="only ChatMessage"):
+        Generate(({"role": "user", "content": "hi"},))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="model"):
+        Generate((message,), model=" ")
+
+
+def test_set_model_needs_a_name() -> None:
+    with pytest.raises(ValueError, match="model"):
+        SetModel("")
+
+
+def test_messages_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ChatMessage("user", "a").content = "b"  # type: ignore[misc]

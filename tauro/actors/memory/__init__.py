@@ -6,6 +6,9 @@ Layers, each importing only those above it: ``_messages`` (the protocol),
 snapshots, retention on trio), ``_actor`` (the runtime shell).
 """
 
+from tauro.actors.memory._actor import MEMORY_ACTOR as MEMORY_ACTOR
+from tauro.actors.memory._actor import MemoryActor as MemoryActor
+from tauro.actors.memory._actor import memory_actor_spec as memory_actor_spec
 from tauro.actors.memory._engine import MemoryEngine as MemoryEngine
 from tauro.actors.memory._messages import Append as Append
 from tauro.actors.memory._messages import AppendReceipt as AppendReceipt

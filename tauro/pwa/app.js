@@ -9,6 +9,7 @@ const voice = $("voice");
 const clear = $("clear");
 let busy = false;
 let online = false;
+let voiceAvailable = false;
 
 startServiceWorker();
 
@@ -58,6 +59,8 @@ async function loadHistory() {
     list.replaceChildren();
     for (const message of data.messages) addMessage(message.role, message.content);
     $("empty").hidden = data.messages.length > 0;
+    voiceAvailable = data.voice_available;
+    voice.hidden = !voiceAvailable;
     showVoice(data.voice);
     online = true;
     setState("ready");
@@ -130,6 +133,7 @@ async function sendMessage(message) {
   } finally {
     busy = false;
     setEnabled(online);
+    if (document.getElementById("state").dataset.state === "writing") setState("ready");
     text.focus();
   }
 }
@@ -142,10 +146,12 @@ function onEvent(event, data, answer, content) {
     answer.scrollIntoView({ block: "end" });
   } else if (event === "voice") {
     addAudio(answer, data.url);
+    setState("ready");
   } else if (event === "done") {
     content.textContent = data.text;
     answer.classList.remove("pending");
-    setState("ready");
+    const speaking = voiceAvailable && voice.getAttribute("aria-pressed") === "true";
+    setState(speaking ? "writing" : "ready", speaking ? "Preparing voice…" : undefined);
     return true;
   } else if (event === "error") {
     if (!content.textContent) answer.remove();

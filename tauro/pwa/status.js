@@ -38,9 +38,9 @@ function renderLatency(llm) {
   for (const [label, values] of [["First token", llm.first_token], ["Whole answer", llm.total]]) {
     const row = body.insertRow();
     cell(row, label, true);
-    for (const key of ["p50", "p90", "p99"]) cell(row, seconds(values[key]));
+    for (const key of ["p50", "p95", "p99", "max"]) cell(row, seconds(values[key]));
   }
-  $("llm-count").textContent = `${llm.count} answers measured, ${llm.errors} errors.`;
+  renderCounters("llm-counters", llm.counters);
 }
 
 function renderCounters(id, values) {

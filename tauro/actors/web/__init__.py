@@ -12,6 +12,10 @@ Layers, each importing only those above it:
 - ``_server``   hypercorn's trio worker with a stream-ending graceful shutdown.
 """
 
+from tauro.actors.web._actor import PWA_ROOT as PWA_ROOT
+from tauro.actors.web._actor import GetWebAddress as GetWebAddress
+from tauro.actors.web._actor import WebActor as WebActor
+from tauro.actors.web._actor import WebMessage as WebMessage
 from tauro.actors.web._app import WebState as WebState
 from tauro.actors.web._app import build_app as build_app
 from tauro.actors.web._auth import SESSION_COOKIE as SESSION_COOKIE
@@ -19,6 +23,7 @@ from tauro.actors.web._auth import WebAuth as WebAuth
 from tauro.actors.web._auth import load_or_create_token as load_or_create_token
 from tauro.actors.web._backend import ChatBackend as ChatBackend
 from tauro.actors.web._backend import HistoryEntry as HistoryEntry
+from tauro.actors.web._backend_actors import ActorBackend as ActorBackend
 from tauro.actors.web._chat import TurnRunner as TurnRunner
 from tauro.actors.web._chat import VoiceClip as VoiceClip
 from tauro.actors.web._chat import VoiceClips as VoiceClips
@@ -30,8 +35,8 @@ from tauro.actors.web._events import OpenStreams as OpenStreams
 from tauro.actors.web._events import TurnEvents as TurnEvents
 from tauro.actors.web._events import VoiceReady as VoiceReady
 from tauro.actors.web._server import serve_app as serve_app
+from tauro.actors.web._sink import WebSink as WebSink
 from tauro.actors.web._static import StaticFiles as StaticFiles
 from tauro.actors.web._status import ActorStatus as ActorStatus
 from tauro.actors.web._status import LatencySummary as LatencySummary
-from tauro.actors.web._status import LatencyWindow as LatencyWindow
 from tauro.actors.web._status import StatusReport as StatusReport

@@ -5,8 +5,8 @@ Routes (every error is JSON ``{"error": reason}``)::
     GET  /, /login, /status, /<shell file>   the PWA (public: it holds no data)
     POST /api/login   {"token"}              sets the session cookie   (401 if wrong)
     POST /api/logout  {}                     forgets the cookie
-    GET  /api/session                        {"voice": bool}           (401 if no session)
-    GET  /api/history                        {"messages": [...], "voice": bool}
+    GET  /api/session                        {"voice", "voice_available"} (401 if none)
+    GET  /api/history                        {"messages": [...], "voice", "voice_available"}
     POST /api/chat    {"text"}               the answer as server-sent events
     POST /api/clear   {}                     forgets the conversation
     POST /api/voice   {"enabled": bool}      voice answers on/off
@@ -172,16 +172,21 @@ class _Api:
 
     async def session(self, request: Request) -> Response:
         conversation = self._conversation(request)
-        voice = await self._s.backend.voice_enabled(conversation)
-        return JSONResponse({"voice": voice}, headers=_NO_STORE)
+        return JSONResponse(await self._voice_state(conversation), headers=_NO_STORE)
+
+    async def _voice_state(self, conversation: str) -> dict[str, bool]:
+        backend = self._s.backend
+        available = backend.voice_available
+        voice = available and await backend.voice_enabled(conversation)
+        return {"voice": voice, "voice_available": available}
 
     # -- chat ------------------------------------------------------------------------------
     async def history(self, request: Request) -> Response:
         conversation = self._conversation(request)
         entries = await self._s.backend.history(conversation, _HISTORY_LIMIT)
-        voice = await self._s.backend.voice_enabled(conversation)
         messages = [vars(entry) for entry in entries]
-        return JSONResponse({"messages": messages, "voice": voice}, headers=_NO_STORE)
+        body = {"messages": messages, **await self._voice_state(conversation)}
+        return JSONResponse(body, headers=_NO_STORE)
 
     async def chat(self, request: Request) -> Response:
         conversation = self._conversation(request)
@@ -203,6 +208,8 @@ class _Api:
         enabled = (await self._body(request)).get("enabled")
         if not isinstance(enabled, bool):
             raise HTTPProblem(400, 'malformed request: "enabled" must be true or false')
+        if enabled and not self._s.backend.voice_available:
+            raise HTTPProblem(409, "voice answers are turned off on this bot (ENABLE_TTS)")
         await self._s.backend.set_voice(conversation, enabled)
         return JSONResponse({"voice": enabled}, headers=_NO_STORE)
 

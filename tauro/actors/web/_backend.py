@@ -26,6 +26,10 @@ class HistoryEntry:
 
 
 class ChatBackend(Protocol):
+    @property
+    def voice_available(self) -> bool:
+        """Whether voice answers can be made at all (TTS enabled, voice actor present)."""
+
     async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
         """Answer ``text``, emitting deltas, maybe a voice clip, then Done or Failed.
 

@@ -107,7 +107,7 @@ def encode_sse(event: TurnEvent) -> bytes:
 
 
 async def sse_frames(receive: trio.MemoryReceiveChannel[TurnEvent]) -> AsyncIterator[bytes]:
-    """Frames until the turn ends (a Done or Failed event, or the channel closes).
+    """Frames until the turn ends and closes the channel (a voice clip may follow Done).
 
     The leading comment frame makes the browser see the headers at once, so the
     page can show "thinking" before the first token.
@@ -116,8 +116,6 @@ async def sse_frames(receive: trio.MemoryReceiveChannel[TurnEvent]) -> AsyncIter
     async with receive:
         async for event in receive:
             yield encode_sse(event)
-            if isinstance(event, Done | Failed):
-                return
 
 
 class OpenStreams:

@@ -39,7 +39,7 @@ async def read_json(request: Request, limit: int) -> Mapping[str, object]:
         raise HTTPProblem(415, "send the body as application/json")
     body = await _read_limited(request, limit)
     try:
-        value = json.loads(body)
+        value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HTTPProblem(400, f"malformed JSON: {_short(exc)}") from None
     if not isinstance(value, dict):

@@ -10,8 +10,6 @@ and no module-global registry is shared between tests or restarts.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,21 +21,20 @@ __all__ = [
     "QUANTILES",
     "ActorStatus",
     "LatencySummary",
-    "LatencyWindow",
     "StatusReport",
     "numeric_fields",
     "render_metrics",
     "status_json",
 ]
 
-QUANTILES = (0.5, 0.9, 0.99)
-Number = int | float
+Scalar = int | float | str | None
+QUANTILES = {"p50": "0.5", "p95": "0.95", "p99": "0.99"}  # label -> Prometheus quantile
 
 
 @dataclass(frozen=True)
 class ActorStatus:
     name: str
-    state: str  # e.g. "running", "restarting", "stopped"
+    state: str  # "running", "restarting", "stopped", ... (tauro.runtime.ActorState)
     restarts: int
     mailbox_depth: int
     handled: int  # messages handled since the system started
@@ -45,12 +42,11 @@ class ActorStatus:
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """Percentiles of recent LLM answers, in seconds (None until there is one)."""
+    """The LLM's recent latencies (seconds, keys p50/p95/p99/max) and counters."""
 
-    count: int = 0
-    first_token: Mapping[str, float | None] = field(default_factory=dict)
-    total: Mapping[str, float | None] = field(default_factory=dict)
-    errors: int = 0
+    first_token: Mapping[str, float] = field(default_factory=dict)
+    total: Mapping[str, float] = field(default_factory=dict)
+    counters: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,42 +54,16 @@ class StatusReport:
     uptime_s: float
     actors: tuple[ActorStatus, ...] = ()
     llm: LatencySummary = field(default_factory=LatencySummary)
-    memory: Mapping[str, Number | str | None] = field(default_factory=dict)
-    voice: Mapping[str, Number] = field(default_factory=dict)
-    web: Mapping[str, Number] = field(default_factory=dict)
+    memory: Mapping[str, Scalar] = field(default_factory=dict)
+    voice: Mapping[str, Scalar] = field(default_factory=dict)
+    web: Mapping[str, Scalar] = field(default_factory=dict)
 
 
-class LatencyWindow:
-    """The last ``size`` latencies, for percentiles that follow recent behaviour."""
-
-    def __init__(self, size: int = 1000) -> None:
-        self._values: deque[float] = deque(maxlen=size)
-        self.count = 0
-
-    def add(self, seconds: float) -> None:
-        self._values.append(seconds)
-        self.count += 1
-
-    def percentiles(self) -> dict[str, float | None]:
-        ordered = sorted(self._values)
-        return {_q_label(q): _nearest_rank(ordered, q) for q in QUANTILES}
-
-
-def _q_label(q: float) -> str:
-    return f"p{round(q * 100)}"
-
-
-def _nearest_rank(ordered: Sequence[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def numeric_fields(stats: object) -> dict[str, Number | str | None]:
+def numeric_fields(stats: object) -> dict[str, Scalar]:
     """A dataclass's scalar fields, for counters whose exact shape another actor owns."""
     if not dataclasses.is_dataclass(stats) or isinstance(stats, type):
         return {}
-    out: dict[str, Number | str | None] = {}
+    out: dict[str, Scalar] = {}
     for item in dataclasses.fields(stats):
         value = getattr(stats, item.name)
         if value is None or isinstance(value, int | float | str):
@@ -106,22 +76,19 @@ def status_json(report: StatusReport) -> dict[str, object]:
 
 
 # Fields of other actors' statistics that only ever grow (Prometheus counters).
-_COUNTERS = frozenset(
-    {
-        "journal_appends",
-        "fsyncs",
-        "snapshots",
-        "bytes_written",
-        "errors",
-        "syntheses",
-        "cache_hits",
-        "failures",
-        "turns",
-        "turns_failed",
-        "requests",
-        "rejected",
-    }
+_MEMORY_COUNTERS = ("journal_appends", "fsyncs", "snapshots", "bytes_written", "errors", "batches")
+_VOICE_COUNTERS = ("syntheses", "cache_hits", "failures", "engine_crashes")
+_LLM_COUNTERS = (
+    "started",
+    "completed",
+    "cut",
+    "failed",
+    "cancelled",
+    "retries",
+    "completion_tokens",
 )
+_WEB_COUNTERS = ("turns", "turns_failed", "requests", "rejected", "logins")
+_COUNTERS = frozenset(_MEMORY_COUNTERS + _VOICE_COUNTERS + _LLM_COUNTERS + _WEB_COUNTERS)
 
 
 class _ReportCollector(Collector):
@@ -164,15 +131,14 @@ def _latency_metrics(llm: LatencySummary) -> Iterator[Metric]:
     for kind, values in (("first_token", llm.first_token), ("total", llm.total)):
         family = GaugeMetricFamily(
             f"tauro_llm_{kind}_latency_seconds",
-            f"LLM {kind.replace('_', ' ')} latency percentiles.",
+            f"LLM {kind.replace('_', ' ')} latency percentiles of recent answers.",
             labels=["quantile"],
         )
-        for label, value in values.items():
-            quantile = str(int(label[1:]) / 100)
-            family.add_metric([quantile], math.nan if value is None else value)
+        for label, quantile in QUANTILES.items():
+            if label in values:
+                family.add_metric([quantile], values[label])
         yield family
-    yield CounterMetricFamily("tauro_llm_answers", "LLM answers measured.", value=llm.count)
-    yield CounterMetricFamily("tauro_llm_errors", "LLM requests that failed.", value=llm.errors)
+    yield from _section_metrics("llm", llm.counters)
 
 
 def _section_metrics(section: str, values: Mapping[str, object]) -> Iterator[Metric]:

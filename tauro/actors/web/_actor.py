@@ -1,0 +1,156 @@
+"""WebActor: the web app as one actor of the system, and its backend of actor asks.
+
+Why the server runs shielded: the runtime cancels an actor's background tasks
+as soon as its mailbox is drained, before ``on_stop``. A cancelled hypercorn
+would drop every open answer stream mid-sentence. So the server runs in a
+shielded scope, and a sentinel task that *is* cancelled starts the graceful
+shutdown instead (streams told and closed, connections finished, turns given
+the rest of the deadline), with a deadline of its own so the shield never
+outlives WEB grace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import trio
+
+from tauro.actors.web._app import WebState, build_app
+from tauro.actors.web._auth import WebAuth, load_or_create_token
+from tauro.actors.web._backend_actors import ActorBackend
+from tauro.actors.web._chat import TurnRunner, VoiceClips, WebCounters
+from tauro.actors.web._events import OpenStreams
+from tauro.actors.web._server import serve_app
+from tauro.actors.web._static import StaticFiles
+from tauro.config import Settings
+from tauro.runtime import Actor, SystemStatistics
+
+__all__ = ["PWA_ROOT", "GetWebAddress", "WebActor", "WebMessage"]
+
+log = logging.getLogger("tauro.web")
+
+PWA_ROOT = Path(__file__).resolve().parent.parent.parent / "pwa"
+
+
+@dataclass(frozen=True, slots=True)
+class GetWebAddress:
+    """Ask for the base URL the app listens on (with the real port when WEB_PORT=0)."""
+
+
+WebMessage = GetWebAddress
+
+
+class WebActor(Actor[WebMessage]):
+    """Serves the PWA and its API on WEB_HOST:WEB_PORT while it runs.
+
+    ``statistics`` reads the runtime's ``system.statistics()`` for the status
+    page (an actor has no handle on its system; the application passes one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        statistics: Callable[[], SystemStatistics | None] = lambda: None,
+        pwa_root: Path = PWA_ROOT,
+        grace: float | None = None,
+    ) -> None:
+        self._settings = settings
+        self._statistics = statistics
+        self._pwa_root = pwa_root
+        # Leave the runtime's stop deadline a margin for on_stop.
+        self._grace = grace if grace is not None else settings.runtime.stop_timeout * 0.8
+        self._shutdown = trio.Event()
+        self._shield: trio.CancelScope | None = None
+        self._url = ""
+
+    async def on_start(self) -> None:
+        limiter = trio.CapacityLimiter(max(1, self._settings.runtime.io_threads))
+        token = await trio.to_thread.run_sync(
+            load_or_create_token, self._settings.web.token, self._settings.memory.file
+        )
+        state = self._state(WebAuth(token.value), limiter)
+        url = await self.context.start(self._serve, state)
+        assert isinstance(url, str)
+        self._url = url
+        self.context.start_soon(self._watch_stop)
+        _log_address(url, token.value if token.generated else None, token.path)
+
+    def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter) -> WebState:
+        streams, counters = OpenStreams(), WebCounters()
+        clips = VoiceClips(max(1, self._settings.voice.cache_entries))
+        backend = ActorBackend(
+            self.context.ref,
+            self._settings,
+            clips=clips,
+            counters=counters,
+            streams=streams,
+            statistics=self._statistics,
+            limiter=limiter,
+        )
+        return WebState(
+            auth=auth,
+            backend=backend,
+            static=StaticFiles(self._pwa_root, limiter),
+            runner=TurnRunner(backend, streams, counters),
+            streams=streams,
+            clips=clips,
+            counters=counters,
+            max_body=self._settings.web.max_body_bytes,
+        )
+
+    async def _serve(self, state: WebState, *, task_status: trio.TaskStatus[str]) -> None:
+        web = self._settings.web
+        serve = partial(
+            serve_app,
+            build_app(state),
+            state.runner,
+            state.streams,
+            host=web.host,
+            port=web.port,
+            shutdown=self._shutdown,
+            grace=self._grace,
+        )
+        with trio.CancelScope(shield=True) as self._shield:
+            async with trio.open_nursery() as nursery:
+                task_status.started(await nursery.start(serve))
+        log.info("web.stopped")
+
+    async def _watch_stop(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._begin_shutdown()
+
+    def _begin_shutdown(self) -> None:
+        if self._shield is not None and not self._shutdown.is_set():
+            self._shield.deadline = trio.current_time() + self._grace + 0.5
+        self._shutdown.set()
+
+    async def handle(self, message: WebMessage) -> object:
+        match message:
+            case GetWebAddress():
+                return self._url
+        raise TypeError(f"WebActor does not handle {type(message).__name__}")
+
+    async def on_stop(self) -> None:
+        self._begin_shutdown()
+
+
+def _log_address(url: str, new_token: str | None, path: Path | None) -> None:
+    """The login link is logged once, when the secret was just generated.
+
+    The secret travels in the #fragment, which browsers never send to a server,
+    so it stays out of access logs and proxies.
+    """
+    if new_token is None:
+        log.info("web.listening", extra={"fields": {"url": url}})
+        return
+    log.warning(
+        "web.login_link",
+        extra={"fields": {"url": f"{url}/login#token={new_token}", "stored_in": str(path)}},
+    )

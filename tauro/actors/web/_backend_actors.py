@@ -1,0 +1,180 @@
+"""``ChatBackend`` over the real actors: memory, LLM and voice, by their asks.
+
+The turn itself is ``tauro.conversation.run_turn``, the same one Telegram uses;
+this module only adds what the web needs around it (history, the voice flag,
+and the status report gathered from every actor at once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from tauro.actors.llm import GetLLMStats, LatencyStatistics, LLMStatistics
+from tauro.actors.memory._messages import (
+    Clear,
+    GetContext,
+    GetPreferences,
+    GetStats,
+    SetPreference,
+    StoredMessage,
+)
+from tauro.actors.voice._messages import GetVoiceStatistics
+from tauro.actors.web._backend import HistoryEntry
+from tauro.actors.web._chat import VoiceClips, WebCounters
+from tauro.actors.web._events import Failed, OpenStreams, TurnEvents
+from tauro.actors.web._sink import WatchedLLM, WebSink
+from tauro.actors.web._status import ActorStatus, LatencySummary, StatusReport, numeric_fields
+from tauro.config import Settings
+from tauro.conversation import Asker, TurnRefs, run_turn
+from tauro.errors import TauroError
+from tauro.runtime import SystemStatistics
+
+__all__ = ["ActorBackend"]
+
+log = logging.getLogger("tauro.web")
+
+STATUS_ASK_TIMEOUT = 2.0  # seconds: a status page must not hang on one busy actor
+_STORE_FAILED = "Your message could not be stored right now; please try again in a moment."
+
+
+class ActorBackend:
+    def __init__(
+        self,
+        lookup: Callable[[str], Asker],
+        settings: Settings,
+        *,
+        clips: VoiceClips,
+        counters: WebCounters,
+        streams: OpenStreams,
+        statistics: Callable[[], SystemStatistics | None],
+        limiter: trio.CapacityLimiter,
+    ) -> None:
+        self._lookup = lookup
+        self._settings = settings
+        self._clips = clips
+        self._counters = counters
+        self._streams = streams
+        self._statistics = statistics
+        self._limiter = limiter
+        self._started = trio.current_time()
+
+    def _ref(self, name: str) -> Asker | None:
+        try:
+            return self._lookup(name)
+        except KeyError:
+            return None  # that actor is not part of this system (e.g. voice disabled)
+
+    def _memory(self) -> Asker:
+        memory = self._ref("memory")
+        if memory is None:
+            raise TauroError("the web app needs the memory actor, which is not in the system")
+        return memory
+
+    @property
+    def voice_available(self) -> bool:
+        return self._settings.voice.enabled and self._ref("voice") is not None
+
+    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+        llm = WatchedLLM(self._ref("llm") or _Missing("llm"))
+        refs = TurnRefs(
+            memory=self._memory(),
+            llm=llm,
+            voice=self._ref("voice") if self.voice_available else None,
+            context_messages=self._settings.llm.context_messages,
+            voice_language=self._settings.voice.language,
+        )
+        sink = WebSink(
+            events, conversation=conversation, llm=llm, clips=self._clips, limiter=self._limiter
+        )
+        try:
+            await run_turn(refs, conversation, text, sink)
+        except TauroError as error:  # memory refused or an actor is restarting
+            log.warning("web.turn.failed", extra={"fields": {"error": type(error).__name__}})
+            events.emit(Failed("internal", _STORE_FAILED))
+
+    async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]:
+        stored = await self._memory().ask(GetContext(conversation, limit))
+        return [_entry(message) for message in stored]
+
+    async def clear(self, conversation: str) -> None:
+        await self._memory().ask(Clear(conversation))
+
+    async def voice_enabled(self, conversation: str) -> bool:
+        preferences = await self._memory().ask(GetPreferences(conversation))
+        return self.voice_available and preferences.get("voice") is True
+
+    async def set_voice(self, conversation: str, enabled: bool) -> None:
+        await self._memory().ask(SetPreference(conversation, "voice", enabled))
+
+    async def status(self) -> StatusReport:
+        answers: dict[str, object] = {}
+        async with trio.open_nursery() as nursery:
+            for name, message in (
+                ("memory", GetStats()),
+                ("llm", GetLLMStats()),
+                ("voice", GetVoiceStatistics()),
+            ):
+                nursery.start_soon(self._ask_for_status, name, message, answers)
+        return StatusReport(
+            uptime_s=trio.current_time() - self._started,
+            actors=_actors(self._statistics()),
+            llm=_latency(answers.get("llm")),
+            memory=numeric_fields(answers.get("memory")),
+            voice=numeric_fields(answers.get("voice")),
+            web=self._counters.snapshot(self._streams),
+        )
+
+    async def _ask_for_status(self, name: str, message: object, into: dict[str, object]) -> None:
+        ref = self._ref(name)
+        if ref is None:
+            return
+        try:
+            into[name] = await ref.ask(message, timeout=STATUS_ASK_TIMEOUT)
+        except TauroError as error:
+            log.info(
+                "web.status.unavailable",
+                extra={"fields": {"actor": name, "error": type(error).__name__}},
+            )
+
+
+class _Missing:
+    """Stands for an actor the system lacks, so the turn fails with a clear message."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        raise TauroError(f"the {self._name} actor is not part of this system")
+
+
+def _entry(message: StoredMessage) -> HistoryEntry:
+    return HistoryEntry(message.role, message.content, message.timestamp)
+
+
+def _actors(statistics: SystemStatistics | None) -> tuple[ActorStatus, ...]:
+    if statistics is None:
+        return ()
+    return tuple(
+        ActorStatus(a.name, a.state.value, a.restarts, a.mailbox_depth, a.handled)
+        for a in statistics.actors
+    )
+
+
+def _latency(stats: object) -> LatencySummary:
+    if not isinstance(stats, LLMStatistics):
+        return LatencySummary()
+    return LatencySummary(
+        first_token=_percentiles(stats.time_to_first_token),
+        total=_percentiles(stats.total),
+        counters=numeric_fields(stats),
+    )
+
+
+def _percentiles(latency: LatencyStatistics) -> dict[str, float]:
+    if latency.count == 0:
+        return {}  # "no answer yet", rather than a misleading 0 s
+    return {"p50": latency.p50, "p95": latency.p95, "p99": latency.p99, "max": latency.max}

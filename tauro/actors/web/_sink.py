@@ -1,0 +1,105 @@
+"""The web channel's side of the shared conversation turn (``tauro.conversation``).
+
+``WebSink`` turns the calls of ``run_turn`` into the events a browser gets:
+``partial`` carries the whole text so far, the browser wants only what is new;
+``failed`` carries a safe message, the browser also wants to know *which* kind
+of failure it was, to show "LLM unreachable" rather than a generic error. The
+turn does not pass the exception, so :class:`WatchedLLM` wraps the LLM reference
+for one turn and remembers the error (raised by the ask, or recorded on the
+answer stream) that ``failed`` then classifies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from tauro.actors.llm import AnswerStream
+from tauro.actors.voice._messages import VoiceNote
+from tauro.actors.web._chat import VoiceClip, VoiceClips
+from tauro.actors.web._events import Delta, Done, Failed, FailureKind, TurnEvents, VoiceReady
+from tauro.conversation import Asker
+from tauro.errors import LLMError, LLMTimeoutError, LLMUnreachableError
+
+__all__ = ["WatchedLLM", "WebSink", "failure_kind"]
+
+_OGG_OPUS = "audio/ogg; codecs=opus"
+
+
+class WatchedLLM:
+    """An ``Asker`` in front of the LLM actor that remembers how the answer ended."""
+
+    def __init__(self, llm: Asker) -> None:
+        self._llm = llm
+        self._error: LLMError | None = None
+        self._stream: AnswerStream | None = None
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        try:
+            reply = await self._llm.ask(message, timeout=timeout)
+        except LLMError as error:
+            self._error = error
+            raise
+        if isinstance(reply, AnswerStream):
+            self._stream = reply
+        return reply
+
+    @property
+    def error(self) -> LLMError | None:
+        if self._error is None and self._stream is not None and self._stream.finished:
+            return self._stream.result.error
+        return self._error
+
+
+def failure_kind(error: LLMError | None) -> FailureKind:
+    if isinstance(error, LLMUnreachableError):
+        return "llm_unreachable"
+    if isinstance(error, LLMTimeoutError):
+        return "llm_timeout"
+    return "llm_error"
+
+
+class WebSink:
+    """A ``TurnSink`` that feeds one browser's server-sent event stream."""
+
+    def __init__(
+        self,
+        events: TurnEvents,
+        *,
+        conversation: str,
+        llm: WatchedLLM,
+        clips: VoiceClips,
+        limiter: trio.CapacityLimiter,
+    ) -> None:
+        self._events = events
+        self._conversation = conversation
+        self._llm = llm
+        self._clips = clips
+        self._limiter = limiter
+        self._shown = ""
+
+    async def thinking(self) -> None:
+        """Nothing to send: the page shows "thinking" from the moment it posts."""
+
+    async def partial(self, text_so_far: str) -> None:
+        self._show(text_so_far)
+
+    async def final(self, text: str) -> None:
+        self._show(text)
+        self._events.emit(Done(text))
+
+    async def failed(self, user_message: str) -> None:
+        self._events.emit(Failed(failure_kind(self._llm.error), user_message))
+
+    async def voice(self, note: VoiceNote) -> None:
+        """Keep the clip in RAM for the page (the turn discards the file afterwards)."""
+        audio = await trio.to_thread.run_sync(note.path.read_bytes, limiter=self._limiter)
+        clip = VoiceClip(self._conversation, audio, _OGG_OPUS, note.duration_seconds)
+        self._events.emit(VoiceReady(self._clips.add(clip), note.duration_seconds))
+
+    def _show(self, text: str) -> None:
+        """Send what is new; a text that is not a continuation is sent whole by Done."""
+        if text.startswith(self._shown) and len(text) > len(self._shown):
+            self._events.emit(Delta(text[len(self._shown) :]))
+            self._shown = text

@@ -1,0 +1,91 @@
+"""The web secret: configured, stored privately, generated once; signed sessions."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tauro.actors.web import WebAuth, load_or_create_token
+from tauro.errors import WebError
+
+
+def test_configured_token_wins_and_writes_nothing(tmp_path: Path) -> None:
+    loaded = load_or_create_token("from-env", tmp_path / "memory" / "conversations.json")
+    assert (loaded.value, loaded.generated, loaded.path) == ("from-env", False, None)
+    assert not (tmp_path / "memory").exists()
+
+
+def test_generated_token_is_private_and_reused(tmp_path: Path) -> None:
+    memory_file = tmp_path / "memory" / "conversations.json"
+    first = load_or_create_token("", memory_file)
+    assert first.generated
+    assert len(first.value) >= 32
+    assert first.path == tmp_path / "memory" / "web_token"
+    assert stat.S_IMODE(first.path.stat().st_mode) == 0o600
+    second = load_or_create_token("", memory_file)
+    assert (second.value, second.generated) == (first.value, False)
+
+
+def test_unwritable_folder_names_the_file_and_the_setting(tmp_path: Path) -> None:
+    blocker = tmp_path / "memory"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(WebError, match="WEB_TOKEN") as caught:
+        load_or_create_token("", blocker / "conversations.json")
+    assert "web_token" in str(caught.value)
+
+
+def test_token_check() -> None:
+    auth = WebAuth("s3cret")
+    assert auth.check_token("s3cret")
+    assert not auth.check_token("s3cre")
+    assert not auth.check_token("s3cret ")
+    assert not auth.check_token("")
+    assert not auth.check_token("sécret")
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(WebError, match="WEB_TOKEN"):
+        WebAuth("")
+
+
+def test_each_login_gets_its_own_conversation() -> None:
+    auth = WebAuth("s3cret")
+    cookie_a, conversation_a = auth.new_session()
+    cookie_b, conversation_b = auth.new_session()
+    assert conversation_a != conversation_b
+    assert conversation_a.startswith("web:")
+    assert conversation_b.startswith("web:")
+    assert auth.conversation_for(cookie_a) == conversation_a
+    assert auth.conversation_for(cookie_b) == conversation_b
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda c: c[:-1] + ("0" if c[-1] != "0" else "1"),  # signature changed
+        lambda c: "f" + c[1:] if c[0] != "f" else "e" + c[1:],  # session id changed
+        lambda c: c.replace(".", ""),
+        lambda c: c + ".x",
+        lambda c: "",
+    ],
+)
+def test_tampered_cookies_are_refused(mangle: object) -> None:
+    auth = WebAuth("s3cret")
+    cookie, _ = auth.new_session()
+    assert callable(mangle)
+    assert auth.conversation_for(mangle(cookie)) is None
+
+
+def test_a_new_secret_logs_every_browser_out() -> None:
+    cookie, _ = WebAuth("old").new_session()
+    assert WebAuth("new").conversation_for(cookie) is None
+
+
+def test_bearer_header() -> None:
+    auth = WebAuth("s3cret")
+    assert auth.check_bearer("Bearer s3cret")
+    assert not auth.check_bearer("Bearer nope")
+    assert not auth.check_bearer("Basic s3cret")
+    assert not auth.check_bearer(None)

@@ -29,7 +29,7 @@ from typing import Literal
 import trio
 
 from tauro.actors.llm import AnswerStream, ChatMessage, Generate
-from tauro.actors.memory._messages import (
+from tauro.actors.memory import (
     Append,
     AppendReceipt,
     GetContext,

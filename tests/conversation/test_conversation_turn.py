@@ -12,7 +12,7 @@ import trio
 
 from tauro.actors.llm import AnswerStream, ChatMessage, Generate, GenerationResult
 from tauro.actors.llm._stream import GenerationState
-from tauro.actors.memory._messages import (
+from tauro.actors.memory import (
     Append,
     AppendReceipt,
     GetContext,

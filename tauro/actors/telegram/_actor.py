@@ -1,0 +1,279 @@
+"""TelegramActor: polls Telegram and answers each chat through the conversation turn.
+
+Start: the bridge opens (getMe: a bad token is fatal at once), the admin's
+model choice is restored, turns memory reports pending (recorded, never
+answered: the bot stopped in between) are queued first, then polling starts.
+Each update goes to its chat's worker (``ChatDispatcher``): access check,
+route, then a fixed reply, a command, or a ``run_turn`` streamed through a
+``StreamingReply``. An update is settled, so confirmable to Telegram, once
+its user message is recorded, or once it is handled when there is nothing
+to record; see ``_polling``. Stopping cancels the turns in progress; their
+messages are recorded, so they are answered at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+
+from tauro.actors.llm import SetModel
+from tauro.actors.memory import GetPreferences, PendingTurn, PendingTurns
+from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
+from tauro.actors.telegram._bridge import BotApi, open_bot_api
+from tauro.actors.telegram._commands import BOT_PREFERENCES, CommandContext, run_command
+from tauro.actors.telegram._dispatch import ChatDispatcher, Ignore, Reply, RunCommand, route
+from tauro.actors.telegram._incoming import Incoming
+from tauro.actors.telegram._polling import UpdateTracker, poll_forever
+from tauro.actors.telegram._stats import (
+    StatsRecorder,
+    TelegramMessage,
+    TelegramStatistics,
+    percentiles,
+    statistics_lines,
+)
+from tauro.actors.telegram._streaming import open_streaming_reply
+from tauro.config import Settings
+from tauro.conversation import TurnRefs, run_turn
+from tauro.errors import ActorError, LLMError, MemoryStoreError, TelegramError
+from tauro.runtime import Actor
+
+log = logging.getLogger("tauro.telegram")
+
+TROUBLE = (
+    "Something went wrong on my side and I could not answer this message. "
+    "Please send it again in a little while."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    incoming: Incoming
+    resumed: bool = False  # a pending turn from memory: accepted and recorded before
+
+
+class TelegramActor(Actor[TelegramMessage]):
+    """The Telegram channel; asks answer ``GetTelegramStats``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        memory: str = "memory",
+        llm: str = "llm",
+        voice: str | None = "voice",
+    ) -> None:
+        self._settings = settings
+        self._names = (memory, llm, voice if settings.voice.enabled else None)
+        self._access = AccessControl(settings.access)
+        self._tracker = UpdateTracker()
+        self._stats = StatsRecorder()
+        self._api: BotApi | None = None
+        self._dispatcher: ChatDispatcher[_Job] | None = None
+
+    # Actor --------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        await self.context.start(self._serve)
+
+    async def handle(self, message: TelegramMessage) -> object:
+        return self.statistics()
+
+    def statistics(self) -> TelegramStatistics:
+        counters = self._api.counters() if self._api else None
+        dispatcher = self._dispatcher
+        return TelegramStatistics(
+            bot_username=self._api.identity.username if self._api else "",
+            updates=self._stats.updates,
+            outcomes=dict(self._stats.outcomes),
+            chats_in_flight=dispatcher.chats_in_flight if dispatcher else 0,
+            queued=dispatcher.queued if dispatcher else 0,
+            unsettled=self._tracker.unsettled,
+            api_calls=counters.calls if counters else 0,
+            api_retries=counters.retries if counters else 0,
+            api_floods=counters.floods if counters else 0,
+            markdown_fallbacks=counters.markdown_fallbacks if counters else 0,
+            api_failures=counters.failures if counters else 0,
+            first_visible=percentiles(self._stats.first_visible),
+            complete=percentiles(self._stats.complete),
+        )
+
+    # Serving ------------------------------------------------------------------
+
+    async def _serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        settings = self._settings.telegram
+        async with open_bot_api(settings) as api:
+            self._api = api
+            fields = {"username": api.identity.username, "base_url": settings.api_base_url}
+            log.info("telegram.started", extra={"fields": fields})
+            await self._restore_model()
+            pending = await self._pending_turns()
+            async with trio.open_nursery() as nursery:
+                self._dispatcher = ChatDispatcher(
+                    nursery, self._handle_job, settings.max_chats_in_flight
+                )
+                task_status.started()
+                for job in pending:
+                    await self._dispatcher.submit(_chat_of(job), job)
+                await poll_forever(
+                    api, self._tracker, self._on_update, timeout=settings.poll_timeout
+                )
+
+    async def _restore_model(self) -> None:
+        """Re-apply the model an admin chose with /model before the last stop."""
+        memory, llm = self.context.ref(self._names[0]), self.context.ref(self._names[1])
+        try:
+            model = (await memory.ask(GetPreferences(BOT_PREFERENCES))).get("model")
+            if isinstance(model, str) and model:
+                await llm.ask(SetModel(model))
+        except (LLMError, ActorError) as error:
+            log.warning("telegram.model.not_restored", extra={"fields": {"error": str(error)}})
+
+    async def _pending_turns(self) -> list[_Job]:
+        """Turns recorded but never answered, as jobs; marked so redeliveries are skipped."""
+        pending = await self.context.ref(self._names[0]).ask(PendingTurns())
+        jobs = [job for turn in pending if (job := _resumed_job(turn)) is not None]
+        for job in jobs:
+            self._tracker.resume(job.incoming.update_id)
+        if jobs:
+            log.info("telegram.pending.resumed", extra={"fields": {"turns": len(jobs)}})
+        return jobs
+
+    async def _on_update(self, incoming: Incoming) -> None:
+        """From the poller: settle what needs no work here, queue the rest per chat."""
+        assert self._dispatcher is not None
+        self._stats.updates += 1
+        if incoming.chat_id is None or not incoming.addressed:
+            self._stats.count("ignored")
+            self._tracker.settle(incoming.update_id)
+            return
+        await self._dispatcher.submit(incoming.chat_id, _Job(incoming))
+
+    # One update, in its chat's worker ------------------------------------------------
+
+    async def _handle_job(self, job: _Job) -> None:
+        incoming = job.incoming
+        try:
+            if job.resumed:
+                await self._turn(incoming, incoming.text or "")
+            else:
+                await self._handle_update(incoming)
+        except TelegramError as error:
+            fields = {"chat_id": incoming.chat_id, "error": str(error)}
+            log.warning("telegram.reply.failed", extra={"fields": fields})
+            self._stats.count("undelivered")
+        finally:
+            self._tracker.settle(incoming.update_id)
+
+    async def _handle_update(self, incoming: Incoming) -> None:
+        verdict = self._access.check(incoming.user_id)
+        if verdict != "allow":
+            await self._deny(incoming, verdict)
+            return
+        settings = self._settings.telegram
+        what = route(incoming, self._api_or_fail().identity.username, settings.max_message_length)
+        if isinstance(what, Ignore):
+            self._stats.count("ignored")
+        elif isinstance(what, Reply):
+            self._stats.count("unsupported")
+            await self._reply(incoming, what.text)
+        elif isinstance(what, RunCommand):
+            self._stats.count("command")
+            await self._reply(incoming, await self._command(what, incoming))
+        else:
+            await self._turn(incoming, what.text)
+
+    async def _deny(self, incoming: Incoming, verdict: str) -> None:
+        self._stats.count("refused" if verdict in ("refuse", "silent") else "limited")
+        if verdict == "refuse":
+            await self._reply(incoming, refusal_text(incoming.user_id))
+        elif verdict == "limit" and incoming.user_id is not None:
+            wait = self._access.retry_at(incoming.user_id) - trio.current_time()
+            await self._reply(incoming, rate_limit_text(self._settings.access, wait))
+
+    async def _command(self, what: RunCommand, incoming: Incoming) -> str:
+        memory, llm, voice = self._names
+        context = CommandContext(
+            memory=self.context.ref(memory),
+            llm=self.context.ref(llm),
+            access=self._access,
+            voice_available=voice is not None,
+            default_language=self._settings.voice.language,
+            telegram_stats=lambda: statistics_lines(self.statistics()),
+        )
+        try:
+            return await run_command(what.command, incoming, context)
+        except (MemoryStoreError, ActorError) as error:
+            log.error("telegram.command.failed", extra={"fields": {"error": str(error)}})
+            return TROUBLE
+
+    async def _reply(self, incoming: Incoming, text: str) -> None:
+        assert incoming.chat_id is not None
+        reply_to = incoming.message_id if incoming.is_group else None
+        api = self._api_or_fail()
+        await api.send_text(incoming.chat_id, text, markdown=False, reply_to=reply_to)
+
+    async def _turn(self, incoming: Incoming, text: str) -> None:
+        """One conversation turn, streamed into the chat."""
+        assert incoming.chat_id is not None
+        settings = self._settings.telegram
+        async with open_streaming_reply(
+            self._api_or_fail(),
+            incoming.chat_id,
+            reply_to=incoming.message_id if incoming.is_group else None,
+            limit=settings.max_message_length,
+            edit_interval=settings.edit_interval,
+        ) as reply:
+            try:
+                outcome = await run_turn(
+                    self._refs(),
+                    incoming.conversation,
+                    text,
+                    reply,
+                    update_id=incoming.update_id,
+                    on_recorded=partial(self._tracker.settle, incoming.update_id),
+                )
+            except (MemoryStoreError, ActorError) as error:
+                log.error("telegram.turn.failed", extra={"fields": {"error": str(error)}})
+                self._stats.count("error")
+                await reply.failed(TROUBLE)
+                return
+        self._stats.count(outcome.status)
+        timings = reply.timings
+        self._stats.timing(
+            None if timings.first_visible is None else timings.first_visible - timings.started,
+            None if timings.completed is None else timings.completed - timings.started,
+        )
+
+    def _refs(self) -> TurnRefs:
+        memory, llm, voice = self._names
+        return TurnRefs(
+            memory=self.context.ref(memory),
+            llm=self.context.ref(llm),
+            voice=self.context.ref(voice) if voice is not None else None,
+            context_messages=self._settings.llm.context_messages,
+            voice_language=self._settings.voice.language,
+        )
+
+    def _api_or_fail(self) -> BotApi:
+        if self._api is None:
+            raise RuntimeError("TelegramActor is not connected: no Bot API before start")
+        return self._api
+
+
+def _chat_of(job: _Job) -> int:
+    assert job.incoming.chat_id is not None
+    return job.incoming.chat_id
+
+
+def _resumed_job(turn: PendingTurn) -> _Job | None:
+    """A pending turn of a Telegram chat (conversation = chat id); None for others."""
+    try:
+        chat_id = int(turn.conversation)
+    except ValueError:
+        return None  # another channel's conversation ("web:...")
+    chat_type = "group" if chat_id < 0 else "private"
+    incoming = Incoming(turn.update_id, chat_id, chat_type, text=turn.content)
+    return _Job(incoming, resumed=True)

@@ -1,0 +1,42 @@
+"""The public names of tauro.actors.llm, and that they come from where they say."""
+
+from __future__ import annotations
+
+import tauro.actors.llm as llm
+
+PUBLIC = {
+    "AnswerStream",
+    "Backoff",
+    "ChatEnd",
+    "ChatMessage",
+    "ChatRequest",
+    "Generate",
+    "GenerationResult",
+    "GetLLMStats",
+    "GetModel",
+    "LLMActor",
+    "LLMCheck",
+    "LLMMessage",
+    "LLMService",
+    "LLMStatistics",
+    "LatencyStatistics",
+    "ListModels",
+    "OllamaProvider",
+    "OpenAIProvider",
+    "Provider",
+    "SetModel",
+    "check_llm",
+    "make_provider",
+    "resolve_model",
+}
+
+
+def test_exported_names() -> None:
+    exported = {name for name in dir(llm) if not name.startswith("_")}
+    assert exported - {"testing", "annotations"} == PUBLIC
+
+
+def test_the_docstring_shows_the_streaming_api() -> None:
+    assert llm.__doc__ is not None
+    assert "async for delta in stream" in llm.__doc__
+    assert "stream.result" in llm.__doc__

@@ -81,6 +81,7 @@ def build_app(state: WebState) -> Starlette:
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/{path:path}", api.static_file, methods=["GET", "HEAD"]),
     ]
+    api.known_paths = frozenset(r.path for r in routes if "{" not in r.path)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: _http_exception,
         HTTPProblem: _problem,
@@ -126,6 +127,7 @@ async def _problem(request: Request, exc: Exception) -> Response:
 class _Api:
     def __init__(self, state: WebState) -> None:
         self._s = state
+        self.known_paths: frozenset[str] = frozenset()
 
     # -- sessions --------------------------------------------------------------------------
     def _conversation(self, request: Request) -> str:
@@ -238,6 +240,8 @@ class _Api:
 
     # -- files -----------------------------------------------------------------------------
     async def not_found(self, request: Request) -> Response:
+        if request.url.path in self.known_paths:
+            raise HTTPProblem(405, "method not allowed here")
         raise HTTPProblem(404, "no such API route")
 
     async def static_file(self, request: Request) -> Response:

@@ -63,18 +63,27 @@ async def serve_app(
         deadline[0] = trio.current_time() + grace
         streams.close_all()
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.run)
-        config = _config(host, port, grace)
-        served = trio.Event()
-        binds = await nursery.start(_serve_http, app, config, trigger, served)
-        task_status.started(binds[0])
-        await served.wait()
-        with trio.move_on_at(deadline[0]):
-            await runner.wait_idle()
-        if runner.in_flight:
-            log.warning("web.shutdown.cancelled", extra={"fields": {"turns": runner.in_flight}})
-        nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.run)
+            config = _config(host, port, grace)
+            served = trio.Event()
+            binds = await nursery.start(_serve_http, app, config, trigger, served)
+            task_status.started(binds[0])
+            await served.wait()
+            with trio.move_on_at(deadline[0]):
+                await runner.wait_idle()
+            if runner.in_flight:
+                log.warning("web.shutdown.cancelled", extra={"fields": {"turns": runner.in_flight}})
+            nursery.cancel_scope.cancel()
+    except* WebError as group:
+        raise _first_leaf(group) from None
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 async def _serve_http(
@@ -90,7 +99,8 @@ async def _serve_http(
             cast(ASGIFramework, app), config, shutdown_trigger=trigger, task_status=task_status
         )
     except* OSError as group:
-        reason = getattr(group.exceptions[0], "strerror", None) or str(group.exceptions[0])
+        cause = _first_leaf(group)
+        reason = getattr(cause, "strerror", None) or str(cause)
         raise WebError(
             f"cannot listen on {config.bind[0]} ({reason}); "
             "change WEB_HOST/WEB_PORT or stop what uses that port"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class FakeBackend:
     fail: Failed | None = None
     hold: trio.Event | None = None  # a turn waits for it before answering
     crash: bool = False  # run_turn raises, as a bug would
+    entered: trio.Event = field(default_factory=trio.Event)  # a turn has begun
     calls: list[tuple[str, Any]] = field(default_factory=list)
     stored: dict[str, list[HistoryEntry]] = field(default_factory=dict)
     voice: dict[str, bool] = field(default_factory=dict)
@@ -51,6 +53,7 @@ class FakeBackend:
 
     async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
         self.calls.append(("run_turn", (conversation, text)))
+        self.entered.set()
         self._store(conversation, "user", text)
         if self.crash:
             raise RuntimeError("boom")
@@ -104,11 +107,12 @@ class RunningWeb:
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10)
 
-    async def logged_in(self) -> httpx.AsyncClient:
-        client = self.client()
-        response = await client.post("/api/login", json={"token": SECRET})
-        assert response.status_code == 204
-        return client
+    @contextlib.asynccontextmanager
+    async def logged_in(self) -> AsyncIterator[httpx.AsyncClient]:
+        async with self.client() as client:
+            response = await client.post("/api/login", json={"token": SECRET})
+            assert response.status_code == 204
+            yield client
 
 
 def make_state(backend: FakeBackend, root: Path, *, max_body: int = 65536) -> WebState:
@@ -137,6 +141,12 @@ def pwa_copy(tmp_path: Path) -> Path:
     root = tmp_path / "pwa"
     shutil.copytree(PWA_ROOT, root)
     return root
+
+
+@pytest.fixture
+def new_state(pwa_copy: Path) -> Callable[..., WebState]:
+    """make_state over the private PWA copy, for tests that run serve_app themselves."""
+    return lambda backend, **kwargs: make_state(backend, pwa_copy, **kwargs)
 
 
 StartWeb = Callable[..., Awaitable[RunningWeb]]

@@ -1,0 +1,312 @@
+"""The app over real HTTP (hypercorn on port 0): routes, secret, bad input, files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from tauro.actors.web import ActorStatus, StatusReport, VoiceClip
+from tauro.errors import MemoryStoreError
+
+SECRET = "correct horse battery staple"
+StartWeb = Any  # conftest.start_web
+
+
+def _events(body: str) -> list[tuple[str, dict[str, object]]]:
+    out = []
+    for frame in body.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.split("\n") if ": " in line)
+        if "event" in lines:
+            out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+async def _raw_get(url: str, path: str) -> bytes:
+    """A request line exactly as given: clients normalise '..' away, attackers do not."""
+    host, port = url.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        chunks = []
+        while chunk := await stream.receive_some():
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_shell_is_public_with_etag_and_revalidation(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["cache-control"] == "no-cache"
+        assert b'rel="manifest"' in page.content
+        again = await client.get("/", headers={"If-None-Match": page.headers["etag"]})
+        assert (again.status_code, again.content) == (304, b"")
+        head = await client.head("/app.js")
+        assert head.status_code == 200
+        assert head.content == b""
+        worker = await client.get("/service-worker.js")
+        assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../pyproject.toml",
+        "/icons/../../actors/web/_app.py",
+        "/%2e%2e/%2e%2e/pyproject.toml",
+        "/icons/%2e%2e/%2e%2e/errors.py",
+        "/.%2e/x.html",
+        "/..%2fpyproject.toml",
+        "/icons/..%5c..%5cerrors.py",
+    ],
+)
+async def test_paths_cannot_escape_the_app_folder(start_web: StartWeb, path: str) -> None:
+    web = await start_web()
+    response = await _raw_get(web.url, path)
+    status = response.split(b"\r\n", 1)[0]
+    assert b" 404 " in status or b" 400 " in status, status
+    assert b"[build-system]" not in response
+    assert b"import" not in response.split(b"\r\n\r\n", 1)[1]
+
+
+async def test_unknown_routes_are_json_404(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as client:
+        for method, path in (
+            ("GET", "/nope.html"),
+            ("GET", "/api/nope"),
+            ("POST", "/api/nope"),
+            ("GET", "/favicon.ico"),
+        ):
+            response = await client.request(method, path)
+            assert response.status_code == 404, path
+            assert "error" in response.json()
+        wrong_method = await client.get("/api/chat")
+        assert wrong_method.status_code == 405
+        assert "error" in wrong_method.json()
+
+
+async def test_login_sets_a_strict_httponly_cookie(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        wrong = await client.post("/api/login", json={"token": "guess"})
+        assert wrong.status_code == 401
+        assert "set-cookie" not in wrong.headers
+        malformed = await client.post(
+            "/api/login", content=b"{", headers={"content-type": "application/json"}
+        )
+        assert malformed.status_code == 400
+        right = await client.post("/api/login", json={"token": SECRET})
+        assert right.status_code == 204
+        cookie = right.headers["set-cookie"]
+        assert cookie.startswith("tauro_session=")
+        for attribute in ("HttpOnly", "SameSite=strict", "Path=/"):
+            assert attribute in cookie
+        assert SECRET not in cookie
+        assert (await client.get("/api/session")).json() == {
+            "voice": False,
+            "voice_available": True,
+        }
+    assert web.state.counters.logins == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/session"),
+        ("GET", "/api/history"),
+        ("POST", "/api/chat"),
+        ("POST", "/api/clear"),
+        ("POST", "/api/voice"),
+        ("GET", "/api/voice/x"),
+        ("GET", "/api/status"),
+        ("GET", "/metrics"),
+    ],
+)
+async def test_every_api_route_needs_the_secret(
+    start_web: StartWeb, method: str, path: str
+) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        body = {"text": "hi", "enabled": True}
+        for cookies in ({}, {"tauro_session": "forged.cafe"}):
+            client.cookies.clear()
+            client.cookies.update(cookies)
+            response = await client.request(method, path, json=body)
+            assert response.status_code == 401, (path, cookies)
+            assert "log in" in response.json()["error"]
+    assert web.backend.calls == []
+
+
+async def test_bearer_opens_status_and_metrics_only(start_web: StartWeb) -> None:
+    web = await start_web()
+    auth = {"Authorization": f"Bearer {SECRET}"}
+    async with web.client() as client:
+        assert (await client.get("/api/status", headers=auth)).status_code == 200
+        metrics = await client.get("/metrics", headers=auth)
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        chat = await client.post("/api/chat", headers=auth, json={"text": "hi"})
+        assert chat.status_code == 401
+        bad = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+
+
+async def test_chat_streams_and_history_keeps_it(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as client:
+        response = await client.post("/api/chat", json={"text": "  ciao  "})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-store"
+        assert _events(response.text) == [
+            ("delta", {"text": "Hello"}),
+            ("delta", {"text": ", "}),
+            ("delta", {"text": "world"}),
+            ("done", {"text": "Hello, world"}),
+        ]
+        history = (await client.get("/api/history")).json()
+        assert [(m["role"], m["content"]) for m in history["messages"]] == [
+            ("user", "ciao"),
+            ("assistant", "Hello, world"),
+        ]
+    conversation = web.backend.calls[0][1][0]
+    assert conversation.startswith("web:")
+
+
+async def test_two_browsers_have_two_conversations(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as one, web.logged_in() as two:
+        await one.post("/api/chat", json={"text": "from one"})
+        assert (await two.get("/api/history")).json()["messages"] == []
+        assert len((await one.get("/api/history")).json()["messages"]) == 2
+
+
+BAD_CHATS = [
+    (b"{not json", {}, 400),
+    (b'{"text": 5}', {}, 400),
+    (b'{"text": "   "}', {}, 400),
+    (b"[]", {}, 400),
+    (json.dumps({"text": "x" * 4097}).encode(), {}, 413),
+    (b'{"text": "' + b"x" * 70000 + b'"}', {}, 413),
+    (b'{"text": "hi"}', {"content-type": "text/plain"}, 415),
+    (b'{"text": "hi"}', {"origin": "http://evil.example"}, 403),
+]
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), BAD_CHATS)
+async def test_bad_chat_requests_reach_neither_llm_nor_memory(
+    start_web: StartWeb, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    web = await start_web()
+    async with web.logged_in() as client:
+        sent = {"content-type": "application/json", **headers}
+        response = await client.post("/api/chat", content=body, headers=sent)
+        assert response.status_code == status
+        assert response.json()["error"]
+    assert web.backend.turn_calls == []
+    assert web.backend.stored == {}
+    assert web.state.counters.rejected >= (1 if status != 403 else 0)
+
+
+async def test_oversized_body_without_length_is_413(start_web: StartWeb) -> None:
+    web = await start_web(max_body=1024)
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"text": "'
+        for _ in range(10):
+            yield b"x" * 200
+        yield b'"}'
+
+    async with web.logged_in() as client:
+        response = await client.post(
+            "/api/chat", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
+    assert web.backend.turn_calls == []
+
+
+async def test_clear_and_voice(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as client:
+        await client.post("/api/chat", json={"text": "ciao"})
+        assert (await client.post("/api/clear", json={})).status_code == 204
+        assert (await client.get("/api/history")).json()["messages"] == []
+        bad = await client.post("/api/voice", json={"enabled": "yes"})
+        assert bad.status_code == 400
+        on = await client.post("/api/voice", json={"enabled": True})
+        assert on.json() == {"voice": True}
+        assert (await client.get("/api/history")).json()["voice"] is True
+        web.backend.voice_available = False
+        refused = await client.post("/api/voice", json={"enabled": True})
+        assert refused.status_code == 409
+        assert (await client.get("/api/history")).json()["voice"] is False
+
+
+async def test_voice_clips_play_only_for_their_conversation(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as owner, web.logged_in() as other:
+        await owner.post("/api/chat", json={"text": "ciao"})
+        conversation = web.backend.calls[0][1][0]
+        url = web.state.clips.add(VoiceClip(conversation, b"OggS-fake", "audio/ogg", 1.0))
+        mine = await owner.get(url)
+        assert (mine.status_code, mine.content) == (200, b"OggS-fake")
+        assert mine.headers["content-type"] == "audio/ogg"
+        assert (await other.get(url)).status_code == 404
+
+
+async def test_status_json_and_metrics_agree(start_web: StartWeb, backend_type: Any) -> None:
+    backend = backend_type(
+        report=StatusReport(
+            uptime_s=3.0, actors=(ActorStatus("memory", "running", 1, 2, 30),), memory={"fsyncs": 9}
+        )
+    )
+    web = await start_web(backend)
+    async with web.logged_in() as client:
+        status = (await client.get("/api/status")).json()
+        assert status["actors"][0]["restarts"] == 1
+        assert status["memory"] == {"fsyncs": 9}
+        metrics = (await client.get("/metrics")).text
+        assert 'tauro_actor_restarts_total{actor="memory"} 1.0' in metrics
+        assert "tauro_memory_fsyncs_total 9.0" in metrics
+
+
+async def test_a_failing_actor_is_a_503_not_a_traceback(
+    start_web: StartWeb, backend_type: Any
+) -> None:
+    class Broken(backend_type):  # type: ignore[misc,valid-type]
+        async def history(self, conversation: str, limit: int) -> Any:
+            raise MemoryStoreError("memory/conversations.json", "disk on fire")
+
+    web = await start_web(Broken())
+    async with web.logged_in() as client:
+        response = await client.get("/api/history")
+        assert response.status_code == 503
+        assert "disk" not in response.text
+
+
+async def test_a_second_message_while_answering_is_409(
+    start_web: StartWeb, backend_type: Any
+) -> None:
+    hold = trio.Event()
+    web = await start_web(backend_type(hold=hold))
+    async with web.logged_in() as client, trio.open_nursery() as nursery:
+        first: list[httpx.Response] = []
+
+        async def ask() -> None:
+            first.append(await client.post("/api/chat", json={"text": "one"}))
+
+        nursery.start_soon(ask)
+        await web.backend.entered.wait()
+        second = await client.post("/api/chat", json={"text": "two"})
+        assert second.status_code == 409
+        hold.set()
+    assert _events(first[0].text)[-1][0] == "done"

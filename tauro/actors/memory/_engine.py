@@ -179,7 +179,7 @@ class MemoryEngine:
                 return True
             data = self._state.freeze(self._journal.number + 1, self._next_seq - 1)
             await self._in_writer(self._journal.close)
-            return await self._write_snapshot(data)
+            return await self._write_snapshot(data, abandon_on_cancel=True)
 
     # -- requests --------------------------------------------------------------
 
@@ -354,10 +354,18 @@ class MemoryEngine:
             self._journal_bytes = 0
         return await self._write_snapshot(data)
 
-    async def _write_snapshot(self, data: SnapshotData) -> bool:
+    async def _write_snapshot(self, data: SnapshotData, *, abandon_on_cancel: bool = False) -> bool:
+        """Write in the snapshot thread; ``abandon_on_cancel`` lets a deadline win.
+
+        An abandoned write is harmless: until ``os.replace`` the old file stands,
+        and its temp file is swept at the next start.
+        """
         try:
             result: SnapshotResult = await trio.to_thread.run_sync(
-                self._write_snapshot_sync, data, limiter=self._snapshot_thread
+                self._write_snapshot_sync,
+                data,
+                limiter=self._snapshot_thread,
+                abandon_on_cancel=abandon_on_cancel,
             )
         except PersistenceError as exc:
             self._failed(exc)

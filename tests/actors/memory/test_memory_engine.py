@@ -1,0 +1,399 @@
+"""Batching, durability before acknowledgement, faults, snapshots, retention, shutdown."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import outcome
+import pytest
+import trio
+import trio.testing
+
+from tauro.actors.memory import (
+    Append,
+    AppendReceipt,
+    Clear,
+    GetContext,
+    GetPreferences,
+    GetStats,
+    MemoryEngine,
+    MemoryStatistics,
+    PendingTurn,
+    PendingTurns,
+    SetPreference,
+    UpdateStatus,
+    recover,
+)
+from tauro.actors.memory import _engine as engine_module
+from tauro.actors.memory._journal import list_segments
+from tauro.config import MemorySettings
+from tauro.errors import MemoryStoreError, PersistenceError
+
+BASE = datetime(2025, 11, 5, 19, 52, 21)
+
+
+def mock_wall_clock() -> datetime:
+    """Wall time that follows trio's clock, so MockClock drives retention too."""
+    return BASE + timedelta(seconds=trio.current_time())
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> MemorySettings:
+    return MemorySettings(file=tmp_path / "memory" / "conversations.json", **overrides)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[MemoryEngine]:
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_min_bytes=1 << 30)
+    await memory.open()
+    yield memory
+    await memory.close()
+
+
+def values(outcomes: list[outcome.Outcome[object]]) -> list[object]:
+    return [result.unwrap() for result in outcomes]
+
+
+def stats(memory: MemoryEngine) -> MemoryStatistics:
+    return memory.statistics()
+
+
+def stored(path: Path, conversation: str = "1") -> list[str]:
+    state = recover(path, 1000, repair=False).state
+    return [m.content for m in state.context(conversation, 1000)]
+
+
+async def test_a_batch_is_one_write_and_one_fsync(engine: MemoryEngine) -> None:
+    before = stats(engine)
+    receipts = values(await engine.process([Append("1", "user", str(n)) for n in range(5)]))
+    after = stats(engine)
+    assert receipts == [AppendReceipt(n) for n in range(1, 6)]
+    assert after.batches - before.batches == 1
+    assert after.fsyncs - before.fsyncs == 1
+    assert after.journal_appends - before.journal_appends == 5
+
+
+async def test_a_lone_message_is_committed_at_once(engine: MemoryEngine) -> None:
+    (receipt,) = values(await engine.process([Append("1", "user", "alone")]))
+    assert isinstance(receipt, AppendReceipt)
+    assert stats(engine).batches == 1
+    assert stored(engine.path) == ["alone"]  # durable before the reply
+
+
+async def test_reads_see_the_changes_before_them_in_the_batch(engine: MemoryEngine) -> None:
+    results = values(
+        await engine.process(
+            [
+                Append("1", "user", "q", update_id=10),
+                GetContext("1", 5),
+                UpdateStatus("1", 10),
+                PendingTurns(),
+                Append("1", "assistant", "a", reply_to=10),
+                SetPreference("1", "voice", True),
+                UpdateStatus("1", 10),
+                GetPreferences("1"),
+                GetStats("1"),
+            ]
+        )
+    )
+    assert [m.content for m in results[1]] == ["q"]  # type: ignore[attr-defined]
+    assert results[2:4] == ["recorded", (PendingTurn("1", 10, "q"),)]
+    assert results[6:8] == ["answered", {"voice": True}]
+    statistics = results[8]
+    assert isinstance(statistics, MemoryStatistics)
+    assert (statistics.conversations, statistics.messages, statistics.conversation_messages) == (
+        1,
+        2,
+        2,
+    )
+    assert statistics.batches == 2  # two runs of changes, split by reads
+
+
+async def test_clear_and_global_stats(engine: MemoryEngine) -> None:
+    await engine.process(
+        [Append("1", "user", "x"), Append("2", "user", "y"), Append("2", "user", "z")]
+    )
+    assert stats(engine).average_per_conversation == 1.5
+    values(await engine.process([Clear("2")]))
+    assert (stats(engine).conversations, stats(engine).messages) == (1, 1)
+    assert stored(engine.path, "2") == []
+
+
+async def test_an_unknown_message_is_an_error_for_its_asker_only(engine: MemoryEngine) -> None:
+    results = await engine.process(["hello", Append("1", "user", "x")])  # type: ignore[list-item]
+    assert isinstance(results[0], outcome.Error)
+    assert isinstance(results[0].error, TypeError)
+    assert isinstance(results[1].unwrap(), AppendReceipt)
+
+
+def fail_journal_writes(monkeypatch: pytest.MonkeyPatch, memory: MemoryEngine) -> None:
+    real_write = os.write
+    fd = memory._journal._fd
+
+    def write(target: int, data: bytes) -> int:
+        if target == fd:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(target, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+async def test_a_full_disk_means_no_acknowledgement_and_resumes_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_min_bytes=1 << 30)
+    await memory.open()
+    values(await memory.process([Append("1", "user", "before")]))
+    await memory.snapshot()
+    snapshot_before = memory.path.read_bytes()
+    fail_journal_writes(monkeypatch, memory)
+    results = await memory.process([Append("1", "user", "lost 1"), Append("1", "user", "lost 2")])
+    errors = [result.error for result in results if isinstance(result, outcome.Error)]
+    assert len(errors) == 2
+    assert errors[0] is not errors[1]
+    assert all(isinstance(error, PersistenceError) for error in errors)
+    assert "disk is full" in str(errors[0])
+    assert stats(memory).errors == 1
+    assert "disk is full" in (stats(memory).last_error or "")
+    assert memory.path.read_bytes() == snapshot_before  # the old snapshot is intact
+    assert [m.content for m in memory.state.context("1", 9)] == ["before"]
+    monkeypatch.undo()
+    values(await memory.process([Append("1", "user", "after")]))
+    assert stored(memory.path) == ["before", "after"]
+    await memory.close()
+    assert stored(memory.path) == ["before", "after"]
+
+
+async def test_a_failed_fsync_retires_the_segment_and_never_resurrects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_min_bytes=1 << 30)
+    await memory.open()
+    values(await memory.process([Append("1", "user", "durable")]))
+
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    (result,) = await memory.process([Append("1", "user", "maybe on disk")])
+    assert isinstance(result, outcome.Error)
+    assert isinstance(result.error, PersistenceError)
+    monkeypatch.undo()
+    assert memory._snapshot_wanted.is_set()  # the suspect segment must be retired
+    values(await memory.process([Append("1", "user", "next")]))
+    # Even before the snapshot, recovery skips the unacknowledged record:
+    assert stored(memory.path) == ["durable", "next"]
+    assert await memory.snapshot()
+    assert stored(memory.path) == ["durable", "next"]
+    await memory.close()
+
+
+async def test_the_journal_is_compacted_when_it_outgrows_the_snapshot(tmp_path: Path) -> None:
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_growth=2.0, rewrite_min_bytes=2000)
+    await memory.open()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(memory.run)
+        for number in range(200):
+            values(await memory.process([Append("1", "user", f"message {number}")]))
+            await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    statistics = stats(memory)
+    assert statistics.snapshots >= 2
+    assert len(list_segments(memory.path)) <= 2
+    assert stored(memory.path) == [f"message {n}" for n in range(200)]
+    await memory.close()
+    assert list_segments(memory.path) == []
+
+
+async def test_appends_go_on_while_a_snapshot_is_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_min_bytes=1 << 30)
+    await memory.open()
+    values(await memory.process([Append("1", "user", f"old {n}") for n in range(5)]))
+    started, release = trio.Event(), threading.Event()
+    real_write = engine_module.write_snapshot
+
+    def slow_write(*args: Any, **kwargs: Any) -> Any:
+        trio.from_thread.run_sync(started.set)
+        release.wait(timeout=30)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "write_snapshot", slow_write)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(memory.snapshot)
+        await started.wait()
+        for number in range(10):
+            values(await memory.process([Append("1", "user", f"new {number}")]))
+        assert stats(memory).snapshots == 0  # still being written
+        release.set()
+    assert stats(memory).snapshots == 1
+    expected = [f"old {n}" for n in range(5)] + [f"new {n}" for n in range(10)]
+    assert stored(memory.path) == expected
+    data = json.loads(memory.path.read_text())
+    assert len(data["conversations"]["1"]) == 5  # the snapshot holds what it copied
+    await memory.close()
+    assert len(json.loads(memory.path.read_text())["conversations"]["1"]) == 15
+
+
+async def test_close_writes_a_complete_snapshot_and_leaves_no_journal(tmp_path: Path) -> None:
+    memory = MemoryEngine(make_settings(tmp_path))
+    await memory.open()
+    values(await memory.process([Append("1", "user", "a"), SetPreference("1", "lang", "en")]))
+    assert await memory.close()
+    assert list_segments(memory.path) == []
+    data = json.loads(memory.path.read_text())
+    assert [m["content"] for m in data["conversations"]["1"]] == ["a"]
+    assert data["preferences"] == {"1": {"lang": "en"}}
+    results = await memory.process([Append("1", "user", "too late")])
+    assert isinstance(results[0], outcome.Error)
+    assert isinstance(results[0].error, MemoryStoreError)
+
+
+async def test_a_clean_close_does_not_rewrite_the_file(tmp_path: Path) -> None:
+    first = MemoryEngine(make_settings(tmp_path))
+    await first.open()
+    values(await first.process([Append("1", "user", "a")]))
+    await first.close()
+    before = first.path.stat().st_mtime_ns
+    second = MemoryEngine(make_settings(tmp_path))
+    await second.open()
+    values(await second.process([GetContext("1", 1)]))
+    await second.close()
+    assert second.path.stat().st_mtime_ns == before
+    assert stats(second).snapshots == 0
+    assert list_segments(second.path) == []
+
+
+async def test_close_is_shielded_from_the_cancellation_of_its_caller(tmp_path: Path) -> None:
+    memory = MemoryEngine(make_settings(tmp_path))
+    await memory.open()
+    values(await memory.process([Append("1", "user", "a")]))
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await memory.close()
+    assert json.loads(memory.path.read_text())["conversations"]["1"][0]["content"] == "a"
+
+
+async def test_the_final_snapshot_gives_up_at_its_deadline_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, flush_timeout=2.0))
+    await memory.open()
+    values(await memory.process([Append("1", "user", "in the journal")]))
+    release, finished = threading.Event(), threading.Event()
+    real_write = engine_module.write_snapshot
+
+    def stuck(*args: Any, **kwargs: Any) -> Any:
+        release.wait(timeout=30)
+        try:
+            return real_write(*args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(engine_module, "write_snapshot", stuck)
+    assert not await memory.close()
+    assert stats(memory).errors == 1
+    assert "timed out" in (stats(memory).last_error or "")
+    assert stored(memory.path) == ["in the journal"]  # the journal holds it
+    release.set()
+    await trio.to_thread.run_sync(finished.wait, 30)
+
+
+async def test_without_durability_there_are_no_fsyncs(tmp_path: Path) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, durability="none"))
+    await memory.open()
+    values(await memory.process([Append("1", "user", "a")]))
+    await memory.close()
+    assert stats(memory).fsyncs == 0
+    assert stored(memory.path) == ["a"]
+
+
+async def test_retention_drops_idle_conversations(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    settings = make_settings(tmp_path, retention_days=1.0)
+    memory = MemoryEngine(settings, wall_clock=mock_wall_clock)
+    await memory.open()
+    values(await memory.process([Append("old", "user", "x"), SetPreference("old", "voice", True)]))
+    mock_clock.jump(12 * 3600)
+    values(await memory.process([Append("recent", "user", "y")]))
+    mock_clock.jump(12 * 3600 + 1)
+    assert await memory.sweep() == 1
+    assert list(memory.state.conversations) == ["recent"]
+    mock_clock.jump(12 * 3600)
+    assert await memory.sweep() == 1
+    assert await memory.sweep() == 0
+    await memory.close()
+    assert recover(memory.path, 10, repair=False).state.preferences == {"old": {"voice": True}}
+    assert stored(memory.path, "old") == []
+    assert stored(memory.path, "recent") == []
+
+
+async def test_retention_sweeps_at_start_and_on_schedule(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, retention_days=30.0, retention_check_interval=3600.0)
+    memory = MemoryEngine(settings)
+    sweeps: list[float] = []
+
+    async def sweep() -> int:
+        sweeps.append(trio.current_time())
+        return 0
+
+    monkeypatch.setattr(memory, "sweep", sweep)
+    start = trio.current_time()
+    with trio.move_on_after(3 * 3600 + 10):
+        await memory._retention_loop()
+    assert [round(t - start) for t in sweeps] == [0, 3600, 7200, 10800]
+
+
+async def test_zero_retention_days_never_sweeps(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, retention_days=0.0))
+
+    async def sweep() -> int:
+        raise AssertionError("no sweep expected")
+
+    monkeypatch.setattr(memory, "sweep", sweep)
+    with trio.move_on_after(365 * 86400):
+        await memory._retention_loop()
+
+
+async def test_trimming_survives_restarts(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_size=3)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    for number in range(5):
+        values(await memory.process([Append("1", "user", str(number))]))
+    assert [m.content for m in memory.state.context("1", 10)] == ["2", "3", "4"]
+    await memory.close()
+    again = MemoryEngine(settings)
+    await again.open()
+    assert [m.content for m in again.state.context("1", 10)] == ["2", "3", "4"]
+    await again.close()
+
+
+async def test_a_restart_after_a_crash_replays_and_compacts(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    crashed = MemoryEngine(settings)
+    await crashed.open()
+    values(await crashed.process([Append("1", "user", "q", update_id=5)]))
+    # no close(): the process died here
+    restarted = MemoryEngine(settings)
+    recovery = await restarted.open()
+    assert recovery.replayed == 1
+    assert restarted._snapshot_wanted.is_set()
+    values(await restarted.process([Append("1", "user", "more")]))
+    assert restarted.state.pending_turns() == (PendingTurn("1", 5, "q"),)
+    receipts = [r for r in values(await restarted.process([Append("1", "user", "x")]))]
+    assert receipts == [AppendReceipt(3)]  # sequence numbers never go back
+    await restarted.close()
+    assert stored(restarted.path) == ["q", "more", "x"]

@@ -1,0 +1,56 @@
+"""Requests validate on construction, so a bad one fails in the sender's task."""
+
+from __future__ import annotations
+
+import pytest
+
+from tauro.actors.memory import (
+    Append,
+    Clear,
+    GetContext,
+    GetPreferences,
+    GetStats,
+    SetPreference,
+    UpdateStatus,
+)
+
+
+def test_a_valid_append_keeps_its_fields() -> None:
+    message = Append("123", "assistant", "ciao", reply_to=7)
+    assert (message.conversation, message.role, message.content) == ("123", "assistant", "ciao")
+    assert (message.update_id, message.reply_to) == (None, 7)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Append("", "user", "x"),
+        lambda: Append(123, "user", "x"),  # type: ignore[arg-type]
+        lambda: Append("1", "system", "x"),  # type: ignore[arg-type]
+        lambda: Append("1", "user", None),  # type: ignore[arg-type]
+        lambda: Append("1", "user", "x", update_id=-1),
+        lambda: Append("1", "user", "x", update_id=True),
+        lambda: Append("1", "assistant", "x", reply_to="7"),  # type: ignore[arg-type]
+        lambda: GetContext("1", -1),
+        lambda: GetContext("1", 2.5),  # type: ignore[arg-type]
+        lambda: Clear(""),
+        lambda: GetStats(""),
+        lambda: SetPreference("1", "", True),
+        lambda: SetPreference("1", "voice", 1),  # type: ignore[arg-type]
+        lambda: GetPreferences(""),
+        lambda: UpdateStatus("1", None),  # type: ignore[arg-type]
+    ],
+)
+def test_invalid_requests_are_refused(make: object) -> None:
+    with pytest.raises(ValueError):
+        make()  # type: ignore[operator]
+
+
+def test_messages_are_frozen() -> None:
+    message = Clear("1")
+    with pytest.raises(AttributeError):
+        message.conversation = "2"  # type: ignore[misc]
+
+
+def test_stats_without_a_conversation_is_global() -> None:
+    assert GetStats().conversation is None

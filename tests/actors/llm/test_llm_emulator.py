@@ -110,7 +110,9 @@ async def test_missing_model(provider: str) -> None:
         assert error.user_message == "the model 'phi3' is not installed: run `ollama pull phi3`"
 
 
-async def test_server_down_names_the_url_after_retries() -> None:
+async def test_server_down_names_the_url_after_retries(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     async with open_llm_server() as emulator:
         url = emulator.url  # the port is free again once the emulator has stopped
     async with running_llm_at(url, max_retries=1) as llm:

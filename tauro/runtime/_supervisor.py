@@ -154,6 +154,9 @@ class Supervisor:
                 await child.run(on_started)
         except Exception as exc:
             error = exc
+        except BaseException:
+            child.finalize()  # cancelled from outside: a forced stop
+            raise
         finally:
             running.done.set()
             if self._running.get(child.name) is running:

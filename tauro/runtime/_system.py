@@ -33,6 +33,7 @@ class ActorSystem:
         self._root = self._build(spec)
         self._run_scope: trio.CancelScope | None = None
         self._stopping = False
+        self._caller_scope: trio.CancelScope | None = None
 
     def _build(self, spec: SupervisorSpec) -> Supervisor:
         children: list[Child] = []
@@ -98,6 +99,7 @@ async def open_actor_system(spec: SupervisorSpec) -> AsyncIterator[ActorSystem]:
     system = ActorSystem(spec)
     try:
         async with trio.open_nursery() as nursery:
+            system._caller_scope = nursery.cancel_scope
             await nursery.start(_run_then_close, system)
             try:
                 yield system
@@ -108,7 +110,16 @@ async def open_actor_system(spec: SupervisorSpec) -> AsyncIterator[ActorSystem]:
 
 
 async def _run_then_close(system: ActorSystem, task_status: trio.TaskStatus[None]) -> None:
-    await system.run(task_status=task_status)
+    """Run the system; when it ends (stopped, forced or failed), end the caller's block too."""
+    try:
+        await system.run(task_status=task_status)
+    finally:
+        _cancel_caller(system)
+
+
+def _cancel_caller(system: ActorSystem) -> None:
+    if system._caller_scope is not None:
+        system._caller_scope.cancel()
 
 
 async def run_until_signalled(

@@ -1,0 +1,7 @@
+"""``python -m tauro`` is ``tauro``."""
+
+import sys
+
+from tauro.cli import main
+
+sys.exit(main())

@@ -8,14 +8,25 @@ Layers, each importing only those above it:
 - ``_backend``  the narrow interface to the rest of the bot (:class:`ChatBackend`);
 - ``_chat``     turns that outlive their request, voice clips;
 - ``_static``   the PWA's files, with no way out of the app folder;
+- ``_sink``     the web's ``TurnSink`` for the shared ``tauro.conversation`` turn;
+- ``_backend_actors``  ``ChatBackend`` over the memory, LLM and voice actors;
 - ``_app``      the Starlette routes;
-- ``_server``   hypercorn's trio worker with a stream-ending graceful shutdown.
+- ``_server``   hypercorn's trio worker with a stream-ending graceful shutdown;
+- ``_actor``    ``WebActor`` and its spec.
+
+Use::
+
+    spec = SupervisorSpec(name="root", children=(memory, llm, voice,
+                          web_actor_spec(settings, statistics=lambda: system_statistics())))
+    url = await system.ref(WEB_ACTOR).ask(GetWebAddress())
 """
 
 from tauro.actors.web._actor import PWA_ROOT as PWA_ROOT
+from tauro.actors.web._actor import WEB_ACTOR as WEB_ACTOR
 from tauro.actors.web._actor import GetWebAddress as GetWebAddress
 from tauro.actors.web._actor import WebActor as WebActor
 from tauro.actors.web._actor import WebMessage as WebMessage
+from tauro.actors.web._actor import web_actor_spec as web_actor_spec
 from tauro.actors.web._app import WebState as WebState
 from tauro.actors.web._app import build_app as build_app
 from tauro.actors.web._auth import SESSION_COOKIE as SESSION_COOKIE

@@ -27,12 +27,13 @@ from tauro.actors.web._events import OpenStreams
 from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
 from tauro.config import Settings
-from tauro.runtime import Actor, SystemStatistics
+from tauro.runtime import Actor, ActorSpec, Restart, SystemStatistics
 
-__all__ = ["PWA_ROOT", "GetWebAddress", "WebActor", "WebMessage"]
+__all__ = ["PWA_ROOT", "WEB_ACTOR", "GetWebAddress", "WebActor", "WebMessage", "web_actor_spec"]
 
 log = logging.getLogger("tauro.web")
 
+WEB_ACTOR = "web"
 PWA_ROOT = Path(__file__).resolve().parent.parent.parent / "pwa"
 
 
@@ -153,4 +154,27 @@ def _log_address(url: str, new_token: str | None, path: Path | None) -> None:
     log.warning(
         "web.login_link",
         extra={"fields": {"url": f"{url}/login#token={new_token}", "stored_in": str(path)}},
+    )
+
+
+def web_actor_spec(
+    settings: Settings,
+    *,
+    statistics: Callable[[], SystemStatistics | None] = lambda: None,
+    pwa_root: Path = PWA_ROOT,
+) -> ActorSpec:
+    """The web actor's spec; start it after memory, LLM and voice so it stops first.
+
+    Its stop deadline leaves room for the graceful shutdown (80 % of it) plus
+    ``on_stop``; an answer still streaming then gets a "shutting down" event.
+    """
+    stop = settings.runtime.stop_timeout
+    return ActorSpec(
+        name=WEB_ACTOR,
+        factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root),
+        restart=Restart.PERMANENT,
+        mailbox_size=settings.runtime.mailbox_size,
+        ask_timeout=settings.runtime.ask_timeout,
+        stop_timeout=stop,
+        cleanup_timeout=stop,
     )

@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from tauro.actors.llm import GetLLMStats, LatencyStatistics, LLMStatistics
-from tauro.actors.memory._messages import (
+from tauro.actors.memory import (
     Clear,
     GetContext,
     GetPreferences,
@@ -22,7 +22,7 @@ from tauro.actors.memory._messages import (
     SetPreference,
     StoredMessage,
 )
-from tauro.actors.voice._messages import GetVoiceStatistics
+from tauro.actors.voice import GetVoiceStatistics
 from tauro.actors.web._backend import HistoryEntry
 from tauro.actors.web._chat import VoiceClips, WebCounters
 from tauro.actors.web._events import Failed, OpenStreams, TurnEvents

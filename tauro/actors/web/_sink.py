@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from tauro.actors.llm import AnswerStream
-from tauro.actors.voice._messages import VoiceNote
+from tauro.actors.voice import VoiceNote
 from tauro.actors.web._chat import VoiceClip, VoiceClips
 from tauro.actors.web._events import Delta, Done, Failed, FailureKind, TurnEvents, VoiceReady
 from tauro.conversation import Asker

@@ -1,0 +1,154 @@
+"""WebActor in a real actor system: memory, the LLM (against the emulator), the web."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from tauro.actors.memory import GetContext
+from tauro.actors.web import WEB_ACTOR, GetWebAddress
+from tauro.testing import open_llm_server
+
+Kit = Any  # conftest.bot_kit
+
+
+def _events(body: str) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for frame in body.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.split("\n") if ": " in line)
+        if "event" in lines:
+            out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+async def test_chat_goes_through_memory_and_the_llm(tmp_path: Path, bot_kit: Kit) -> None:
+    async with open_llm_server() as llm:
+        llm.script("Ciao! Come stai oggi?")
+        async with (
+            bot_kit.open_bot(bot_kit.settings(tmp_path, llm.url)) as bot,
+            bot.logged_in() as client,
+        ):
+            response = await client.post("/api/chat", json={"text": "ciao"})
+            events = _events(response.text)
+            deltas = "".join(data["text"] for name, data in events if name == "delta")
+            assert deltas == "Ciao! Come stai oggi?"
+            assert events[-1] == ("done", {"text": "Ciao! Come stai oggi?"})
+            history = (await client.get("/api/history")).json()["messages"]
+            assert [(m["role"], m["content"]) for m in history] == [
+                ("user", "ciao"),
+                ("assistant", "Ciao! Come stai oggi?"),
+            ]
+            assert llm.requests[0].last_user_text == "ciao"
+            # the conversation is the MemoryActor's, under this browser's web:<id> key
+            conversation = "web:" + client.cookies["tauro_session"].split(".")[0]
+            stored = await bot.system.ref("memory").ask(GetContext(conversation, 10))
+            assert [m.content for m in stored] == ["ciao", "Ciao! Come stai oggi?"]
+
+
+async def test_history_survives_a_restart_of_the_whole_bot(tmp_path: Path, bot_kit: Kit) -> None:
+    async with open_llm_server() as llm:
+        settings = bot_kit.settings(tmp_path, llm.url)
+        async with bot_kit.open_bot(settings) as bot, bot.client() as client:
+            await client.post("/api/login", json={"token": bot_kit.secret})
+            await client.post("/api/chat", json={"text": "remember me"})
+            cookies = dict(client.cookies)
+        async with bot_kit.open_bot(settings) as bot, bot.client() as client:
+            client.cookies.update(cookies)
+            history = (await client.get("/api/history")).json()["messages"]
+            assert [m["content"] for m in history] == ["remember me", "Echo: remember me"]
+
+
+async def test_llm_unreachable_is_its_own_state(tmp_path: Path, bot_kit: Kit) -> None:
+    with trio.socket.socket() as unused:
+        await unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings = bot_kit.settings(tmp_path, f"http://127.0.0.1:{port}")
+    async with bot_kit.open_bot(settings) as bot, bot.logged_in() as client:
+        events = _events((await client.post("/api/chat", json={"text": "ciao"})).text)
+        assert events[-1][0] == "error"
+        assert events[-1][1]["kind"] == "llm_unreachable"
+        assert "not reachable" in events[-1][1]["message"]
+        history = (await client.get("/api/history")).json()["messages"]
+        assert [m["role"] for m in history] == ["user"]  # stored, unanswered
+
+
+async def test_generated_secret_is_private_and_its_link_logged_once(
+    tmp_path: Path, bot_kit: Kit, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tauro.web")
+    async with open_llm_server() as llm:
+        settings = bot_kit.settings(tmp_path, llm.url, token="")
+        async with bot_kit.open_bot(settings) as bot:
+            url = bot.url
+        token_file = tmp_path / "memory" / "web_token"
+        token = token_file.read_text().strip()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        links = [r for r in caplog.records if r.getMessage() == "web.login_link"]
+        assert len(links) == 1
+        assert links[0].fields["url"] == f"{url}/login#token={token}"  # type: ignore[attr-defined]
+        caplog.clear()
+        async with bot_kit.open_bot(settings) as bot, bot.client() as client:
+            assert (await client.post("/api/login", json={"token": token})).status_code == 204
+        assert not [r for r in caplog.records if r.getMessage() == "web.login_link"]
+        assert all(
+            token not in r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records
+        )
+
+
+async def test_status_shows_actors_memory_and_llm(tmp_path: Path, bot_kit: Kit) -> None:
+    async with (
+        open_llm_server() as llm,
+        bot_kit.open_bot(bot_kit.settings(tmp_path, llm.url)) as bot,
+        bot.logged_in() as client,
+    ):
+        await client.post("/api/chat", json={"text": "ciao"})
+        status = (await client.get("/api/status")).json()
+        actors = {a["name"]: a for a in status["actors"]}
+        assert set(actors) == {"memory", "llm", "web"}
+        assert all(a["state"] == "running" for a in actors.values())
+        assert actors["memory"]["handled"] >= 2
+        assert status["memory"]["journal_appends"] >= 2
+        assert status["memory"]["fsyncs"] >= 1
+        assert status["llm"]["counters"]["completed"] == 1
+        assert status["llm"]["first_token"]["p50"] >= 0
+        assert status["voice"] == {}  # no voice actor in this system
+        assert status["web"]["turns"] == 1
+        metrics = (await client.get("/metrics")).text
+        assert 'tauro_actor_state{actor="web",state="running"} 1.0' in metrics
+        assert "tauro_llm_completed_total 1.0" in metrics
+
+
+async def test_shutdown_with_an_answer_streaming(tmp_path: Path, bot_kit: Kit) -> None:
+    async with open_llm_server(first_token_latency=0.0, token_latency=0.5) as llm:
+        llm.script("one two three four five six seven eight nine ten eleven twelve")
+        settings = bot_kit.settings(tmp_path, llm.url, stop_timeout=3.0)
+        lines: list[str] = []
+        async with (
+            bot_kit.open_bot(settings) as bot,
+            bot.logged_in() as client,
+            client.stream("POST", "/api/chat", json={"text": "count"}) as response,
+        ):
+            reader = response.aiter_lines()
+            async for line in reader:
+                lines.append(line)
+                if line.startswith("event: delta"):
+                    break
+            stopped_at = trio.current_time()
+            bot.system.request_stop()
+            lines.extend([line async for line in reader])
+        assert trio.current_time() - stopped_at < 3.0
+    assert any('"kind":"shutdown"' in line for line in lines)
+
+
+async def test_address_is_asked_for(tmp_path: Path, bot_kit: Kit) -> None:
+    async with (
+        open_llm_server() as llm,
+        bot_kit.open_bot(bot_kit.settings(tmp_path, llm.url)) as bot,
+    ):
+        assert await bot.system.ref(WEB_ACTOR).ask(GetWebAddress()) == bot.url

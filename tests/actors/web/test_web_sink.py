@@ -1,0 +1,121 @@
+"""WebSink: what the shared turn says, as browser events; WatchedLLM's failure kinds."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from tauro.actors.llm import AnswerStream, GenerationResult
+from tauro.actors.llm._stream import GenerationState
+from tauro.actors.voice import VoiceNote
+from tauro.actors.web import Delta, Done, Failed, VoiceClips, VoiceReady, WebSink
+from tauro.actors.web._events import open_turn_events
+from tauro.actors.web._sink import WatchedLLM, failure_kind
+from tauro.errors import (
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnreachableError,
+    ModelNotFoundError,
+)
+
+
+class _Asker:
+    def __init__(self, reply: Any = None, error: Exception | None = None) -> None:
+        self.reply, self.error = reply, error
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.reply
+
+
+def _sink(llm: WatchedLLM | None = None, clips: VoiceClips | None = None) -> tuple[WebSink, Any]:
+    events, receive = open_turn_events()
+    sink = WebSink(
+        events,
+        conversation="web:1",
+        llm=llm or WatchedLLM(_Asker()),
+        clips=clips or VoiceClips(),
+        limiter=trio.CapacityLimiter(1),
+    )
+    return sink, receive
+
+
+def _drain(receive: Any) -> list[Any]:
+    out = []
+    while True:
+        try:
+            out.append(receive.receive_nowait())
+        except trio.WouldBlock:
+            return out
+
+
+async def test_partials_become_deltas_of_only_what_is_new() -> None:
+    sink, receive = _sink()
+    await sink.thinking()
+    for text in ("Ci", "Ciao", "Ciao", "Ciao!"):
+        await sink.partial(text)
+    await sink.final("Ciao!")
+    assert _drain(receive) == [Delta("Ci"), Delta("ao"), Delta("!"), Done("Ciao!")]
+
+
+async def test_final_text_completes_what_partials_missed() -> None:
+    sink, receive = _sink()
+    await sink.partial("Hel")
+    await sink.final("Hello")
+    assert _drain(receive) == [Delta("Hel"), Delta("lo"), Done("Hello")]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (LLMUnreachableError("x", user_message="down"), "llm_unreachable"),
+        (LLMTimeoutError("x", user_message="slow"), "llm_timeout"),
+        (ModelNotFoundError("x", user_message="pull it"), "llm_error"),
+        (LLMResponseError("x", user_message="garbage"), "llm_error"),
+        (None, "llm_error"),
+    ],
+)
+def test_failure_kinds(error: LLMError | None, kind: str) -> None:
+    assert failure_kind(error) == kind
+
+
+async def test_an_ask_that_fails_is_remembered() -> None:
+    llm = WatchedLLM(_Asker(error=LLMUnreachableError("x", user_message="down")))
+    with pytest.raises(LLMUnreachableError):
+        await llm.ask(object())
+    sink, receive = _sink(llm)
+    await sink.failed("down")
+    assert _drain(receive) == [Failed("llm_unreachable", "down")]
+
+
+async def test_an_error_on_the_stream_is_remembered() -> None:
+    send, chunks = trio.open_memory_channel[str](math.inf)
+    state = GenerationState()
+    error = LLMTimeoutError("x", user_message="too slow")
+    state.result = GenerationResult(text="Hal", complete=False, error=error, model="m")
+    send.close()
+    stream = AnswerStream(chunks, state, model="m")
+    llm = WatchedLLM(_Asker(reply=stream))
+    assert await llm.ask(object()) is stream
+    assert llm.error is error
+
+
+async def test_voice_notes_become_playable_clips(tmp_path: Path) -> None:
+    path = tmp_path / "note.ogg"
+    path.write_bytes(b"OggS\x00voice")
+    clips = VoiceClips()
+    sink, receive = _sink(clips=clips)
+    await sink.voice(VoiceNote(path, 1.25, 10))
+    (event,) = _drain(receive)
+    assert isinstance(event, VoiceReady)
+    assert event.duration_s == 1.25
+    clip = clips.get(event.url.removeprefix("/api/voice/"), "web:1")
+    assert clip is not None
+    assert clip.audio == b"OggS\x00voice"
+    assert clip.media_type.startswith("audio/ogg")

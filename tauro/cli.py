@@ -12,6 +12,8 @@ from pathlib import Path
 import trio
 
 from tauro import __version__
+from tauro.app import build_system, serve
+from tauro.checks import run_checks
 from tauro.config import LoadedSettings, load_settings
 from tauro.errors import ConfigError, EscalationError, TauroError
 from tauro.logs import configure_logging
@@ -87,8 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=settings.logging.file,
     )
     if arguments.command == "check":
-        from tauro.checks import run_checks
-
         return run_checks(loaded)
     return _run(loaded)
 
@@ -102,8 +102,6 @@ def _load(config: Path | None, env_file: Path) -> LoadedSettings:
 
 
 def _run(loaded: LoadedSettings) -> int:
-    from tauro.app import build_system_spec, serve
-
     settings = loaded.settings
     if not settings.telegram.token:
         log.error(
@@ -117,8 +115,7 @@ def _run(loaded: LoadedSettings) -> int:
         )
         return EXIT_CONFIG
     try:
-        spec = build_system_spec(settings)
-        graceful = trio.run(serve, spec)
+        graceful = trio.run(serve, build_system(settings))
     except EscalationError as error:
         log.error(
             "system.failed",

@@ -1,0 +1,120 @@
+"""The TauroBot system: which actors, under which supervisors, with which settings.
+
+Start order (and so the reverse stop order)::
+
+    tauro (one_for_one)
+    ├── memory                 first up, last down: everything else writes to it
+    ├── services (one_for_one)
+    │   ├── llm
+    │   └── voice              (only with ENABLE_TTS)
+    └── channels (one_for_one)
+        ├── telegram
+        └── web                (only with WEB_ENABLED)
+
+A graceful stop therefore stops taking new messages first (channels), lets
+answers in progress finish within their deadlines, and ends with memory's
+final snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tauro.actors.llm import LLMActor
+from tauro.actors.memory import memory_actor_spec
+from tauro.actors.telegram import TelegramActor
+from tauro.actors.voice import VoiceActor
+from tauro.actors.web import web_actor_spec
+from tauro.config import Settings
+from tauro.runtime import (
+    Actor,
+    ActorSpec,
+    ActorSystem,
+    SupervisorSpec,
+    SystemStatistics,
+    run_until_signalled,
+)
+
+__all__ = ["build_system", "build_system_spec", "serve"]
+
+
+@dataclass
+class _StatisticsSource:
+    """Lets the web status page read the statistics of the system it runs in."""
+
+    system: ActorSystem | None = field(default=None)
+
+    def __call__(self) -> SystemStatistics | None:
+        return self.system.statistics() if self.system is not None else None
+
+
+def build_system_spec(
+    settings: Settings, statistics: _StatisticsSource | None = None
+) -> SupervisorSpec:
+    services: list[ActorSpec | SupervisorSpec] = [
+        _actor(settings, "llm", lambda: LLMActor(settings.llm))
+    ]
+    if settings.voice.enabled:
+        services.append(_actor(settings, "voice", lambda: VoiceActor(settings.voice)))
+    voice = "voice" if settings.voice.enabled else None
+    channels: list[ActorSpec | SupervisorSpec] = [
+        _actor(settings, "telegram", lambda: TelegramActor(settings, voice=voice))
+    ]
+    if settings.web.enabled:
+        channels.append(web_actor_spec(settings, statistics=statistics or _StatisticsSource()))
+    runtime = settings.runtime
+    memory = memory_actor_spec(
+        settings.memory,
+        mailbox_size=runtime.mailbox_size,
+        ask_timeout=runtime.ask_timeout,
+        stop_timeout=runtime.stop_timeout,
+    )
+    return _supervisor(
+        "tauro",
+        settings,
+        [
+            memory,
+            _supervisor("services", settings, services),
+            _supervisor("channels", settings, channels),
+        ],
+    )
+
+
+def _actor(settings: Settings, name: str, factory: Callable[[], Actor[Any]]) -> ActorSpec:
+    runtime = settings.runtime
+    return ActorSpec(
+        name=name,
+        factory=factory,
+        mailbox_size=runtime.mailbox_size,
+        ask_timeout=runtime.ask_timeout,
+        stop_timeout=runtime.stop_timeout,
+    )
+
+
+def _supervisor(
+    name: str, settings: Settings, children: list[ActorSpec | SupervisorSpec]
+) -> SupervisorSpec:
+    runtime = settings.runtime
+    return SupervisorSpec(
+        name=name,
+        children=tuple(children),
+        max_restarts=runtime.max_restarts,
+        restart_window=runtime.restart_window,
+        backoff_initial=runtime.backoff_initial,
+        backoff_max=runtime.backoff_max,
+    )
+
+
+def build_system(settings: Settings) -> ActorSystem:
+    """The whole bot as an actor system, not yet running."""
+    source = _StatisticsSource()
+    system = ActorSystem(build_system_spec(settings, source))
+    source.system = system
+    return system
+
+
+async def serve(system: ActorSystem) -> bool:
+    """Run until SIGINT/SIGTERM; True after a graceful stop, False after a forced one."""
+    return await run_until_signalled(system)

@@ -5,7 +5,7 @@ MemoryActor on a real directory; client tasks append messages (asks, so they
 batch in the mailbox) and print every acknowledged one to stdout, flushed: the
 ledger. The parent kills the child with SIGKILL at a random moment, during
 start-up/recovery, during appends, or during a snapshot (snapshots are made to
-run almost all the time), then recovers the directory and checks that every
+run back to back in every other directory), then recovers the directory and checks that every
 acknowledged message is there, in order, exactly once. Trials are chained: the
 next child starts from what the killed one left, so recovery itself is killed
 too. Every ``--chain`` trials the directory starts afresh, to bound its size.
@@ -46,17 +46,17 @@ async def _client(ref: object, name: str, trial: int) -> None:
         number += 1
 
 
-async def _child(directory: Path, trial: int) -> None:
+async def _child(directory: Path, trial: int, growth: float) -> None:
     import trio
 
     from tauro.actors.memory import MemoryActor
     from tauro.config import MemorySettings
     from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
 
-    settings = MemorySettings(file=directory / MEMORY_FILE, max_size=10**7)
+    settings = MemorySettings(file=directory / MEMORY_FILE, max_size=10**7, retention_days=0.0)
 
-    def factory() -> MemoryActor:  # snapshots almost all the time
-        return MemoryActor(settings, rewrite_growth=0.2, rewrite_min_bytes=16 * 1024)
+    def factory() -> MemoryActor:  # growth 0: a new snapshot as soon as one ends
+        return MemoryActor(settings, rewrite_growth=growth, rewrite_min_bytes=16 * 1024)
 
     spec = SupervisorSpec(name="root", children=(ActorSpec(name="memory", factory=factory),))
     async with open_actor_system(spec) as system:
@@ -66,10 +66,10 @@ async def _child(directory: Path, trial: int) -> None:
                 nursery.start_soon(_client, system.ref("memory"), f"c{client}", trial)
 
 
-def run_child(directory: Path, trial: int) -> None:
+def run_child(directory: Path, trial: int, growth: float) -> None:
     import trio
 
-    trio.run(_child, directory, trial)
+    trio.run(_child, directory, trial, growth)
 
 
 # -- the parent ----------------------------------------------------------------------
@@ -78,7 +78,23 @@ def run_child(directory: Path, trial: int) -> None:
 @dataclass
 class Chain:
     directory: Path
+    growth: float
     acked: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def fresh(cls, parent: Path | None, number: int, prefill: int) -> Chain:
+        """A new directory with a prefilled history, so that snapshots take a while."""
+        from tauro.actors.memory._records import encode_fragment
+        from tauro.actors.memory._snapshot import SnapshotData, write_snapshot
+
+        directory = Path(tempfile.mkdtemp(dir=parent))
+        text = "x" * 100
+        history = [
+            encode_fragment("user", f"{text} {n}", "2025-01-01T00:00:00") for n in range(prefill)
+        ]
+        data = SnapshotData([("prefill", history)], {}, seq=0, journal=0)
+        write_snapshot(directory / MEMORY_FILE, data, durable=True)
+        return cls(directory, growth=(0.0, 0.2)[number % 2])
 
 
 @dataclass
@@ -91,8 +107,9 @@ class Totals:
     failures: list[str] = field(default_factory=list)
 
 
-def _spawn(directory: Path, trial: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, __file__, "--child", str(directory), "--trial", str(trial)]
+def _spawn(chain: Chain, trial: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, __file__, "--child", str(chain.directory), "--trial", str(trial)]
+    command += ["--growth", str(chain.growth)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
@@ -153,11 +170,11 @@ def _mid_snapshot(directory: Path) -> bool:
 def run_trials(args: argparse.Namespace) -> Totals:
     rng = random.Random(args.seed)
     totals = Totals()
-    chain = Chain(Path(tempfile.mkdtemp(dir=args.dir)))
+    chain = Chain.fresh(args.dir, 0, args.prefill)
     for trial in range(args.trials):
         if trial and trial % args.chain == 0:
-            chain = Chain(Path(tempfile.mkdtemp(dir=args.dir)))
-        output = _kill_at_random(_spawn(chain.directory, trial), rng, args.window)
+            chain = Chain.fresh(args.dir, trial // args.chain, args.prefill)
+        output = _kill_at_random(_spawn(chain, trial), rng, args.window)
         count, ready = _ledger(output, chain)
         totals.trials += 1
         totals.acked += count
@@ -190,11 +207,13 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=1.0, help="seconds of random delay")
     parser.add_argument("--dir", type=Path, default=None, help="where to make the directories")
     parser.add_argument("--progress", type=int, default=0, help="report every N trials")
+    parser.add_argument("--prefill", type=int, default=100000, help="messages in a new history")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trial", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--growth", type=float, default=0.2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        run_child(args.child, args.trial)
+        run_child(args.child, args.trial, args.growth)
         return 0
     totals = run_trials(args)
     _report(totals)

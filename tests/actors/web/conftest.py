@@ -15,16 +15,11 @@ import pytest
 import trio
 import trio.lowlevel
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.voice import VoiceActor
 from tauro.actors.web import (
     PWA_ROOT,
-    WEB_ACTOR,
     Delta,
     Done,
     Failed,
-    GetWebAddress,
     HistoryEntry,
     OpenStreams,
     StaticFiles,
@@ -37,19 +32,10 @@ from tauro.actors.web import (
     WebState,
     build_app,
     serve_app,
-    web_actor_spec,
 )
-from tauro.config import (
-    LLMSettings,
-    MemorySettings,
-    RuntimeSettings,
-    Settings,
-    VoiceSettings,
-    WebSettings,
-)
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.actors.web.testing import TEST_SECRET, open_web_bot, web_bot_settings
 
-SECRET = "correct horse battery staple"
+SECRET = TEST_SECRET
 
 
 @dataclass
@@ -202,58 +188,7 @@ async def _serve(
 # -- the whole bot: real memory, LLM (against the emulator), voice, web ----------------------
 
 
-@dataclass
-class Bot:
-    system: Any  # tauro.runtime.ActorSystem
-    url: str
-    settings: Settings
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=20)
-
-    @contextlib.asynccontextmanager
-    async def logged_in(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with self.client() as client:
-            response = await client.post("/api/login", json={"token": SECRET})
-            assert response.status_code == 204
-            yield client
-
-
-def bot_settings(
-    root: Path, llm_url: str, *, voice: bool = False, token: str = SECRET, stop_timeout: float = 3.0
-) -> Settings:
-    return Settings(
-        llm=LLMSettings(host=llm_url, model="llama3.2", max_retries=0, connect_timeout=2.0),
-        memory=MemorySettings(file=root / "memory" / "conversations.json"),
-        voice=VoiceSettings(enabled=voice, language="en"),
-        web=WebSettings(host="127.0.0.1", port=0, token=token),
-        runtime=RuntimeSettings(stop_timeout=stop_timeout),
-    )
-
-
-@contextlib.asynccontextmanager
-async def open_bot(
-    settings: Settings, *, pwa_root: Path = PWA_ROOT, voice_dir: Path | None = None
-) -> AsyncIterator[Bot]:
-    """The production actors under one supervisor, web last (so it stops first)."""
-    holder: dict[str, Any] = {}
-    children: list[ActorSpec] = [
-        memory_actor_spec(settings.memory),
-        ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-    ]
-    if settings.voice.enabled:
-        children.append(
-            ActorSpec(name="voice", factory=lambda: VoiceActor(settings.voice, directory=voice_dir))
-        )
-    statistics = lambda: holder["system"].statistics() if "system" in holder else None  # noqa: E731
-    children.append(web_actor_spec(settings, statistics=statistics, pwa_root=pwa_root))
-    async with open_actor_system(SupervisorSpec(name="root", children=tuple(children))) as system:
-        holder["system"] = system
-        url = await system.ref(WEB_ACTOR).ask(GetWebAddress())
-        yield Bot(system, url, settings)
-
-
 @pytest.fixture
 def bot_kit() -> Any:
-    """open_bot and bot_settings, for tests (fixtures, because test folders share no modules)."""
-    return types.SimpleNamespace(open_bot=open_bot, settings=bot_settings, secret=SECRET)
+    """open_web_bot and web_bot_settings (fixtures: test folders share no modules)."""
+    return types.SimpleNamespace(open_bot=open_web_bot, settings=web_bot_settings, secret=SECRET)

@@ -6,6 +6,7 @@ Every setting is declared once in ``_table.py`` with its environment name, its
 is generated from that table.
 """
 
+from tauro.config._docs import render_markdown as render_markdown
 from tauro.config._load import LoadedSettings as LoadedSettings
 from tauro.config._load import load_settings as load_settings
 from tauro.config._settings import AccessSettings as AccessSettings

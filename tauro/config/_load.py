@@ -15,12 +15,6 @@ from tauro.config._settings import Settings
 from tauro.config._table import SETTINGS, SettingDef
 from tauro.errors import ConfigError
 
-# Keys of the original bot's config.yml that have no meaning here any more;
-# they are accepted so that an old file loads, and `tauro check` mentions them.
-_RETIRED_YAML_KEYS = frozenset(
-    {"memory.max_conversations", "memory.save_interval_seconds", "features", "bot.name"}
-)
-
 
 @dataclass(frozen=True)
 class LoadedSettings:
@@ -101,9 +95,9 @@ def _read_yaml(path: Path) -> tuple[dict[str, object], tuple[str, ...]]:
         raise ConfigError("TAURO_CONFIG", str(path), "a YAML mapping of sections")
     flat = _flatten(document)
     known = {d.yaml for d in SETTINGS}
-    ignored = tuple(
-        key for key in flat if key not in known and key.split(".")[0] not in _RETIRED_YAML_KEYS
-    )
+    # Unknown keys (the original's max_conversations, features, ...) are not an
+    # error, so that the original config.yml loads; `tauro check` lists them.
+    ignored = tuple(key for key in flat if key not in known)
     return flat, ignored
 
 

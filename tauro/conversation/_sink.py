@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from tauro.actors.voice._messages import VoiceNote
+    from tauro.actors.voice import VoiceNote
 
 
 class Asker(Protocol):

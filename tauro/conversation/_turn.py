@@ -37,7 +37,7 @@ from tauro.actors.memory import (
     StoredMessage,
     UpdateStatus,
 )
-from tauro.actors.voice._messages import Synthesize, VoiceNote
+from tauro.actors.voice import Synthesize, VoiceNote
 from tauro.conversation._sink import Asker, TurnSink
 from tauro.errors import LLMError, TauroError
 

@@ -20,7 +20,7 @@ from tauro.actors.memory import (
     StoredMessage,
     UpdateStatus,
 )
-from tauro.actors.voice._messages import Synthesize, VoiceNote
+from tauro.actors.voice import Synthesize, VoiceNote
 from tauro.conversation import TurnRefs, run_turn
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, VoiceError
 

@@ -17,7 +17,10 @@ trio-asyncio loop opened by ``open_bot_api`` (every call goes through
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,12 +32,13 @@ import trio
 import trio_asyncio
 from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
 from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
 from tauro.actors.telegram._redact import redact_text, redacting_logs
 from tauro.actors.telegram._streaming import Sent
-from tauro.actors.voice._messages import VoiceNote
+from tauro.actors.voice import VoiceNote
 from tauro.config import TelegramSettings
 from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
 
@@ -61,7 +65,9 @@ class ApiCounters:
 def classify(error: Exception) -> RetryAdvice | None:
     """Which python-telegram-bot errors are worth another attempt, and when."""
     if isinstance(error, tg.RetryAfter):
-        after = error.retry_after
+        with warnings.catch_warnings():  # PTB 22 warns that it will become a timedelta
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            after = error.retry_after
         seconds = after if isinstance(after, int | float) else after.total_seconds()
         return RetryAdvice("429 flood control", wait=float(seconds))
     if isinstance(error, tg.BadRequest):  # a subclass of NetworkError, never transient
@@ -172,7 +178,7 @@ class BotApi:
         try:
             return await self._send_text(chat_id, text, markdown=markdown, reply_to=reply_to)
         except TelegramError as error:
-            if not (markdown and _CANT_PARSE in str(error)):
+            if not (markdown and _CANT_PARSE in str(error).lower()):
                 raise
         self._counts["fallbacks"] += 1
         return await self._send_text(chat_id, text, markdown=False, reply_to=reply_to)
@@ -202,7 +208,7 @@ class BotApi:
         try:
             return await self._edit_text(chat_id, message_id, text, markdown, wait)
         except TelegramError as error:
-            if not (markdown and _CANT_PARSE in str(error)):
+            if not (markdown and _CANT_PARSE in str(error).lower()):
                 raise
         self._counts["fallbacks"] += 1
         return await self._edit_text(chat_id, message_id, text, False, wait)
@@ -227,7 +233,7 @@ class BotApi:
                 limit_chat=chat_id,
             )
         except TelegramError as error:
-            if _NOT_MODIFIED not in str(error):
+            if _NOT_MODIFIED not in str(error).lower():
                 raise
         return Sent(message_id, text, markdown)
 
@@ -285,12 +291,27 @@ def build_bot(settings: TelegramSettings) -> telegram.Bot:
     )
 
 
+def _let_anyio_find_the_loop() -> None:
+    """Make httpx (through anyio) see trio-asyncio's loop, whatever the import order.
+
+    trio-asyncio replaces ``asyncio.get_running_loop`` when it is imported;
+    anyio's asyncio backend binds that name when *it* is imported. If anyio
+    came first (the anyio pytest plugin, or another library importing it
+    early), every request of python-telegram-bot fails with "no running
+    event loop". Rebinding anyio's name to the patched function fixes it.
+    """
+    backend = sys.modules.get("anyio._backends._asyncio")
+    if backend is not None and getattr(backend, "get_running_loop", None) is not None:
+        backend.get_running_loop = asyncio.get_running_loop  # type: ignore[attr-defined]
+
+
 @asynccontextmanager
 async def open_bot_api(settings: TelegramSettings) -> AsyncIterator[BotApi]:
     """Open the asyncio loop and the client, check the token (getMe), yield the API.
 
     Raises ``InvalidTokenError`` at once for a refused token.
     """
+    _let_anyio_find_the_loop()
     with redacting_logs(settings.token):
         async with trio_asyncio.open_loop():
             bot = build_bot(settings)

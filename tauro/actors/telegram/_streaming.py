@@ -23,7 +23,7 @@ from typing import Protocol
 import trio
 
 from tauro.actors.telegram._splitting import split_message
-from tauro.actors.voice._messages import VoiceNote
+from tauro.actors.voice import VoiceNote
 from tauro.errors import TelegramError
 
 log = logging.getLogger("tauro.telegram")
@@ -215,13 +215,33 @@ class StreamingReply:
 async def open_streaming_reply(
     api: ChatApi, chat_id: int, *, reply_to: int | None, limit: int, edit_interval: float
 ) -> AsyncIterator[StreamingReply]:
-    """A reply whose background task (typing, edits) lives as long as the block."""
+    """A reply whose background task (typing, edits) lives as long as the block.
+
+    An error of the block comes out as itself, not wrapped in the nursery's
+    exception group, so callers can catch ``TelegramError`` and the like.
+    """
     reply = StreamingReply(
         api, chat_id, reply_to=reply_to, limit=limit, edit_interval=edit_interval
     )
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(reply.run)
-        try:
-            yield reply
-        finally:
-            nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reply.run)
+            try:
+                yield reply
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside ``group`` (nested groups flattened), or the group."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            leaves.append(error)
+    return leaves[0] if len(leaves) == 1 else group

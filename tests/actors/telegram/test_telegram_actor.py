@@ -1,0 +1,318 @@
+"""TelegramActor end to end: the real python-telegram-bot client against the Bot API
+emulator, the real LLMActor against the Ollama emulator, the real MemoryActor on a
+file in tmp_path. Real sockets, so trio's real clock (a MockClock would jump while
+the sockets wait)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tauro.actors.llm import LLMActor
+from tauro.actors.memory import memory_actor_spec
+from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.config import (
+    AccessSettings,
+    LLMSettings,
+    MemorySettings,
+    Settings,
+    TelegramSettings,
+    VoiceSettings,
+)
+from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
+from tauro.testing import BotApiEmulator, open_botapi_emulator
+from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
+
+BOT = "tauro_test_bot"
+
+
+@dataclass
+class Running:
+    emu: BotApiEmulator
+    llm: LlmServerEmulator
+    system: ActorSystem
+    settings: Settings
+
+    async def stats(self) -> TelegramStatistics:
+        stats = await self.system.ref("telegram").ask(GetTelegramStats())
+        assert isinstance(stats, TelegramStatistics)
+        return stats
+
+    async def wait_texts(self, chat_id: int, count: int, timeout: float = 10.0) -> list[str]:
+        await self.emu.wait_for(lambda: len(self.final_texts(chat_id)) >= count, timeout)
+        return self.final_texts(chat_id)
+
+    async def expect(self, chat_id: int, expected: list[str], timeout: float = 10.0) -> None:
+        """Wait until the chat shows exactly ``expected`` (answers are edited into place)."""
+        try:
+            await self.emu.wait_for(lambda: self.final_texts(chat_id) == expected, timeout)
+        except trio.TooSlowError:
+            assert self.final_texts(chat_id) == expected
+
+    def final_texts(self, chat_id: int) -> list[str]:
+        return [t for t in self.emu.texts(chat_id) if t != "…"]
+
+
+def make_settings(
+    tmp_path: Path, emu: BotApiEmulator, server: LlmServerEmulator, **over: Any
+) -> Settings:
+    telegram = TelegramSettings(
+        token=emu.token,
+        api_base_url=emu.base_url,
+        poll_timeout=1.0,
+        request_timeout=5.0,
+        edit_interval=0.1,
+        max_retries=3,
+        **over.pop("telegram", {}),
+    )
+    return Settings(
+        telegram=telegram,
+        access=over.pop("access", AccessSettings()),
+        llm=LLMSettings(
+            **{"host": server.url, "model": "llama3.2", "max_parallel": 8, **over.pop("llm", {})}
+        ),
+        memory=MemorySettings(file=tmp_path / "memory" / "conversations.json", durability="none"),
+        voice=VoiceSettings(enabled=False),
+    )
+
+
+def system_spec(settings: Settings) -> SupervisorSpec:
+    return SupervisorSpec(
+        name="root",
+        children=(
+            memory_actor_spec(settings.memory),
+            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
+        ),
+    )
+
+
+@asynccontextmanager
+async def running_bot(tmp_path: Path, **over: Any) -> AsyncIterator[Running]:
+    llm_options = over.pop("llm_server", {})
+    async with open_botapi_emulator() as emu, open_llm_server(**llm_options) as llm:
+        settings = make_settings(tmp_path, emu, llm, **over)
+        async with open_actor_system(system_spec(settings)) as system:
+            yield Running(emu, llm, system, settings)
+
+
+async def test_private_question_is_answered_and_remembered(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        bot.emu.push_message(42, "ciao")
+        await bot.expect(42, ["Echo: ciao"])
+        bot.emu.push_message(42, "come stai?")
+        await bot.expect(42, ["Echo: ciao", "Echo: come stai?"])
+        # The second request carried the first exchange as context.
+        second = bot.llm.requests[-1].to_json()["messages"]
+        contents = [m["content"] for m in second if m["role"] != "system"]
+        assert contents == ["ciao", "Echo: ciao", "come stai?"]
+
+
+async def test_commands(tmp_path: Path) -> None:
+    access = AccessSettings(admin_user_ids=frozenset({7}))
+    async with running_bot(tmp_path, access=access) as bot:
+        bot.emu.push_message(42, "/start")
+        (welcome,) = await bot.wait_texts(42, 1)
+        assert "/clear" in welcome
+        assert "/voice" in welcome
+        bot.emu.push_message(42, "/help")
+        bot.emu.push_message(42, "hello")
+        bot.emu.push_message(42, "/stats")
+        texts = await bot.wait_texts(42, 4)
+        assert "stickers" in texts[1]
+        assert texts[3] == "Messages in this chat: 2"
+        bot.emu.push_message(42, "/clear")
+        bot.emu.push_message(42, "/stats")
+        texts = await bot.wait_texts(42, 6)
+        assert "forgotten" in texts[4]
+        assert texts[5] == "Messages in this chat: 0"
+        bot.emu.push_message(42, "/voice")
+        assert "turned off" in (await bot.wait_texts(42, 7))[6]
+        bot.emu.push_message(42, "/nonsense")
+        assert "/help" in (await bot.wait_texts(42, 8))[7]
+
+
+async def test_model_command_admin_switch_is_kept(tmp_path: Path) -> None:
+    access = AccessSettings(admin_user_ids=frozenset({7}))
+    async with running_bot(tmp_path, access=access) as bot:
+        bot.emu.push_message(42, "/model")
+        shown = (await bot.wait_texts(42, 1))[0]
+        assert "llama3.2" in shown
+        assert "mistral:7b" in shown
+        bot.emu.push_message(42, "/model mistral:7b")
+        assert "Only the bot's admins" in (await bot.wait_texts(42, 2))[1]
+        bot.emu.push_message(7, "/model mistral:7b")
+        assert "switched to mistral:7b" in (await bot.wait_texts(7, 1))[0]
+        bot.emu.push_message(7, "/model nothere")
+        assert "not installed" in (await bot.wait_texts(7, 2))[1]
+        bot.emu.push_message(7, "/stats")
+        admin_view = (await bot.wait_texts(7, 3))[2]
+        assert "Conversations:" in admin_view
+        assert "Bot API:" in admin_view
+    # After a restart with the same memory file, the choice is restored.
+    async with running_bot(tmp_path, access=access) as bot:
+        bot.emu.push_message(42, "hi")
+        await bot.wait_texts(42, 1)
+        assert bot.llm.requests[-1].model == "mistral:7b"
+
+
+async def test_streaming_edits_then_complete_text(tmp_path: Path) -> None:
+    answer = " ".join(f"word{i}" for i in range(60))
+    server = {"token_latency": 0.02}
+    async with running_bot(tmp_path, llm_server=server) as bot:
+        bot.llm.script(answer)
+        bot.emu.push_message(42, "tell me a story")
+        await bot.expect(42, [answer])
+        (message,) = bot.emu.messages(42)
+        assert message.edits >= 2  # it grew in place
+        edits = [c.params["text"] for c in bot.emu.calls_of("editMessageText")]
+        assert all(a != b for a, b in itertools.pairwise(edits))  # no unchanged edit
+        assert bot.emu.statistics().statuses.get(400, 0) == 0
+
+
+async def test_long_answer_continues_in_more_messages(tmp_path: Path) -> None:
+    paragraph = "This sentence is part of a long answer. " * 30
+    answer = "\n\n".join([paragraph.strip()] * 5)  # about 6000 characters
+    async with running_bot(tmp_path) as bot:
+        bot.llm.script(answer)
+        bot.emu.push_message(42, "long please")
+        await bot.emu.wait_for(lambda: "\n\n".join(bot.final_texts(42)) == answer)
+        texts = bot.final_texts(42)
+        assert len(texts) == 2
+        assert all(len(t) <= 4096 for t in texts)
+
+
+async def test_markdown_that_telegram_refuses_is_sent_plain(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        bot.llm.script("Use *bold and `code")
+        bot.emu.push_message(42, "format")
+        await bot.expect(42, ["Use *bold and `code"])
+
+
+async def test_non_text_empty_and_group_rules(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        bot.emu.push_sticker(42)
+        assert "only read text" in (await bot.wait_texts(42, 1))[0]
+        bot.emu.push_photo(42, caption=None)
+        assert "photo" in (await bot.wait_texts(42, 2))[1]
+        group = -100
+        bot.emu.push_message(group, "chatting among ourselves", chat_type="group", user_id=5)
+        bot.emu.push_message(group, f"@{BOT} hello bot", chat_type="group", user_id=5)
+        await bot.expect(group, ["Echo: User5: hello bot"])
+        bot.emu.push_message(group, "and you?", chat_type="group", user_id=6, reply_to_bot=True)
+        await bot.expect(group, ["Echo: User5: hello bot", "Echo: User6: and you?"])
+        # The group is its own conversation, with both speakers in it.
+        contents = [m["content"] for m in bot.llm.requests[-1].to_json()["messages"]]
+        assert "User5: hello bot" in contents
+        assert (await bot.stats()).outcomes["ignored"] == 1
+
+
+async def test_allowlist_refuses_once_and_nothing_reaches_the_llm(tmp_path: Path) -> None:
+    access = AccessSettings(allowed_user_ids=frozenset({42}))
+    async with running_bot(tmp_path, access=access) as bot:
+        for _ in range(3):
+            bot.emu.push_message(99, "let me in")
+        bot.emu.push_message(42, "hi")
+        await bot.expect(42, ["Echo: hi"])
+        await trio.sleep(0.3)
+        texts = bot.final_texts(99)
+        assert len(texts) == 1
+        assert "private bot" in texts[0]
+        assert "99" in texts[0]
+        assert [r.last_user_text for r in bot.llm.requests] == ["hi"]
+
+
+async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> None:
+    access = AccessSettings(rate_limit_messages=2, rate_limit_window=60.0,
+                            admin_user_ids=frozenset({7}))  # fmt: skip
+    async with running_bot(tmp_path, access=access) as bot:
+        for i in range(5):
+            bot.emu.push_message(42, f"q{i}")
+            bot.emu.push_message(7, f"a{i}")
+        await bot.expect(7, [f"Echo: a{i}" for i in range(5)])
+        await bot.wait_texts(42, 3)
+        await trio.sleep(0.3)
+        texts = bot.final_texts(42)
+        assert texts[:2] == ["Echo: q0", "Echo: q1"]
+        assert len(texts) == 3
+        assert "faster than I can answer" in texts[2]
+
+
+async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path) -> None:
+    server = {"first_token_latency": 0.2}
+    async with running_bot(tmp_path, llm_server=server, llm={"max_parallel": 64}) as bot:
+        chats = range(1, 41)
+        start = trio.current_time()
+        for round_ in range(3):
+            for chat in chats:
+                bot.emu.push_message(chat, f"m{round_}")
+        for chat in chats:
+            await bot.expect(chat, ["Echo: m0", "Echo: m1", "Echo: m2"], timeout=30)
+        elapsed = trio.current_time() - start
+        # 120 answers of 0.2 s each: one at a time this takes 24 s; chats overlap.
+        assert elapsed < 6.0
+        assert bot.llm.max_concurrent > 10
+
+
+async def test_llm_faults_become_clear_user_messages(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, llm={"max_retries": 0}) as bot:
+        bot.llm.set_models(["mistral:7b"])
+        bot.emu.push_message(42, "hello")
+        (text,) = await bot.wait_texts(42, 1)
+        assert "llama3.2" in text
+        assert "ollama pull" in text
+        bot.llm.set_models(["llama3.2:latest"])
+        bot.llm.inject_fault("error", status=500)
+        bot.emu.push_message(42, "again")
+        text = (await bot.wait_texts(42, 2))[1]
+        assert text.startswith("⚠️")
+        assert "runner process" not in text
+        bot.llm.inject_fault("cut", after_chunks=2)
+        bot.llm.script("one two three four five six")
+        bot.emu.push_message(42, "cut me")
+        await bot.emu.wait_for(lambda: "⚠️" in "".join(bot.final_texts(42)[2:]))
+        text = bot.final_texts(42)[2]
+        assert text.startswith("one two")
+        assert "⚠️" in text
+        bot.emu.push_message(42, "fine now")
+        await bot.emu.wait_for(lambda: bot.final_texts(42)[3:] == ["Echo: fine now"])
+
+
+async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        bot.emu.inject_error("sendMessage", 429, "Too Many Requests: retry after 1", 1)
+        start = trio.current_time()
+        bot.emu.push_message(42, "hi")
+        await bot.expect(42, ["Echo: hi"])
+        assert trio.current_time() - start >= 1.0
+        assert bot.emu.statistics().rate_limited == 1
+        assert (await bot.stats()).api_floods == 1
+
+
+async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
+    """Stop while answers are being generated; the next start answers each exactly once."""
+    server = {"first_token_latency": 3.0}
+    async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
+        settings = make_settings(tmp_path, emu, llm)
+        async with open_actor_system(system_spec(settings)):
+            for chat in (1, 2, 3):
+                emu.push_message(chat, f"question {chat}")
+            await llm.wait_for(lambda: len(llm.requests) == 3)
+        # Stopped mid-answer: nothing was answered, everything was recorded.
+        assert all(emu.texts(chat) == [] for chat in (1, 2, 3))
+        llm.set_latency(first_token=0.0)
+        async with open_actor_system(system_spec(settings)):
+            emu.push_message(1, "after restart")
+            for chat in (2, 3):
+                await emu.wait_for(lambda c=chat: len(emu.texts(c)) >= 1)
+            await emu.wait_for(lambda: len(emu.texts(1)) >= 2)
+            await trio.sleep(1.5)  # a second answer would have come by now
+        assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
+        assert emu.texts(2) == ["Echo: question 2"]
+        assert emu.texts(3) == ["Echo: question 3"]

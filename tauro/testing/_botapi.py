@@ -69,6 +69,7 @@ class BotApiEmulator:
                                  first_update_id)  # fmt: skip
         self.state.set_flood_limits(flood_limits)
         self.base_url = ""  # set once served: PTB's base_url, "http://127.0.0.1:P/bot"
+        self.base_file_url = ""  # PTB's base_file_url, "http://127.0.0.1:P/file/bot"
         self.root_url = ""  # "http://127.0.0.1:P": control endpoints live under /_emulator
         self.calls: list[ApiCall] = []
         self._counts: Counter[str] = Counter()
@@ -271,5 +272,6 @@ async def open_botapi_emulator(
         build_app(emulator), host=host, port=port, logger_name=logger.name
     ) as root:
         emulator.base_url = f"{root}/bot"
+        emulator.base_file_url = f"{root}/file/bot"
         emulator.root_url = root
         yield emulator

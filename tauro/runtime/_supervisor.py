@@ -15,7 +15,7 @@ from typing import Protocol
 
 import trio
 
-from tauro.errors import EscalationError
+from tauro.errors import EscalationError, TauroError
 from tauro.runtime._exceptions import describe, single_cause
 from tauro.runtime._spec import Restart, Strategy, SupervisorSpec
 
@@ -256,5 +256,7 @@ def _log_failure(supervisor: str, actor: str, error: BaseException, phase: str) 
                 "error": describe(error),
             }
         },
-        exc_info=error,
+        # A TauroError says what is wrong and what to do; anything else is a bug
+        # whose traceback the operator will want.
+        exc_info=None if isinstance(error, TauroError) else error,
     )

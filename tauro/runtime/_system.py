@@ -146,8 +146,11 @@ async def run_until_signalled(
                 system.request_stop()
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch, signals)
-            await system.run(task_status=task_status)
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch, signals)
+                await system.run(task_status=task_status)
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise single_cause(group) from None
     return not forced

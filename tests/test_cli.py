@@ -1,0 +1,163 @@
+"""``tauro`` as a user runs it: help, bad settings, and a real run against the emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tauro.cli import EXIT_CONFIG, main
+
+TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+
+
+def test_help_explains_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+    assert caught.value.code == 0
+    text = capsys.readouterr().out
+    for words in ("run", "check", "TELEGRAM_BOT_TOKEN", "exit codes"):
+        assert words in text
+
+
+def test_a_bad_setting_exits_2_naming_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SAVE_INTERVAL", "often")
+    assert main(["run"]) == EXIT_CONFIG
+    assert "SAVE_INTERVAL='often'" in capsys.readouterr().err
+
+
+def _start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    ready = process.stdout.readline().split()
+    assert ready[:1] == ["READY"], ready
+    return process, ready[1]
+
+
+@pytest.fixture
+def emulators() -> Iterator[tuple[str, str]]:
+    botapi, bot_url = _start("tauro.testing.botapi", "--token", TOKEN, "--any-chat")
+    llm, llm_url = _start("tauro.testing.llm_server", "--model", "llama2")
+    yield bot_url, llm_url
+    for process in (botapi, llm):
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _environment(tmp_path: Path, bot_url: str, llm_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OLLAMA"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=bot_url,
+        OLLAMA_HOST=llm_url,
+        WEB_PORT="0",
+        TELEGRAM_POLL_TIMEOUT="1",
+        ENABLE_TTS="false",
+        **extra,
+    )
+    return env
+
+
+def _control(base_url: str, path: str, body: dict[str, object] | None = None) -> object:
+    root = base_url.removesuffix("/bot")
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(root + path, data=data, method="POST" if data else "GET")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _wait_for_line(process: subprocess.Popen[str], needle: str, seen: list[str]) -> None:
+    assert process.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return
+    pytest.fail(f"no {needle!r} in: {''.join(seen)}")
+
+
+def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    bot_url, llm_url = emulators
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tauro", "run"],
+        cwd=tmp_path,
+        text=True,
+        env=_environment(tmp_path, bot_url, llm_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    lines: list[str] = []
+    _wait_for_line(process, "system.ready", lines)
+    _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "ciao"})
+    _control(bot_url, "/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=60)
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert log.count("system.ready") == 1
+    assert "system.stopped graceful=True" in log
+    assert TOKEN not in log
+    stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
+    contents = [m["content"] for m in stored["conversations"]["4242"]]
+    assert contents[0] == "ciao"
+    assert contents[1].startswith("Echo: ciao")
+
+
+def test_an_actor_that_keeps_failing_ends_the_run_with_exit_1_naming_it(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    bot_url, llm_url = emulators
+    env = _environment(tmp_path, bot_url, llm_url, MAX_RESTARTS="1", WEB_ENABLED="false")
+    env["TELEGRAM_BOT_TOKEN"] = "999999:WRONGwrongWRONGwrongWRONGwrong"
+    done = subprocess.run(
+        [sys.executable, "-m", "tauro", "run"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    failed = [line for line in done.stderr.splitlines() if "system.failed" in line]
+    assert len(failed) == 1
+    assert "actor=telegram" in failed[0]
+    assert "TELEGRAM_BOT_TOKEN" in failed[0]
+    assert "WRONGwrong" not in done.stderr
+
+
+def test_tauro_run_without_a_token_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tauro", "run"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_CONFIG
+    assert "TELEGRAM_BOT_TOKEN" in done.stderr
+    assert "@BotFather" in done.stderr

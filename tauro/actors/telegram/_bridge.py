@@ -24,6 +24,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import telegram
@@ -37,7 +38,7 @@ from telegram.warnings import PTBDeprecationWarning
 from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
 from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
 from tauro.actors.telegram._redact import redact_text, redacting_logs
-from tauro.actors.telegram._streaming import Sent
+from tauro.actors.telegram._streaming import Sent, Text
 from tauro.actors.voice import VoiceNote
 from tauro.config import TelegramSettings
 from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
@@ -120,20 +121,18 @@ class BotApi:
     async def _call(
         self,
         method: str,
-        function: Callable[..., Awaitable[T]],
-        *args: Any,
+        invoke: Callable[[], Awaitable[T]],
+        *,
         wait: Callable[[], Awaitable[None]] | None = None,
         limit_chat: int | None = None,
-        **kwargs: Any,
     ) -> T:
-        """One Bot API call: wait for limits, call, retry what is transient."""
+        """One Bot API call: wait for limits, ``invoke``, retry what is transient."""
 
         async def attempt() -> T:
             if wait is not None:
                 await wait()
             self._counts["calls"] += 1
-            result: T = await trio_asyncio.aio_as_trio(function)(*args, **kwargs)
-            return result
+            return await invoke()
 
         def on_flood(seconds: float) -> None:
             self._counts["floods"] += 1
@@ -160,21 +159,27 @@ class BotApi:
         """Long-poll for updates from ``offset`` on (which confirms those before it)."""
         updates: Sequence[telegram.Update] = await self._call(
             "getUpdates",
-            self._bot.get_updates,
-            offset=offset,
-            limit=limit,
-            timeout=int(timeout),
-            read_timeout=timeout + self._settings.request_timeout,
-            allowed_updates=["message"],
+            _aio(
+                self._bot.get_updates,
+                offset=offset,
+                limit=limit,
+                timeout=int(timeout),
+                read_timeout=timeout + self._settings.request_timeout,
+                allowed_updates=["message"],
+            ),
         )
         return [from_update(update, self.identity) for update in updates]
 
     # Sending (the streaming reply's ChatApi) ------------------------------------
 
     async def send_text(
-        self, chat_id: int, text: str, *, markdown: bool, reply_to: int | None
+        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
     ) -> Sent:
-        """Send a message, waiting for the limits; plain text if Markdown is refused."""
+        """Send a message once the limits allow; plain text if Markdown is refused.
+
+        ``text`` may be a function: it is called when the message actually
+        goes, so a reply that waited for its slot sends what it has by then.
+        """
         try:
             return await self._send_text(chat_id, text, markdown=markdown, reply_to=reply_to)
         except TelegramError as error:
@@ -184,19 +189,23 @@ class BotApi:
         return await self._send_text(chat_id, text, markdown=False, reply_to=reply_to)
 
     async def _send_text(
-        self, chat_id: int, text: str, *, markdown: bool, reply_to: int | None
+        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
     ) -> Sent:
-        message = await self._call(
-            "sendMessage",
-            self._bot.send_message,
-            chat_id,
-            text,
-            parse_mode=ParseMode.MARKDOWN if markdown else None,
-            reply_to_message_id=reply_to,
-            wait=lambda: self.limiter.message(chat_id),
-            limit_chat=chat_id,
-        )
-        return Sent(message.message_id, text, markdown)
+        sent = ""
+
+        async def invoke() -> telegram.Message:
+            nonlocal sent
+            sent = text() if callable(text) else text
+            parse_mode = ParseMode.MARKDOWN if markdown else None
+            send = trio_asyncio.aio_as_trio(self._bot.send_message)
+            message: telegram.Message = await send(
+                chat_id, sent, parse_mode=parse_mode, reply_to_message_id=reply_to
+            )
+            return message
+
+        wait = partial(self.limiter.message, chat_id)
+        message = await self._call("sendMessage", invoke, wait=wait, limit_chat=chat_id)
+        return Sent(message.message_id, sent, markdown)
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
@@ -204,7 +213,7 @@ class BotApi:
         """Edit a message; an ``optional`` edit returns None when limits are busy."""
         if optional and not self.limiter.try_edit(chat_id):
             return None
-        wait = None if optional else (lambda: self.limiter.edit(chat_id))
+        wait = None if optional else partial(self.limiter.edit, chat_id)
         try:
             return await self._edit_text(chat_id, message_id, text, markdown, wait)
         except TelegramError as error:
@@ -221,38 +230,45 @@ class BotApi:
         markdown: bool,
         wait: Callable[[], Awaitable[None]] | None,
     ) -> Sent:
+        invoke = _aio(
+            self._bot.edit_message_text,
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.MARKDOWN if markdown else None,
+        )
         try:
-            await self._call(
-                "editMessageText",
-                self._bot.edit_message_text,
-                text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.MARKDOWN if markdown else None,
-                wait=wait,
-                limit_chat=chat_id,
-            )
+            await self._call("editMessageText", invoke, wait=wait, limit_chat=chat_id)
         except TelegramError as error:
             if _NOT_MODIFIED not in str(error).lower():
                 raise
         return Sent(message_id, text, markdown)
 
     async def typing(self, chat_id: int) -> None:
-        await self._call("sendChatAction", self._bot.send_chat_action, chat_id, "typing")
+        invoke = _aio(self._bot.send_chat_action, chat_id, "typing")
+        await self._call("sendChatAction", invoke)
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
         """Upload an OGG/Opus voice note (read in a worker thread, it is small)."""
         data = await trio.to_thread.run_sync(note.path.read_bytes)
-        await self._call(
-            "sendVoice",
-            self._bot.send_voice,
-            chat_id,
-            data,
-            duration=note.duration,
+        invoke = _aio(
+            self._bot.send_voice, chat_id, data, duration=note.duration,
             reply_to_message_id=reply_to,
-            wait=lambda: self.limiter.message(chat_id),
-            limit_chat=chat_id,
-        )
+        )  # fmt: skip
+        wait = partial(self.limiter.message, chat_id)
+        await self._call("sendVoice", invoke, wait=wait, limit_chat=chat_id)
+
+
+def _aio(
+    function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+) -> Callable[[], Awaitable[T]]:
+    """A trio-side call of an asyncio coroutine function, ready to be retried."""
+
+    async def invoke() -> T:
+        result: T = await trio_asyncio.aio_as_trio(function)(*args, **kwargs)
+        return result
+
+    return invoke
 
 
 async def _initialize(bot: telegram.Bot, settings: TelegramSettings) -> BotIdentity:

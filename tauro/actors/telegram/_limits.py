@@ -8,9 +8,10 @@ not. The original bot ignored all of this.
 Each limit is a GCRA bucket (generic cell rate algorithm): a single number,
 the theoretical arrival time, per bucket. A send *reserves* its slot
 synchronously and then sleeps until it, so waiters are served in order with
-no lock and no polling. New messages wait for their chat's bucket, then the
-global one; edits of a streaming answer use the chat's bucket, and the
-intermediate ones are skipped (never queued) when either bucket is busy.
+no lock and no polling. Every send and edit waits for its chat's bucket,
+then the global one (Telegram's flood control counts edits too); the
+intermediate edits of a streaming answer are skipped, never queued, when
+either bucket is busy.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class SendLimiter:
     async def edit(self, chat_id: int) -> None:
         """Wait until a required edit (the final text) may go to ``chat_id``."""
         await self.chat(chat_id).acquire()
+        await self.global_limit.acquire()
 
     def try_edit(self, chat_id: int) -> bool:
         """Take a slot for an optional edit only if the chat and the bot are idle enough."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import trio
@@ -30,9 +31,13 @@ log = logging.getLogger("tauro.telegram")
 
 PLACEHOLDER = "…"
 PLACEHOLDER_AFTER = 2.0  # seconds without text before the placeholder is sent
+TYPING_AFTER = 0.3  # seconds; an answer faster than this needs no "typing" (one call less)
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for 5 s per action
 EMPTY_ANSWER = "(The model returned an empty answer.)"
 _MARKUP = frozenset("*_`[")
+
+
+Text = str | Callable[[], str]  # a function is called when the message actually goes
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,12 @@ class ChatApi(Protocol):
     """What a streaming reply needs of the Bot API, limits and retries applied."""
 
     async def send_text(
-        self, chat_id: int, text: str, *, markdown: bool, reply_to: int | None
+        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
     ) -> Sent:
-        """Send a new message, waiting for the chat's and the bot's limits."""
+        """Send a new message, waiting for the chat's and the bot's limits.
+
+        A callable ``text`` is read once the limits allow the send.
+        """
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
@@ -92,6 +100,7 @@ class StreamingReply:
         self._edit_interval = edit_interval
         self._shown: list[Sent] = []
         self._latest = ""
+        self._final: str | None = None
         self._changed = trio.Event()
         self._lock = trio.Lock()
         self._done = False
@@ -133,16 +142,19 @@ class StreamingReply:
 
     async def run(self) -> None:
         """Until the final text: show typing, then follow ``partial`` at the edit rate."""
-        typing_due = trio.current_time()
+        typing_due = self._started + TYPING_AFTER
         placeholder_due = self._started + PLACEHOLDER_AFTER
         while not self._done:
             now = trio.current_time()
-            if not self._shown and now >= typing_due:
+            waiting = self._first_visible is None  # no answer text shown yet
+            if waiting and now >= typing_due:
                 await self._typing()
                 typing_due = now + TYPING_EVERY
             if not self._shown and not self._latest and now >= placeholder_due:
                 await self._update(PLACEHOLDER)
-            wake = min(typing_due, placeholder_due) if not self._shown else math.inf
+            wake = typing_due if waiting else math.inf
+            if not self._shown:
+                wake = min(wake, placeholder_due)
             with trio.move_on_at(wake):
                 await self._changed.wait()
             self._changed = trio.Event()
@@ -170,6 +182,7 @@ class StreamingReply:
     # Final ---------------------------------------------------------------------
 
     async def _finish(self, text: str) -> None:
+        self._final = text
         self._done = True
         self._changed.set()
         async with self._lock:
@@ -187,14 +200,24 @@ class StreamingReply:
             last = index == len(pieces) - 1
             if index < len(self._shown):
                 await self._edit(index, piece, final=final, optional=last and not final)
+            elif final:
+                await self._send(piece, markdown=bool(_MARKUP.intersection(piece)))
             else:
-                await self._send(piece, markdown=final)
+                await self._send(partial(self._piece_now, index, piece), markdown=False)
 
-    async def _send(self, text: str, *, markdown: bool) -> None:
+    def _piece_now(self, index: int, fallback: str) -> str:
+        """Piece ``index`` of the newest text: a send that waited for its slot
+        (a busy bot) shows all that arrived meanwhile, often the whole answer,
+        which then needs no edit at all."""
+        newest = self._final if self._final is not None else self._latest
+        pieces = split_message(newest, self._limit) if newest else []
+        return pieces[index] if index < len(pieces) else fallback
+
+    async def _send(self, text: Text, *, markdown: bool) -> None:
         reply_to = self._reply_to if not self._shown else None
         sent = await self._api.send_text(self._chat_id, text, markdown=markdown, reply_to=reply_to)
         self._shown.append(sent)
-        if self._first_visible is None and text != PLACEHOLDER:
+        if self._first_visible is None and sent.text != PLACEHOLDER:
             self._first_visible = trio.current_time()
 
     async def _edit(self, index: int, text: str, *, final: bool, optional: bool) -> None:

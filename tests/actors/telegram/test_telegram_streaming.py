@@ -1,0 +1,243 @@
+"""StreamingReply against a fake ChatApi, on trio's MockClock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trio
+
+from tauro.actors.telegram._streaming import (
+    EMPTY_ANSWER,
+    PLACEHOLDER,
+    PLACEHOLDER_AFTER,
+    Sent,
+    Text,
+    open_streaming_reply,
+)
+from tauro.actors.voice import VoiceNote
+from tauro.errors import TelegramError
+
+
+@dataclass
+class FakeChatApi:
+    """Records what a chat would show; optional edits can be refused."""
+
+    allow_optional: bool = True
+    fail_sends: int = 0
+    send_wait: float = 0.01  # seconds a send waits for its slot
+    ops: list[tuple[float, str, int, str]] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)
+    typings: list[float] = field(default_factory=list)
+    voices: list[Path] = field(default_factory=list)
+    refused_optional: int = 0
+
+    async def send_text(
+        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
+    ) -> Sent:
+        if self.fail_sends:
+            self.fail_sends -= 1
+            raise TelegramError("sendMessage failed: Bad Gateway")
+        await trio.sleep(self.send_wait)
+        text = text() if callable(text) else text
+        message_id = len(self.texts) + 1
+        self.texts[message_id] = text
+        self.ops.append((trio.current_time(), "send", message_id, text))
+        return Sent(message_id, text, markdown)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
+    ) -> Sent | None:
+        if optional and not self.allow_optional:
+            self.refused_optional += 1
+            return None
+        assert self.texts[message_id] != text or markdown, "an unchanged edit"
+        await trio.sleep(0.01)
+        self.texts[message_id] = text
+        self.ops.append((trio.current_time(), "edit", message_id, text))
+        return Sent(message_id, text, markdown)
+
+    async def typing(self, chat_id: int) -> None:
+        self.typings.append(trio.current_time())
+
+    async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
+        self.voices.append(note.path)
+
+    def shown(self) -> list[str]:
+        return [self.texts[k] for k in sorted(self.texts)]
+
+
+def reply_to(api: FakeChatApi, limit: int = 4096, interval: float = 1.0):  # type: ignore[no-untyped-def]
+    return open_streaming_reply(api, 42, reply_to=None, limit=limit, edit_interval=interval)
+
+
+async def test_first_text_is_sent_at_once_then_edited_at_the_interval(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.thinking()
+        start = trio.current_time()
+        text = ""
+        for i in range(50):  # 5 s of tokens, one every 0.1 s
+            text += f" w{i}"
+            await reply.partial(text.strip())
+            await trio.sleep(0.1)
+        await reply.final(text.strip())
+    assert api.shown() == [text.strip()]
+    sends = [op for op in api.ops if op[1] == "send"]
+    edits = [op for op in api.ops if op[1] == "edit"]
+    assert len(sends) == 1
+    assert sends[0][0] - start < 0.05  # visible almost at once
+    assert 4 <= len(edits) <= 7  # about one per second, not one per token
+    gaps = [b[0] - a[0] for a, b in zip(api.ops, api.ops[1:-1], strict=False)]
+    assert all(gap >= 0.99 for gap in gaps)
+    assert reply.timings.first_visible is not None
+
+
+async def test_typing_is_repeated_until_text_and_placeholder_appears_when_slow(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.thinking()
+        await trio.sleep(10)
+        assert api.shown() == [PLACEHOLDER]
+        assert reply.timings.first_visible is None
+        await reply.partial("finally")
+        await trio.sleep(0.1)
+        await reply.final("finally here")
+    assert len(api.typings) >= 2
+    assert api.ops[0][0] == pytest.approx(PLACEHOLDER_AFTER, abs=0.05)
+    assert api.shown() == ["finally here"]
+
+
+async def test_fast_answer_costs_one_message(autojump_clock: trio.abc.Clock) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.thinking()
+        await trio.sleep(0.1)
+        await reply.final("quick")
+    assert [op[1] for op in api.ops] == ["send"]
+    assert api.typings == []  # it came before "typing" was worth showing
+
+
+async def test_a_send_that_waited_for_its_slot_shows_the_newest_text(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi(send_wait=3.0)  # a busy bot: the first send waits 3 s
+    async with reply_to(api) as reply:
+        await reply.partial("The")
+        await trio.sleep(0.5)
+        await reply.partial("The whole")
+        await trio.sleep(0.5)
+        await reply.final("The whole answer.")
+    assert api.ops == [(pytest.approx(3.0), "send", 1, "The whole answer.")]
+
+
+async def test_no_edit_when_the_final_text_is_already_shown(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.partial("same text")
+        await trio.sleep(2)
+        await reply.final("same text")
+    assert [op[1] for op in api.ops] == ["send"]
+
+
+async def test_final_with_markup_is_edited_with_markdown(autojump_clock: trio.abc.Clock) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.partial("*bold*")
+        await trio.sleep(2)
+        await reply.final("*bold*")
+    assert [op[1] for op in api.ops] == ["send", "edit"]
+
+
+async def test_busy_limits_skip_intermediate_edits_but_not_the_final(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi(allow_optional=False)
+    async with reply_to(api) as reply:
+        text = ""
+        for i in range(30):
+            text += f" w{i}"
+            await reply.partial(text.strip())
+            await trio.sleep(0.2)
+        await reply.final(text.strip())
+    assert api.refused_optional > 0
+    assert [op[1] for op in api.ops] == ["send", "edit"]
+    assert api.shown() == [text.strip()]
+
+
+async def test_long_answer_continues_in_new_messages(autojump_clock: trio.abc.Clock) -> None:
+    api = FakeChatApi()
+    sentence = "A sentence of the answer. "
+    async with reply_to(api, limit=100) as reply:
+        text = ""
+        for _ in range(12):
+            text += sentence
+            await reply.partial(text)
+            await trio.sleep(0.5)
+        await reply.final(text)
+    shown = api.shown()
+    assert len(shown) == 4
+    assert all(len(t) <= 100 for t in shown)
+    assert " ".join(shown) == text.strip()
+
+
+async def test_failure_keeps_the_partial_text_and_adds_the_notice(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.partial("Half of")
+        await trio.sleep(2)
+        await reply.failed("the answer was cut short")
+    assert api.shown() == ["Half of\n\n⚠️ the answer was cut short"]
+
+
+async def test_failure_without_text_sends_only_the_notice(autojump_clock: trio.abc.Clock) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.failed("the LLM server is not reachable")
+    assert api.shown() == ["⚠️ the LLM server is not reachable"]
+
+
+async def test_empty_answer_is_said(autojump_clock: trio.abc.Clock) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.final("   ")
+    assert api.shown() == [EMPTY_ANSWER]
+
+
+async def test_failed_intermediate_send_is_retried_by_the_final(
+    autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeChatApi(fail_sends=1)
+    async with reply_to(api) as reply:
+        await reply.partial("first")
+        await trio.sleep(2)
+        await reply.final("first and last")
+    assert api.shown() == ["first and last"]
+    assert "telegram.stream.update_failed" in caplog.messages
+
+
+async def test_error_of_the_block_is_not_wrapped_in_a_group(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi(fail_sends=5)
+    with pytest.raises(TelegramError):
+        async with reply_to(api) as reply:
+            await reply.final("cannot be sent")
+
+
+async def test_voice_is_sent(autojump_clock: trio.abc.Clock, tmp_path: Path) -> None:
+    api = FakeChatApi()
+    note = VoiceNote(tmp_path / "a.ogg", 1.0, 4)
+    async with reply_to(api) as reply:
+        await reply.final("text")
+        await reply.voice(note)
+    assert api.voices == [note.path]

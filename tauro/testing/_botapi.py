@@ -81,7 +81,13 @@ class BotApiEmulator:
     # ------------------------------------------------------------------ serving
     async def call(self, method: str, values: dict[str, object]) -> tuple[int, JsonDict]:
         """Answer one Bot API call: ``(http_status, body)``; used by the HTTP layer."""
-        arrived, params = trio.current_time(), Params(values)
+        try:
+            return await self._answer(method, Params(values))
+        finally:  # also when abandoned (a poller that went away): waiters re-check
+            self._pulse()
+
+    async def _answer(self, method: str, params: Params) -> tuple[int, JsonDict]:
+        arrived = trio.current_time()
         try:
             name, handler = lookup(method)
         except ApiFailure as failure:
@@ -100,7 +106,6 @@ class BotApiEmulator:
         self.calls.append(ApiCall(name, params.shown(), arrived, status))
         self._counts[name] += 1
         self._statuses[status] += 1
-        self._pulse()
         return status, body
 
     async def _delay(self, name: str) -> None:

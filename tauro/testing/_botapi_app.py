@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -21,7 +22,7 @@ from starlette.routing import Route
 
 from tauro.testing._botapi_flood import FloodLimits
 from tauro.testing._botapi_params import decode_body
-from tauro.testing._botapi_serve import is_loopback
+from tauro.testing._botapi_serve import is_loopback, unless_disconnected
 from tauro.testing._botapi_types import ApiFailure
 
 if TYPE_CHECKING:
@@ -48,8 +49,14 @@ async def bot_api(request: Request) -> Response:
         values = decode_body(content_type, body, request.url.query)
     except ApiFailure as failure:
         return JSONResponse(failure.payload(), status_code=failure.error_code)
-    status, payload = await emulator.call(request.path_params["method"], values)
-    return JSONResponse(payload, status_code=status)
+    method = request.path_params["method"]
+    if method.lower() != "getupdates":
+        status, payload = await emulator.call(method, values)
+        return JSONResponse(payload, status_code=status)
+    answer = await unless_disconnected(request, partial(emulator.call, method, values))
+    if answer is None:  # the poller went away: nobody will read a reply
+        return Response(status_code=499)
+    return JSONResponse(answer[1], status_code=answer[0])
 
 
 async def download(request: Request) -> Response:

@@ -10,15 +10,18 @@ kernel pick a free port; hypercorn reports the bound address through
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
+from starlette.requests import Request
 
-__all__ = ["LOOPBACK_HOSTS", "is_loopback", "open_loopback_server"]
+T = TypeVar("T")
+
+__all__ = ["LOOPBACK_HOSTS", "is_loopback", "open_loopback_server", "unless_disconnected"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -59,3 +62,32 @@ async def open_loopback_server(
             yield f"http://{shown_host}:{_port_of(binds[0])}"
         finally:
             nursery.cancel_scope.cancel()
+
+
+async def wait_disconnect(request: Request) -> None:
+    """Return when the client goes away (call only after the body has been read)."""
+    message = await request.receive()
+    while message["type"] != "http.disconnect":
+        message = await request.receive()
+
+
+async def unless_disconnected(request: Request, work: Callable[[], Awaitable[T]]) -> T | None:
+    """Run ``work`` but abandon it (None) if the client disconnects meanwhile.
+
+    A long poll or a hung answer whose client died must not linger: it would hold a
+    poll slot or a generation slot that a real server would have freed.
+    """
+    result: list[T] = []
+    async with trio.open_nursery() as nursery:
+
+        async def watch() -> None:
+            await wait_disconnect(request)
+            nursery.cancel_scope.cancel()
+
+        async def run() -> None:
+            result.append(await work())
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch)
+        nursery.start_soon(run)
+    return result[0] if result else None

@@ -474,3 +474,18 @@ async def _read_line(stream: trio.abc.ReceiveStream) -> str:
 def test_payload_of_failures() -> None:
     failure = ApiFailure(429, "Too Many Requests: retry after 3", 3)
     assert json.loads(json.dumps(failure.payload()))["parameters"] == {"retry_after": 3}
+
+
+async def test_abandoned_long_poll_is_dropped_without_conflict(
+    emu: BotApiEmulator, autojump_clock: MockClock
+) -> None:
+    url = f"{emu.base_url}{TOKEN}/getUpdates"
+    async with httpx.AsyncClient(timeout=60) as crashed:
+        with trio.move_on_after(1):
+            await crashed.post(url, data={"timeout": "30"})
+    await emu.wait_for(lambda: not emu.state.updates.polling, timeout=5)
+    emu.push_message(42, "after restart")
+    async with httpx.AsyncClient(timeout=60) as restarted:
+        reply = (await restarted.post(url, data={"timeout": "30"})).json()
+    assert reply["result"][0]["message"]["text"] == "after restart"
+    assert emu.statistics().conflicts == 0

@@ -97,6 +97,11 @@ async def chat(request: Request) -> Response:
     emulator.record(parsed)
     if emulator.find_model(parsed.model) is None:
         return _error(404, f'model "{parsed.model}" not found, try pulling it first')
+    if not parsed.messages:  # Ollama loads the model and answers nothing
+        loaded = _line(emulator, parsed.model, "") | {"done_reason": "load", "done": True}
+        if parsed.stream:
+            return PlainTextResponse(dumps(loaded) + "\n", media_type=NDJSON)
+        return JSONResponse(loaded)
     fault = emulator.take_fault()
     if fault is not None and fault.kind == "error":
         return _error(fault.status, fault.message)

@@ -87,6 +87,13 @@ async def test_unknown_model_and_bad_requests(http: httpx.AsyncClient) -> None:
     assert not_json.status_code == 400
 
 
+async def test_empty_messages_only_load_the_model(http: httpx.AsyncClient) -> None:
+    streamed = await ollama_lines(http, {"model": "llama3.2", "messages": []})
+    whole = await http.post("/api/chat", json={"model": "llama3.2", "stream": False})
+    assert [line["done_reason"] for line in streamed] == ["load"]
+    assert whole.json()["message"]["content"] == ""
+
+
 async def test_num_predict_cuts_the_answer(http: httpx.AsyncClient) -> None:
     lines = await ollama_lines(http, HELLO | {"options": {"num_predict": 2}})
     assert [line["message"]["content"] for line in lines[:-1]] == ["Echo:", " hello"]
@@ -210,7 +217,7 @@ async def test_hang_fault_never_answers_until_the_client_leaves(
         llm.inject_fault("hang")
         start = trio.current_time()
         with pytest.raises(httpx.ReadTimeout):
-            await http.post("/api/chat", json=HELLO, timeout=30)
+            await http.post("/api/chat", json=HELLO | {"stream": False}, timeout=30)
         assert trio.current_time() - start == pytest.approx(30)
         llm.inject_fault("hang", after_chunks=1)
         with pytest.raises(httpx.ReadTimeout):

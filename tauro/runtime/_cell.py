@@ -7,6 +7,7 @@ of being lost.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,9 @@ from tauro.runtime._statistics import ActorState, ActorStatistics
 
 log = logging.getLogger("tauro.runtime")
 
+# Put in the mailbox by request_stop to wake an idle actor; never handled.
+_WAKE_UP = Envelope(None, None)
+
 _ACCEPTING = frozenset(
     {ActorState.NEW, ActorState.STARTING, ActorState.RUNNING, ActorState.RESTARTING}
 )
@@ -33,14 +37,14 @@ class Cell:
         self.spec = spec
         self.name = spec.name
         self.supervisor = supervisor
-        self.state = ActorState.NEW
+        self._state = ActorState.NEW
+        self.accepting = True  # cached `state in _ACCEPTING`: checked on every delivery
         self.ref: ActorRef[Any] = ActorRef(self)
         self._lookup = lookup
         self._open_mailbox()
         self.restarts = self.handled = self.dead_letters = self.drops = self.failures = 0
         self.last_error: str | None = None
         self._stop_mode: str | None = None  # None, "drain" or "pause"
-        self._idle_scope: trio.CancelScope | None = None
 
     @property
     def restart_type(self) -> Restart:
@@ -60,8 +64,13 @@ class Cell:
     # -- delivery (called by ActorRef) ------------------------------------------------
 
     @property
-    def accepting(self) -> bool:
-        return self.state in _ACCEPTING
+    def state(self) -> ActorState:
+        return self._state
+
+    @state.setter
+    def state(self, state: ActorState) -> None:
+        self._state = state
+        self.accepting = state in _ACCEPTING
 
     async def deliver(self, envelope: Envelope) -> None:
         while True:
@@ -135,14 +144,16 @@ class Cell:
         """Stop after the current message; with drain, handle what is waiting first."""
         if drain:
             self._stop_mode = "drain"
-            if self.state in _ACCEPTING:
+            if self.accepting:
                 self.state = ActorState.STOPPING
         elif self._stop_mode is None:
             self._stop_mode = "pause"
-            if self.state in _ACCEPTING:
+            if self.accepting:
                 self.state = ActorState.RESTARTING
-        if self._idle_scope is not None:
-            self._idle_scope.cancel()
+        # Wake the loop if it waits on an empty mailbox. If the mailbox is full the
+        # actor is busy and sees the stop mode after its current message.
+        with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError):
+            self._send.send_nowait(_WAKE_UP)
 
     def record_failure(self, error: BaseException) -> None:
         self.failures += 1
@@ -157,6 +168,8 @@ class Cell:
                 envelope = self._receive.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
+            if envelope is _WAKE_UP:
+                continue
             self.dead_letters += 1
             if envelope.reply is not None:
                 error = ActorNotRunningError(self.name, "stopped before handling the message")
@@ -166,36 +179,36 @@ class Cell:
     # -- the mailbox loop ---------------------------------------------------------------
 
     async def _process(self, actor: Actor[Any]) -> None:
+        receive = self._receive
         while True:
-            batch = self._take_waiting(actor.batch_size)
-            if not batch:
-                if self._stop_mode is not None:
-                    return
-                first = await self._wait_for_message()
-                if first is None:
-                    return
-                batch = [first, *self._take_waiting(actor.batch_size - 1)]
+            envelope: Envelope | None
+            if self._stop_mode is None:
+                envelope = await receive.receive()
+            else:
+                envelope = self._receive_nowait()
+                if envelope is None:
+                    return  # drained
+            if envelope is _WAKE_UP:
+                continue
+            batch = [envelope]
+            if actor.batch_size > 1:
+                batch += self._take_waiting(actor.batch_size - 1)
             await self._handle(actor, batch)
             if self._stop_mode == "pause":
                 return
 
+    def _receive_nowait(self) -> Envelope | None:
+        try:
+            return self._receive.receive_nowait()
+        except trio.WouldBlock:
+            return None
+
     def _take_waiting(self, limit: int) -> list[Envelope]:
         batch: list[Envelope] = []
-        while len(batch) < limit:
-            try:
-                batch.append(self._receive.receive_nowait())
-            except trio.WouldBlock:
-                break
+        while len(batch) < limit and (envelope := self._receive_nowait()) is not None:
+            if envelope is not _WAKE_UP:
+                batch.append(envelope)
         return batch
-
-    async def _wait_for_message(self) -> Envelope | None:
-        with trio.CancelScope() as scope:
-            self._idle_scope = scope
-            try:
-                return await self._receive.receive()
-            finally:
-                self._idle_scope = None
-        return None  # request_stop cancelled the wait
 
     async def _handle(self, actor: Actor[Any], batch: list[Envelope]) -> None:
         try:

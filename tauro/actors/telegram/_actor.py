@@ -37,7 +37,14 @@ from tauro.actors.telegram._stats import (
 from tauro.actors.telegram._streaming import open_streaming_reply
 from tauro.config import Settings
 from tauro.conversation import TurnRefs, run_turn
-from tauro.errors import ActorError, LLMError, MemoryStoreError, TelegramError
+from tauro.errors import (
+    ActorError,
+    InvalidTokenError,
+    LLMError,
+    MemoryStoreError,
+    PollingConflictError,
+    TelegramError,
+)
 from tauro.runtime import Actor
 
 log = logging.getLogger("tauro.telegram")
@@ -103,6 +110,14 @@ class TelegramActor(Actor[TelegramMessage]):
     # Serving ------------------------------------------------------------------
 
     async def _serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self._connected(task_status)
+        except (InvalidTokenError, PollingConflictError) as error:
+            # Fatal: restarting cannot help until the operator acts.
+            log.critical("telegram.fatal", extra={"fields": {"error": str(error)}})
+            raise
+
+    async def _connected(self, task_status: trio.TaskStatus[None]) -> None:
         settings = self._settings.telegram
         async with open_bot_api(settings) as api:
             self._api = api

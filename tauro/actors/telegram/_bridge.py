@@ -35,6 +35,7 @@ from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from tauro.actors.telegram._groups import unwrapped_errors
 from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
 from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
 from tauro.actors.telegram._redact import redact_text, redacting_logs
@@ -328,7 +329,7 @@ async def open_bot_api(settings: TelegramSettings) -> AsyncIterator[BotApi]:
     Raises ``InvalidTokenError`` at once for a refused token.
     """
     _let_anyio_find_the_loop()
-    with redacting_logs(settings.token):
+    with redacting_logs(settings.token), unwrapped_errors():
         async with trio_asyncio.open_loop():
             bot = build_bot(settings)
             try:

@@ -23,6 +23,7 @@ from typing import Protocol
 
 import trio
 
+from tauro.actors.telegram._groups import unwrapped_errors
 from tauro.actors.telegram._splitting import split_message
 from tauro.actors.voice import VoiceNote
 from tauro.errors import TelegramError
@@ -246,25 +247,10 @@ async def open_streaming_reply(
     reply = StreamingReply(
         api, chat_id, reply_to=reply_to, limit=limit, edit_interval=edit_interval
     )
-    try:
+    with unwrapped_errors():
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reply.run)
             try:
                 yield reply
             finally:
                 nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        raise _single(group) from None
-
-
-def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one exception inside ``group`` (nested groups flattened), or the group."""
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        error = pending.pop()
-        if isinstance(error, BaseExceptionGroup):
-            pending.extend(error.exceptions)
-        else:
-            leaves.append(error)
-    return leaves[0] if len(leaves) == 1 else group

@@ -5,6 +5,7 @@ the sockets wait)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.actors.telegram._groups import single_exception
 from tauro.config import (
     AccessSettings,
     LLMSettings,
@@ -25,6 +28,7 @@ from tauro.config import (
     TelegramSettings,
     VoiceSettings,
 )
+from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
 from tauro.testing import BotApiEmulator, open_botapi_emulator
 from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
@@ -316,3 +320,32 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
         assert emu.texts(2) == ["Echo: question 2"]
         assert emu.texts(3) == ["Echo: question 3"]
+
+
+async def test_bad_token_stops_the_bot_with_a_clear_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        settings = make_settings(tmp_path, emu, llm)
+        wrong = dataclasses.replace(settings.telegram, token="1:WRONGTOKENwrongTOKEN")
+        settings = dataclasses.replace(settings, telegram=wrong)
+        with pytest.raises(TauroError) as caught:
+            async with open_actor_system(system_spec(settings)):
+                pass
+    assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
+    assert "telegram.fatal" in caplog.messages
+    assert "WRONGTOKEN" not in caplog.text
+    assert "WRONGTOKEN" not in str(caught.value)
+
+
+async def test_webhook_conflict_while_polling_is_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with running_bot(tmp_path) as bot:
+            bot.emu.set_webhook("https://example.invalid/hook")
+            await trio.sleep(30)
+    error = single_exception(caught.value)
+    assert isinstance(error, TauroError)
+    assert "409 Conflict" in str(error)
+    assert "telegram.fatal" in caplog.messages

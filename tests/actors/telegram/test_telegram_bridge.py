@@ -1,0 +1,183 @@
+"""BotApi with the real python-telegram-bot client against the Bot API emulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+from tauro.actors.telegram._bridge import BotApi, classify, open_bot_api
+from tauro.actors.voice import VoiceNote
+from tauro.config import TelegramSettings
+from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
+from tauro.testing import BotApiEmulator, open_botapi_emulator
+
+TOKEN = "123456:SECRETsecretSECRETsecret"
+
+
+def settings_for(emu: BotApiEmulator, **over: object) -> TelegramSettings:
+    base = TelegramSettings(
+        token=TOKEN, api_base_url=emu.base_url, poll_timeout=0.5, request_timeout=5.0,
+        max_retries=2,
+    )  # fmt: skip
+    return dataclasses.replace(base, **over)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def bridge(**over: object) -> AsyncIterator[tuple[BotApiEmulator, BotApi]]:
+    async with open_botapi_emulator(TOKEN) as emu, open_bot_api(settings_for(emu, **over)) as api:
+        yield emu, api
+
+
+async def test_identity_comes_from_get_me() -> None:
+    async with bridge() as (_, api):
+        assert api.identity.username == "tauro_test_bot"
+        assert api.identity.name == "TauroBot"
+
+
+async def test_bot_username_setting_wins() -> None:
+    async with bridge(bot_username="@other_name") as (_, api):
+        assert api.identity.username == "other_name"
+
+
+async def test_bad_token_is_a_clear_fatal_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with open_botapi_emulator(TOKEN) as emu:
+        wrong = dataclasses.replace(settings_for(emu), token="999:WRONGwrongWRONGwrong")
+        with pytest.raises(InvalidTokenError) as caught:
+            async with open_bot_api(wrong):
+                pass
+    assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
+    assert "WRONGwrong" not in str(caught.value)
+    assert "WRONGwrong" not in caplog.text
+
+
+async def test_webhook_conflict_is_a_clear_fatal_error() -> None:
+    async with bridge() as (emu, api):
+        emu.set_webhook("https://example.invalid/hook")
+        with pytest.raises(PollingConflictError, match="deleteWebhook"):
+            await api.get_updates(0, 0.1)
+
+
+async def test_get_updates_with_offsets() -> None:
+    async with bridge() as (emu, api):
+        first = emu.push_message(42, "one")
+        emu.push_message(42, "two")
+        updates = await api.get_updates(0, 0.5)
+        assert [u.text for u in updates] == ["one", "two"]
+        again = await api.get_updates(first, 0.5)
+        assert len(again) == 2  # not confirmed yet: they come back
+        later = await api.get_updates(updates[-1].update_id + 1, 0.5)
+        assert later == []
+
+
+async def test_send_and_edit_and_unchanged_edit() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        sent = await api.send_text(42, "hello", markdown=False, reply_to=None)
+        assert emu.texts(42) == ["hello"]
+        edited = await api.edit_text(42, sent.message_id, "hello!", markdown=False, optional=False)
+        assert edited is not None
+        # "message is not modified" counts as done.
+        same = await api.edit_text(42, sent.message_id, "hello!", markdown=False, optional=False)
+        assert same == edited
+        assert emu.texts(42) == ["hello!"]
+
+
+async def test_lazy_text_is_read_when_the_message_goes() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        sent = await api.send_text(42, lambda: "computed late", markdown=False, reply_to=None)
+        assert sent.text == "computed late"
+        assert emu.texts(42) == ["computed late"]
+
+
+async def test_refused_markdown_is_resent_plain() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        sent = await api.send_text(42, "a *broken `markdown", markdown=True, reply_to=None)
+        assert not sent.markdown
+        assert emu.texts(42) == ["a *broken `markdown"]
+        ok = await api.send_text(42, "*fine*", markdown=True, reply_to=None)
+        assert ok.markdown
+        assert api.counters().markdown_fallbacks == 1
+
+
+async def test_5xx_is_retried_then_succeeds() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        emu.inject_error("sendMessage", 502, "Bad Gateway", times=2)
+        await api.send_text(42, "made it", markdown=False, reply_to=None)
+        assert emu.texts(42) == ["made it"]
+        assert api.counters().retries == 2
+
+
+async def test_retries_give_up_with_a_translated_error() -> None:
+    async with bridge(max_retries=1) as (emu, api):
+        emu.add_chat(42)
+        emu.inject_error("sendMessage", 500, "Internal Server Error", times=5)
+        with pytest.raises(TelegramError, match="sendMessage failed"):
+            await api.send_text(42, "lost?", markdown=False, reply_to=None)
+        assert api.counters().failures == 1
+
+
+async def test_429_waits_retry_after_and_holds_the_chat_back() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        emu.inject_error("sendMessage", 429, "Too Many Requests: retry after 1", 1)
+        start = trio.current_time()
+        await api.send_text(42, "after the flood", markdown=False, reply_to=None)
+        assert trio.current_time() - start >= 1.0
+        assert api.counters().floods == 1
+
+
+async def test_optional_edit_is_skipped_when_the_chat_is_busy() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        sent = await api.send_text(42, "1", markdown=False, reply_to=None)
+        for text in ("2", "3"):
+            await api.send_text(42, text, markdown=False, reply_to=None)
+        assert await api.edit_text(42, sent.message_id, "x", markdown=False, optional=True) is None
+
+
+async def test_voice_note_is_uploaded(tmp_path: Path) -> None:
+    note_path = tmp_path / "answer.ogg"
+    note_path.write_bytes(b"OggS" + bytes(100))
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        await api.send_voice(42, VoiceNote(note_path, 2.5, 104), reply_to=None)
+        (message,) = emu.messages(42)
+        assert message.raw["voice"]["duration"] == 3
+
+
+async def test_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with bridge(max_retries=1) as (emu, api):
+        emu.add_chat(42)
+        await api.send_text(42, "hi", markdown=False, reply_to=None)
+        emu.inject_error("sendMessage", 500, f"boom {TOKEN}", times=5)
+        with pytest.raises(TelegramError) as caught:
+            await api.send_text(42, "fails", markdown=False, reply_to=None)
+        logging.getLogger("httpx").exception("request to %s failed", emu.base_url + TOKEN)
+    assert any("HTTP Request" in record.getMessage() for record in caplog.records)
+    secret = TOKEN.partition(":")[2]
+    assert secret not in str(caught.value)
+    assert secret not in caplog.text
+    for record in caplog.records:
+        assert secret not in record.getMessage()
+        assert secret not in (record.exc_text or "")
+
+
+def test_classify() -> None:
+    import telegram.error as tg
+
+    assert classify(tg.RetryAfter(3)) is not None
+    assert classify(tg.TimedOut()) is not None
+    assert classify(tg.NetworkError("Bad Gateway (502)")) is not None
+    assert classify(tg.BadRequest("chat not found")) is None
+    assert classify(tg.Forbidden("bot was blocked")) is None

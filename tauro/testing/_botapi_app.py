@@ -101,17 +101,19 @@ async def statistics(request: Request) -> Response:
 async def sent(request: Request) -> Response:
     emulator, chat = _emulator(request), request.query_params.get("chat_id")
     records = emulator.sent if chat is None else emulator.messages(int(chat))
-    return JSONResponse({"messages": [record.to_json() for record in records]})
+    epoch = emulator.state.epoch
+    return JSONResponse({"messages": [record.to_json(epoch) for record in records]})
 
 
 async def calls(request: Request) -> Response:
     emulator, since = _emulator(request), int(request.query_params.get("since", "0"))
-    method = request.query_params.get("method")
+    method, epoch = request.query_params.get("method"), emulator.state.epoch
     chosen = [
-        {"index": i, "method": c.method, "params": c.params, "time": c.time, "status": c.status}
+        {"index": i, "method": c.method, "params": c.params, "time": c.time,
+         "unix_time": epoch + c.time, "status": c.status}
         for i, c in enumerate(emulator.calls[since:], start=since)
         if method is None or c.method == method
-    ]
+    ]  # fmt: skip
     return JSONResponse({"calls": chosen, "next": len(emulator.calls)})
 
 
@@ -133,6 +135,15 @@ async def push_message(request: Request) -> Response:
     doc = await _json(request)
     chat_id, text = int(doc.pop("chat_id")), str(doc.pop("text"))
     return JSONResponse({"update_id": _emulator(request).push_message(chat_id, text, **doc)})
+
+
+async def push_messages(request: Request) -> Response:
+    """Several user messages at the same instant: ``{"messages": [{chat_id, text...}]}``."""
+    emulator, ids = _emulator(request), []
+    for doc in (await _json(request)).get("messages", []):
+        chat_id, text = int(doc.pop("chat_id")), str(doc.pop("text"))
+        ids.append(emulator.push_message(chat_id, text, **doc))
+    return JSONResponse({"update_ids": ids})
 
 
 async def push_update(request: Request) -> Response:
@@ -168,7 +179,8 @@ async def flood_limits(request: Request) -> Response:
 
 def build_app(emulator: BotApiEmulator) -> Starlette:
     control = [
-        ("/push_message", push_message), ("/push_update", push_update),
+        ("/push_message", push_message), ("/push_messages", push_messages),
+        ("/push_update", push_update),
         ("/inject_error", inject_error), ("/latency", latency),
         ("/webhook", webhook), ("/flood_limits", flood_limits),
     ]  # fmt: skip

@@ -183,12 +183,17 @@ def _v2_step(text: str, i: int, out: _Builder, stack: list[_Open]) -> int:
 
 
 def _v2_close_link(text: str, i: int, out: _Builder, link: _Open) -> int:
-    end = text.find(")", i + 2) if text.startswith("(", i + 1) else -1
-    if end < 0:
+    """After ``]``: ``(url)``, where ``)`` and ``\\`` inside the URL are escaped."""
+    j, url = i + 2, list[str]()
+    while text.startswith("(", i + 1) and j < len(text) and text[j] != ")":
+        step = 2 if text[j] == "\\" and j + 1 < len(text) else 1
+        url.append(text[j + step - 1])
+        j += step
+    if not text.startswith("(", i + 1) or j >= len(text):
         offset = _byte_offset(text, link.index)
         raise _cannot_parse(f"Can't find end of a URL at byte offset {offset}")
-    out.entity("text_link", link.start, url=text[i + 2 : end].replace("\\", ""))
-    return end + 1
+    out.entity("text_link", link.start, url="".join(url))
+    return j + 1
 
 
 def _v2_code(text: str, i: int, out: _Builder) -> int:

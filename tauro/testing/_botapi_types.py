@@ -125,10 +125,12 @@ class BotMessage:
     def history(self) -> tuple[str, ...]:
         return tuple(self.texts)
 
-    def to_json(self) -> JsonDict:
-        """The record as the control endpoint ``GET /_emulator/sent`` shows it."""
+    def to_json(self, epoch: float = 0.0) -> JsonDict:
+        """The record as ``GET /_emulator/sent`` shows it; ``unix_times`` (trio times
+        plus ``epoch``) let another process compare them with its own clock."""
         doc: JsonDict = {"chat_id": self.chat_id, "message_id": self.message_id}
         doc.update(kind=self.kind, text=self.text, history=self.texts, times=self.times)
+        doc["unix_times"] = [epoch + t for t in self.times]
         doc.update(reply_to_message_id=self.reply_to_message_id, deleted=self.deleted)
         if self.file is not None:
             doc["file"] = {"file_id": self.file.file_id, "size": self.file.file_size}

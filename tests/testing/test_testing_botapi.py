@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -345,6 +346,19 @@ async def test_flood_limits_give_429_and_recover_after_retry_after(
     assert (await bot.send_message(42, "after waiting")).text == "after waiting"
 
 
+async def test_global_flood_limit_spans_chats(
+    emu: BotApiEmulator, bot: Client, autojump_clock: MockClock
+) -> None:
+    emu.set_flood_limits(FloodLimits())
+    for chat_id in range(1, 32):
+        emu.add_chat(chat_id)
+    for chat_id in range(1, 31):
+        await bot.send_message(chat_id, "broadcast")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(31, "one more")
+    assert emu.statistics().rate_limited == 1
+
+
 async def test_group_flood_limit_is_per_minute(
     emu: BotApiEmulator, bot: Client, autojump_clock: MockClock
 ) -> None:
@@ -379,6 +393,8 @@ async def test_control_endpoints_push_and_list(emu: BotApiEmulator, bot: Client)
     async with httpx.AsyncClient(base_url=f"{emu.root_url}/_emulator") as http:
         pushed = await http.post("/push_message", json={"chat_id": 5, "text": "hi"})
         update = (await bot.get_updates())[0]
+        batch = [{"chat_id": c, "text": "x"} for c in (6, 7)]
+        many = (await http.post("/push_messages", json={"messages": batch})).json()
         await bot.send_message(5, "hello")
         listed = (await http.get("/sent", params={"chat_id": 5})).json()
         await http.post(
@@ -387,7 +403,9 @@ async def test_control_endpoints_push_and_list(emu: BotApiEmulator, bot: Client)
         )
         stats = (await http.get("/statistics")).json()
     assert pushed.json()["update_id"] == update.update_id
+    assert many["update_ids"] == [update.update_id + 1, update.update_id + 2]
     assert listed["messages"][0]["text"] == "hello"
+    assert abs(listed["messages"][0]["unix_times"][0] - time.time()) < 60
     assert stats["messages_sent"] == 1
     with pytest.raises(telegram.error.NetworkError):
         await bot.get_me()
@@ -413,6 +431,8 @@ async def test_control_endpoints_refuse_other_hosts() -> None:
         ("a &lt;b&gt; <code>c</code>", "HTML", "a <b> c", ("code", 6, 1)),
         ("__u__ \\. ||s||", "MarkdownV2", "u . s", ("underline", 0, 1)),
         ("```py\nx = 1```", "MarkdownV2", "x = 1", ("pre", 0, 5)),
+        ("*a _b_ c*", "MarkdownV2", "a b c", ("bold", 0, 5)),
+        ("[go](http://x.org/a\\)b)", "MarkdownV2", "go", ("text_link", 0, 2)),
     ],
 )
 def test_parse_modes_produce_entities(
@@ -433,6 +453,7 @@ def test_parse_modes_produce_entities(
         ("<blink>x</blink>", "HTML", 'Unsupported start tag "blink" at byte offset 0'),
         ("*bold", "MarkdownV2", "Can't find end of Bold entity at byte offset 0"),
         ("1+1", "MarkdownV2", "Character '+' is reserved"),
+        ("snake_case name", "Markdown", "Can't find end of the entity starting at byte offset 5"),
     ],
 )
 def test_bad_markup_errors_use_telegram_wording(text: str, mode: str, detail: str) -> None:
@@ -489,3 +510,9 @@ async def test_abandoned_long_poll_is_dropped_without_conflict(
         reply = (await restarted.post(url, data={"timeout": "30"})).json()
     assert reply["result"][0]["message"]["text"] == "after restart"
     assert emu.statistics().conflicts == 0
+
+
+def test_markdown_v2_link_urls_unescape() -> None:
+    parsed = parse_text("[go](http://x.org/a\\)b) \\!", "MarkdownV2")
+    assert parsed.text == "go !"
+    assert parsed.entities[0]["url"] == "http://x.org/a)b"

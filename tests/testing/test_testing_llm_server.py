@@ -310,3 +310,24 @@ async def test_runs_as_a_separate_process() -> None:
             tags = (await http.get("/api/tags")).json()
         process.terminate()
     assert [m["name"] for m in tags["models"]] == ["tiny:1b"]
+
+
+async def test_openai_stream_faults(http: httpx.AsyncClient, llm: LlmServerEmulator) -> None:
+    llm.inject_fault("error_line", after_chunks=1, message="boom")
+    errored = await sse_data(http, HELLO)
+    llm.inject_fault("cut", after_chunks=1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await sse_data(http, HELLO)
+    assert json.loads(errored[-1]) == {"error": {"message": "boom", "type": "api_error"}}
+    assert len(errored) == 2
+
+
+def test_public_names() -> None:
+    import tauro.testing
+
+    assert set(tauro.testing.__all__) == {
+        "ApiCall", "BotApiEmulator", "BotApiStatistics", "BotMessage", "ChatAction",
+        "FloodLimits", "LlmFault", "LlmRequest", "LlmServerEmulator", "LlmStatistics",
+        "ModelInfo", "StoredFile", "open_botapi_emulator", "open_llm_server",
+    }  # fmt: skip
+    assert all(hasattr(tauro.testing, name) for name in tauro.testing.__all__)

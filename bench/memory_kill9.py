@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CLIENTS = 6
+LIFETIME = 60.0  # seconds a child may live
 MEMORY_FILE = "conversations.json"
 
 
@@ -59,11 +60,12 @@ async def _child(directory: Path, trial: int, growth: float) -> None:
         return MemoryActor(settings, rewrite_growth=growth, rewrite_min_bytes=16 * 1024)
 
     spec = SupervisorSpec(name="root", children=(ActorSpec(name="memory", factory=factory),))
-    async with open_actor_system(spec) as system:
-        print("ready", flush=True)
-        async with trio.open_nursery() as nursery:
-            for client in range(CLIENTS):
-                nursery.start_soon(_client, system.ref("memory"), f"c{client}", trial)
+    with trio.move_on_after(LIFETIME):  # never outlive a parent that died
+        async with open_actor_system(spec) as system:
+            print("ready", flush=True)
+            async with trio.open_nursery() as nursery:
+                for client in range(CLIENTS):
+                    nursery.start_soon(_client, system.ref("memory"), f"c{client}", trial)
 
 
 def run_child(directory: Path, trial: int, growth: float) -> None:
@@ -113,17 +115,27 @@ def _spawn(chain: Chain, trial: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def _kill_at_random(child: subprocess.Popen[bytes], rng: random.Random, window: float) -> bytes:
-    """SIGKILL after a random delay; the delay starts at spawn or at "ready"."""
+def _kill_at_random(
+    chain: Chain, child: subprocess.Popen[bytes], rng: random.Random, window: float
+) -> bytes:
+    """SIGKILL at a random moment: during start-up, while appending, or mid-snapshot."""
     assert child.stdout is not None
     output = b""
-    if rng.random() < 0.8:  # mostly while running; sometimes during start-up/recovery
+    roll = rng.random()
+    if roll >= 0.15:  # else: killed during start-up and recovery
         output = child.stdout.readline()
-    time.sleep(rng.uniform(0.0, window))
+    if roll >= 0.6:  # as soon as a snapshot's temp file shows up
+        _wait_for_snapshot(chain.directory, deadline=time.monotonic() + 2 * window)
+    time.sleep(rng.uniform(0.0, window if roll < 0.6 else 0.002))
     child.send_signal(signal.SIGKILL)
     output += child.stdout.read()
     child.wait()
     return output
+
+
+def _wait_for_snapshot(directory: Path, deadline: float) -> None:
+    while not _mid_snapshot(directory) and time.monotonic() < deadline:
+        time.sleep(0.0005)
 
 
 def _ledger(output: bytes, chain: Chain) -> tuple[int, bool]:
@@ -174,7 +186,7 @@ def run_trials(args: argparse.Namespace) -> Totals:
     for trial in range(args.trials):
         if trial and trial % args.chain == 0:
             chain = Chain.fresh(args.dir, trial // args.chain, args.prefill)
-        output = _kill_at_random(_spawn(chain, trial), rng, args.window)
+        output = _kill_at_random(chain, _spawn(chain, trial), rng, args.window)
         count, ready = _ledger(output, chain)
         totals.trials += 1
         totals.acked += count

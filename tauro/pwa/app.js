@@ -50,6 +50,46 @@ function showVoice(on) {
   voice.textContent = `Voice answers: ${on ? "on" : "off"}`;
 }
 
+// The last messages are kept on this device so the chat still shows them offline.
+const SAVED = "tauro.history";
+const SAVED_MAX = 50;
+
+function saveHistory() {
+  const items = [...list.querySelectorAll(".message.user, .message.assistant")]
+    .filter((item) => !item.classList.contains("pending"))
+    .slice(-SAVED_MAX)
+    .map((item) => ({
+      role: item.classList.contains("user") ? "user" : "assistant",
+      content: item.querySelector(".content").textContent,
+    }));
+  try {
+    localStorage.setItem(SAVED, JSON.stringify(items));
+  } catch {
+    // storage full or disabled: offline viewing is a convenience only
+  }
+}
+
+function forgetHistory() {
+  localStorage.removeItem(SAVED);
+}
+
+function showSaved() {
+  if (list.children.length) return;
+  let items = [];
+  try {
+    items = JSON.parse(localStorage.getItem(SAVED) || "[]");
+  } catch {
+    items = [];
+  }
+  for (const item of items) addMessage(item.role, item.content);
+  if (items.length) {
+    const note = document.createElement("li");
+    note.className = "saved-note";
+    note.textContent = "Saved on this device; new messages will show once the bot is reachable.";
+    list.append(note);
+  }
+}
+
 async function loadHistory() {
   setState("connecting");
   try {
@@ -59,6 +99,7 @@ async function loadHistory() {
     list.replaceChildren();
     for (const message of data.messages) addMessage(message.role, message.content);
     $("empty").hidden = data.messages.length > 0;
+    saveHistory();
     voiceAvailable = data.voice_available;
     voice.hidden = !voiceAvailable;
     showVoice(data.voice);
@@ -76,7 +117,8 @@ function handleFailure(error) {
   online = false;
   setEnabled(false);
   if (error instanceof Offline) {
-    setState("offline", "Offline: the bot cannot be reached");
+    setState("offline");
+    showSaved();
   } else {
     setState("error", String(error.message || error));
   }
@@ -125,7 +167,7 @@ async function sendMessage(message) {
     if (error instanceof Unauthorized) return goToLogin();
     if (error instanceof Offline) {
       addNote("The connection was lost; your message may not have been answered. Try again.");
-      setState("offline", "Offline: the bot cannot be reached");
+      setState("offline");
     } else {
       addNote(String(error.message || error));
       setState("error", "Not sent");
@@ -150,6 +192,7 @@ function onEvent(event, data, answer, content) {
   } else if (event === "done") {
     content.textContent = data.text;
     answer.classList.remove("pending");
+    saveHistory();
     const speaking = voiceAvailable && voice.getAttribute("aria-pressed") === "true";
     setState(speaking ? "writing" : "ready", speaking ? "Preparing voice…" : undefined);
     return true;
@@ -213,6 +256,7 @@ clear.addEventListener("click", async () => {
     const response = await api("/api/clear", { method: "POST", body: {} });
     if (!response.ok) throw new Error(await reasonOf(response));
     list.replaceChildren();
+    forgetHistory();
     $("empty").hidden = false;
     text.focus();
   } catch (error) {
@@ -221,6 +265,7 @@ clear.addEventListener("click", async () => {
 });
 
 $("logout").addEventListener("click", async () => {
+  forgetHistory();
   try {
     await api("/api/logout", { method: "POST", body: {} });
   } finally {
@@ -232,7 +277,7 @@ window.addEventListener("online", () => { if (!online) loadHistory(); });
 window.addEventListener("offline", () => {
   online = false;
   setEnabled(false);
-  setState("offline", "Offline: the bot cannot be reached");
+  setState("offline");
 });
 
 loadHistory();

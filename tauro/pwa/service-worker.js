@@ -13,13 +13,16 @@
 // cache; open pages then show "A new version of the app is ready" with a Reload
 // button rather than reloading under the user's fingers. A shell file that changes
 // on the server without a new VERSION reaches the page on the next load after the
-// background refresh, and the page is told so it can offer the same Reload.
+// background refresh, and the page is told so it can offer the same Reload: the
+// worker remembers when a cached file last changed and answers a page's question
+// "changed since I loaded?" (a broadcast alone can miss a page still loading).
 
 const VERSION = "v1";
 const CACHE_PREFIX = "tauro-shell-";
 const CACHE = `${CACHE_PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 5000;
 const OFFLINE_PAGE = "/offline.html";
+let shellChangedAt = 0; // Date.now() of the last refresh that brought a different file
 const SHELL = [
   "/",
   "/login",
@@ -110,13 +113,22 @@ async function revalidate(cache, key, cached) {
   if (response.ok && response.type === "basic") {
     await cache.put(key, response.clone());
     const before = cached && cached.headers.get("ETag");
-    if (before && before !== response.headers.get("ETag")) await announceUpdate(key);
+    if (before && before !== response.headers.get("ETag")) {
+      shellChangedAt = Date.now();
+      await announceUpdate(key);
+    }
   }
   return response;
 }
 
 async function announceUpdate(key) {
   for (const client of await self.clients.matchAll({ type: "window" })) {
-    client.postMessage({ type: "shell-updated", url: key });
+    client.postMessage({ type: "shell-updated", url: key, changedAt: shellChangedAt });
   }
 }
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "shell-status" && event.source) {
+    event.source.postMessage({ type: "shell-updated", changedAt: shellChangedAt });
+  }
+});

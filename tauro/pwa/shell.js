@@ -3,17 +3,25 @@
 /** Register the service worker; show the banner when a new app version is in control. */
 export function startServiceWorker() {
   if (!("serviceWorker" in navigator)) return;
-  const hadController = Boolean(navigator.serviceWorker.controller);
+  let controlled = Boolean(navigator.serviceWorker.controller);
   navigator.serviceWorker.addEventListener("controllerchange", () => {
     // The first install is not an update: nothing on screen came from an old version.
-    if (hadController) showUpdateBanner();
+    if (controlled) showUpdateBanner();
+    controlled = true;
   });
   navigator.serviceWorker.addEventListener("message", (event) => {
-    if (event.data && event.data.type === "shell-updated") showUpdateBanner();
+    const data = event.data || {};
+    // Only a change after this page started loading means the page shows old files.
+    if (data.type === "shell-updated" && data.changedAt >= performance.timeOrigin) {
+      showUpdateBanner();
+    }
   });
   navigator.serviceWorker
     .register("/service-worker.js", { scope: "/", updateViaCache: "none" })
     .catch((error) => console.warn("service worker not registered:", error));
+  navigator.serviceWorker.ready.then((registration) => {
+    registration.active?.postMessage({ type: "shell-status" });
+  });
 }
 
 function showUpdateBanner() {
@@ -33,6 +41,12 @@ const STATE_TEXT = {
   error: "Error",
 };
 
+// The longer explanation under the header, for the states that need one.
+const NOTICE_TEXT = {
+  offline: "You are offline, or the bot cannot be reached. Sending is possible again as soon as it is back.",
+  "llm-unreachable": "The bot is running, but its language model server does not answer. Try again in a while.",
+};
+
 /** Show one of the named states in the header badge (also read by screen readers). */
 export function setState(state, text) {
   const badge = document.getElementById("state");
@@ -40,6 +54,11 @@ export function setState(state, text) {
   badge.dataset.state = state;
   badge.textContent = text || STATE_TEXT[state] || state;
   document.body.dataset.state = state;
+  const notice = document.getElementById("notice");
+  if (notice) {
+    notice.hidden = !(state in NOTICE_TEXT);
+    notice.textContent = NOTICE_TEXT[state] || "";
+  }
 }
 
 export class Offline extends Error {}

@@ -43,15 +43,23 @@ function renderLatency(llm) {
   renderCounters("llm-counters", llm.counters);
 }
 
+function shown(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "number" && !Number.isInteger(value)) return value.toFixed(2);
+  return String(value);
+}
+
 function renderCounters(id, values) {
   const list = $(id);
   list.replaceChildren();
-  for (const [key, value] of Object.entries(values)) {
+  const entries = Object.entries(values);
+  if (!entries.length) entries.push(["not_running", null]);
+  for (const [key, value] of entries) {
     const term = document.createElement("dt");
     term.textContent = key.replaceAll("_", " ");
     const detail = document.createElement("dd");
     detail.dataset.key = key;
-    detail.textContent = value === null ? "–" : String(value);
+    detail.textContent = shown(value);
     list.append(term, detail);
   }
 }
@@ -70,7 +78,7 @@ async function refresh() {
     setState("ready", "Live");
   } catch (error) {
     if (error instanceof Unauthorized) return goToLogin("status");
-    if (error instanceof Offline) setState("offline", "Offline: the bot cannot be reached");
+    if (error instanceof Offline) setState("offline");
     else setState("error", String(error.message || error));
   }
 }

@@ -27,7 +27,13 @@ from tauro.actors.web._backend import HistoryEntry
 from tauro.actors.web._chat import VoiceClips, WebCounters
 from tauro.actors.web._events import Failed, OpenStreams, TurnEvents
 from tauro.actors.web._sink import WatchedLLM, WebSink
-from tauro.actors.web._status import ActorStatus, LatencySummary, StatusReport, numeric_fields
+from tauro.actors.web._status import (
+    ActorStatus,
+    LatencySummary,
+    Scalar,
+    StatusReport,
+    numeric_fields,
+)
 from tauro.config import Settings
 from tauro.conversation import Asker, TurnRefs, run_turn
 from tauro.errors import TauroError
@@ -123,7 +129,7 @@ class ActorBackend:
             uptime_s=trio.current_time() - self._started,
             actors=_actors(self._statistics()),
             llm=_latency(answers.get("llm")),
-            memory=numeric_fields(answers.get("memory")),
+            memory=_memory_counters(answers.get("memory")),
             voice=numeric_fields(answers.get("voice")),
             web=self._counters.snapshot(self._streams),
         )
@@ -178,3 +184,9 @@ def _percentiles(latency: LatencyStatistics) -> dict[str, float]:
     if latency.count == 0:
         return {}  # "no answer yet", rather than a misleading 0 s
     return {"p50": latency.p50, "p95": latency.p95, "p99": latency.p99, "max": latency.max}
+
+
+def _memory_counters(stats: object) -> dict[str, Scalar]:
+    counters = numeric_fields(stats)
+    counters.pop("conversation_messages", None)  # per conversation; none was asked about
+    return counters

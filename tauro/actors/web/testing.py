@@ -134,6 +134,7 @@ class BotThread:
     pwa_root: Path = PWA_ROOT
     voice: bool = False
     llm_options: dict[str, Any] = field(default_factory=dict)
+    llm_url: str | None = None  # instead of the emulator's (e.g. a closed port)
     url: str = ""
     bot: WebBot | None = None
     llm: LlmServerEmulator | None = None
@@ -163,7 +164,7 @@ class BotThread:
         self._stop = trio.Event()
         async with open_llm_server(**self.llm_options) as llm:
             self.llm = llm
-            settings = web_bot_settings(self.root, llm.url, voice=self.voice)
+            settings = web_bot_settings(self.root, self.llm_url or llm.url, voice=self.voice)
             voice_dir = self.root / "voice"
             async with open_web_bot(settings, pwa_root=self.pwa_root, voice_dir=voice_dir) as bot:
                 self.bot, self.url = bot, bot.url

@@ -1,0 +1,403 @@
+"""The PWA in real headless Chromium (Debian's), against the real bot and the LLM emulator.
+
+Playwright's sync API runs its own event loop, so the bot (memory, LLM actor,
+web actor on hypercorn, and the LLM emulator) runs in a thread with its own
+``trio.run`` (``BotThread``); these tests are plain functions.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+from tauro.actors.memory import GetStats
+from tauro.actors.web.testing import TEST_SECRET, BotThread, launch_chromium
+
+PHONE = {"width": 390, "height": 844}
+CACHED_ENTRIES = """async () => {
+  const out = [];
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) out.push([name, new URL(request.url).pathname]);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture
+def bot(tmp_path: Path, pwa_copy: Path) -> Iterator[BotThread]:
+    thread = BotThread(tmp_path / "bot", pwa_root=pwa_copy)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    with sync_playwright() as playwright:
+        context = launch_chromium(playwright, tmp_path / "profile", viewport=PHONE)
+        context.set_default_timeout(15_000)
+        yield context
+        context.close()
+
+
+def _page(browser: BrowserContext) -> Page:
+    return browser.pages[0] if browser.pages else browser.new_page()
+
+
+def _log_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/login#token={TEST_SECRET}")
+    page.wait_for_url(f"{url}/")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+
+
+def _send(page: Page, text: str) -> None:
+    page.locator("#text").fill(text)
+    page.keyboard.press("Enter")
+
+
+def _answers(page: Page) -> list[str]:
+    return page.locator(".message.assistant:not(.pending) .content").all_inner_texts()
+
+
+def _controlled(page: Page) -> None:
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+
+def test_login_form_refuses_a_wrong_secret_then_logs_in(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    page.goto(f"{bot.url}/")
+    page.wait_for_url(f"{bot.url}/login")  # no session: the chat sends us to log in
+    page.locator("#token").fill("not the secret")
+    page.keyboard.press("Enter")
+    expect(page.locator("#problem")).to_have_text("That secret is not right.")
+    page.locator("#token").fill(TEST_SECRET)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{bot.url}/")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    cookie = next(c for c in browser.cookies() if c["name"] == "tauro_session")
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # invisible to scripts
+
+
+def test_login_link_logs_in_and_drops_the_secret_from_the_address(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    assert TEST_SECRET not in page.url
+    assert page.evaluate("history.length") >= 1
+    assert TEST_SECRET not in page.evaluate("location.href")
+
+
+def test_the_answer_streams_in_and_history_survives_a_reload(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    assert bot.llm is not None
+    bot.llm.set_latency(first_token=0.3, per_token=0.15)
+    bot.llm.script("uno due tre quattro cinque sei sette otto")
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _send(page, "conta fino a otto")
+    expect(page.locator("#state")).to_have_attribute("data-state", re.compile("thinking|writing"))
+    # part of the answer is on screen while it is still being written
+    page.wait_for_function("""() => {
+        const item = document.querySelector('.message.assistant.pending .content');
+        return item && item.textContent.length > 0 && item.textContent.length < 30;
+    }""")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    assert _answers(page) == ["uno due tre quattro cinque sei sette otto"]
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    page.reload()
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    contents = page.locator(".message .content").all_inner_texts()
+    assert contents == ["conta fino a otto", "uno due tre quattro cinque sei sette otto"]
+
+
+def test_clear_forgets_the_conversation(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _send(page, "ciao")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#clear").click()
+    expect(page.locator(".message")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    expect(page.locator(".message")).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+
+
+def test_the_service_worker_installs_controls_and_caches_only_the_shell(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _controlled(page)
+    _send(page, "ciao")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    page.goto(f"{bot.url}/status")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    entries = page.evaluate(CACHED_ENTRIES)
+    names = {name for name, _ in entries}
+    paths = {path for _, path in entries}
+    assert names == {"tauro-shell-v1"}
+    assert {
+        "/",
+        "/app.js",
+        "/style.css",
+        "/offline.html",
+        "/manifest.webmanifest",
+        "/icons/icon-192.png",
+        "/icons/icon-512.png",
+    } <= paths
+    assert not [p for p in paths if p.startswith("/api/") or p == "/metrics"]
+    assert "/service-worker.js" not in paths
+
+
+def test_offline_reload_shows_the_shell_the_saved_chat_and_the_offline_state(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _controlled(page)
+    _send(page, "ricordami")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    browser.set_offline(True)
+    page.reload()
+    expect(page.locator("#state")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#notice")).to_contain_text("offline")
+    expect(page.locator("h1")).to_have_text("TauroBot")  # the shell, from the cache
+    assert page.locator(".message .content").all_inner_texts() == ["ricordami", "Echo: ricordami"]
+    expect(page.locator("#send")).to_be_disabled()
+    # API answers were never cached: offline, they fail rather than come back stale
+    failed = page.evaluate("fetch('/api/history').then(() => false, () => true)")
+    assert failed
+    browser.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+
+
+def test_with_the_server_gone_the_shell_still_opens(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _controlled(page)
+    bot.stop()
+    page.reload()
+    expect(page.locator("#state")).to_have_attribute("data-state", "offline")
+    page.goto(f"{bot.url}/somewhere-never-cached")
+    expect(page.locator("#offline-page")).to_be_visible()  # the offline fallback page
+
+
+def test_a_changed_shell_file_reaches_the_page_after_revalidation(
+    bot: BotThread, browser: BrowserContext, pwa_copy: Path
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _controlled(page)
+    index = pwa_copy / "index.html"
+    index.write_text(index.read_text().replace("<h1>TauroBot</h1>", "<h1>TauroBot 4</h1>"))
+    page.reload()
+    expect(page.locator("h1")).to_have_text("TauroBot")  # answered from the cache at once
+    expect(page.locator("#update")).to_be_visible()  # the background refresh saw the change
+    page.locator("#reload").click()
+    expect(page.locator("h1")).to_have_text("TauroBot 4")
+
+
+def test_a_new_service_worker_version_takes_over_and_drops_old_caches(
+    bot: BotThread, browser: BrowserContext, pwa_copy: Path
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _controlled(page)
+    first = page.evaluate("navigator.serviceWorker.controller.scriptURL")
+    worker = pwa_copy / "service-worker.js"
+    worker.write_text(worker.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
+    expect(page.locator("#update")).to_be_visible()  # controllerchange: a new version rules
+    page.wait_for_function("""async () => {
+        const names = await caches.keys();
+        return names.length === 1 && names[0] === 'tauro-shell-v2';
+    }""")
+    assert page.evaluate("navigator.serviceWorker.controller.scriptURL") == first
+
+
+def test_the_app_is_installable(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _controlled(page)
+    cdp = browser.new_cdp_session(page)
+    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["errors"] == []
+    assert manifest["url"] == f"{bot.url}/manifest.webmanifest"
+    sizes = page.evaluate("""async () => {
+        const out = [];
+        for (const size of [192, 512]) {
+            const response = await fetch(`/icons/icon-${size}.png`);
+            const bitmap = await createImageBitmap(await response.blob());
+            out.push([response.status, response.headers.get('content-type'),
+                      bitmap.width, bitmap.height]);
+        }
+        return out;
+    }""")
+    assert sizes == [[200, "image/png", 192, 192], [200, "image/png", 512, 512]]
+
+
+def test_the_status_page_shows_live_counters(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    page.goto(f"{bot.url}/status")
+    expect(page.locator("#actors tbody tr")).to_have_count(3)
+    for name in ("memory", "llm", "web"):
+        expect(page.locator(f'#actors tr[data-actor="{name}"] td').first).to_have_text("running")
+    turns = page.locator('#web dd[data-key="turns"]')
+    expect(turns).to_have_text("0")
+    response = browser.request.post(f"{bot.url}/api/chat", data={"text": "ciao"})
+    assert response.ok
+    expect(turns).to_have_text("1")  # the page polls and shows it
+    expect(page.locator('#llm-counters dd[data-key="completed"]')).to_have_text("1")
+    expect(page.locator('#memory dd[data-key="journal_appends"]')).not_to_have_text("0")
+    expect(page.locator("#llm tbody tr").first).not_to_contain_text("\u2013")
+
+
+def test_status_page_needs_the_secret(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    page.goto(f"{bot.url}/status")
+    page.wait_for_url(f"{bot.url}/login?next=status")
+    page.locator("#token").fill(TEST_SECRET)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{bot.url}/status")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+
+
+def test_keyboard_alone_is_enough(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    assert page.evaluate("document.activeElement.id") == "text"  # focus starts in the input
+    page.keyboard.type("prima riga")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("seconda riga")
+    page.keyboard.press("Enter")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    assert page.locator(".message.user .content").inner_text() == "prima riga\nseconda riga"
+    seen = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate("document.activeElement.id"))
+    assert seen == ["send", "clear", "logout"]  # no voice toggle: this bot has no TTS
+    expect(page.locator("#voice")).to_be_hidden()
+    page.keyboard.press("Shift+Tab")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")  # "Clear conversation", with its confirmation
+    expect(page.locator(".message")).to_have_count(0)
+
+
+@pytest.fixture
+def bot_with_voice(tmp_path: Path, pwa_copy: Path) -> Iterator[BotThread]:
+    thread = BotThread(tmp_path / "bot", pwa_root=pwa_copy, voice=True)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+def test_voice_answers_play_in_the_page(bot_with_voice: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    _log_in(page, bot_with_voice.url)
+    voice = page.locator("#voice")
+    expect(voice).to_have_attribute("aria-pressed", "false")
+    voice.focus()
+    page.keyboard.press("Space")  # a toggle button, usable from the keyboard
+    expect(voice).to_have_attribute("aria-pressed", "true")
+    expect(voice).to_have_text("Voice answers: on")
+    page.locator("#text").fill("hello there")
+    page.keyboard.press("Enter")
+    audio = page.locator(".message.assistant audio")
+    expect(audio).to_have_count(1, timeout=60_000)
+    duration = page.evaluate("""() => new Promise((resolve, reject) => {
+        const audio = document.querySelector('.message.assistant audio');
+        const done = () => resolve(audio.duration);
+        if (audio.readyState >= 1) done();
+        audio.addEventListener('loadedmetadata', done);
+        audio.addEventListener('error', () => reject(new Error('audio did not load')));
+    })""")
+    assert duration > 0.3
+    page.reload()  # the choice is stored with the conversation
+    expect(voice).to_have_attribute("aria-pressed", "true")
+
+
+def test_phone_layout_has_no_sideways_scroll(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _send(page, "x" * 300)
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    for path in ("/", "/status", "/login"):
+        page.goto(f"{bot.url}{path}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    box = page.locator("#token").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"]
+
+
+@pytest.fixture
+def bot_without_llm(tmp_path: Path, pwa_copy: Path) -> Iterator[BotThread]:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    thread = BotThread(tmp_path / "bot", pwa_root=pwa_copy, llm_url=f"http://127.0.0.1:{port}")
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+def test_llm_unreachable_is_shown_as_such(
+    bot_without_llm: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot_without_llm.url)
+    _send(page, "ciao")
+    expect(page.locator("#state")).to_have_attribute("data-state", "llm-unreachable")
+    expect(page.locator("#state")).to_have_text("LLM unreachable")
+    expect(page.locator(".message.note")).to_contain_text("not reachable")
+    expect(page.locator("#notice")).to_contain_text("language model server")
+    expect(page.locator("#send")).to_be_enabled()  # the user can try again
+
+
+def test_bad_requests_from_a_logged_in_browser_change_nothing(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    assert bot.bot is not None
+    memory = bot.bot.system.ref("memory")
+    before = bot.call(memory.ask, GetStats())
+    request = browser.request
+    bad: list[tuple[str, dict[str, Any]]] = [
+        ("/api/chat", {"data": "{oops", "headers": {"content-type": "application/json"}}),
+        ("/api/chat", {"data": {"text": "x" * 5000}}),
+        (
+            "/api/chat",
+            {"data": "{" + " " * 70_000 + "}", "headers": {"content-type": "application/json"}},
+        ),
+        ("/api/clear", {"data": "nope", "headers": {"content-type": "text/plain"}}),
+        ("/api/nowhere", {"data": {}}),
+    ]
+    statuses = [request.post(f"{bot.url}{path}", **options).status for path, options in bad]
+    assert statuses == [400, 413, 413, 415, 404]
+    assert bot.llm is not None
+    assert bot.llm.requests == []
+    after = bot.call(memory.ask, GetStats())
+    assert (after.messages, after.journal_appends) == (before.messages, before.journal_appends)

@@ -1,0 +1,182 @@
+"""ActorBackend on small in-test askers: what it asks each actor, and how it copes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tauro.actors.llm import GetLLMStats, LatencyStatistics, LLMStatistics
+from tauro.actors.memory import (
+    Append,
+    AppendReceipt,
+    Clear,
+    GetContext,
+    GetPreferences,
+    GetStats,
+    MemoryStatistics,
+    SetPreference,
+    StoredMessage,
+)
+from tauro.actors.voice import GetVoiceStatistics
+from tauro.actors.web import (
+    ActorBackend,
+    Failed,
+    HistoryEntry,
+    OpenStreams,
+    VoiceClips,
+    WebCounters,
+)
+from tauro.actors.web._events import open_turn_events
+from tauro.actors.web.testing import web_bot_settings
+from tauro.errors import AskTimeoutError, PersistenceError
+from tauro.runtime import ActorState, ActorStatistics, SystemStatistics
+
+
+class Asker:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.asked: list[Any] = []
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        self.asked.append(message)
+        result = self.answer(message) if callable(self.answer) else self.answer
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+def _backend(
+    actors: dict[str, Asker], *, voice: bool = True, statistics: SystemStatistics | None = None
+) -> ActorBackend:
+    settings = web_bot_settings(Path("unused"), "http://127.0.0.1:1", voice=voice)
+
+    def lookup(name: str) -> Asker:
+        return actors[name]  # KeyError: not in this system
+
+    return ActorBackend(
+        lookup,
+        settings,
+        clips=VoiceClips(),
+        counters=WebCounters(),
+        streams=OpenStreams(),
+        statistics=lambda: statistics,
+        limiter=trio.CapacityLimiter(1),
+    )
+
+
+MEMORY_STATS = MemoryStatistics(
+    conversations=2,
+    messages=5,
+    conversation_messages=0,
+    average_per_conversation=2.5,
+    journal_appends=5,
+    fsyncs=3,
+    snapshots=1,
+    bytes_written=900,
+    errors=0,
+    last_error=None,
+)
+
+
+async def test_history_clear_and_voice_are_memory_asks() -> None:
+    memory = Asker(
+        lambda m: {
+            GetContext: (StoredMessage("user", "ciao", "2025-11-05T19:52:21"),),
+            GetPreferences: {"voice": True},
+        }.get(type(m))
+    )
+    backend = _backend({"memory": memory, "voice": Asker(None)})
+    assert list(await backend.history("web:1", 50)) == [
+        HistoryEntry("user", "ciao", "2025-11-05T19:52:21")
+    ]
+    await backend.clear("web:1")
+    await backend.set_voice("web:1", False)
+    assert await backend.voice_enabled("web:1")
+    assert memory.asked[:3] == [
+        GetContext("web:1", 50),
+        Clear("web:1"),
+        SetPreference("web:1", "voice", False),
+    ]
+
+
+async def test_voice_needs_the_setting_and_the_actor() -> None:
+    memory = Asker({"voice": True})
+    assert _backend({"memory": memory, "voice": Asker(None)}).voice_available
+    without_actor = _backend({"memory": memory})
+    assert not without_actor.voice_available
+    assert not await without_actor.voice_enabled("web:1")  # the stored choice cannot apply
+    assert not _backend({"memory": memory, "voice": Asker(None)}, voice=False).voice_available
+
+
+async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
+    llm_stats = LLMStatistics(
+        provider="ollama",
+        base_url="u",
+        model="llama3.2",
+        max_parallel=2,
+        completed=4,
+        time_to_first_token=LatencyStatistics(count=4, p50=0.1, p95=0.2, p99=0.3, max=0.4),
+    )
+    system = SystemStatistics(
+        (
+            ActorStatistics(
+                name="memory",
+                supervisor="root",
+                state=ActorState.RUNNING,
+                restarts=1,
+                mailbox_depth=2,
+                mailbox_capacity=100,
+                handled=9,
+                dead_letters=0,
+                drops=0,
+                failures=1,
+                last_error=None,
+            ),
+        )
+    )
+    actors = {
+        "memory": Asker(MEMORY_STATS),
+        "llm": Asker(llm_stats),
+        "voice": Asker(AskTimeoutError("voice", "no reply")),
+    }
+    report = await _backend(actors, statistics=system).status()
+    assert [(a.name, a.state, a.restarts, a.mailbox_depth, a.handled) for a in report.actors] == [
+        ("memory", "running", 1, 2, 9)
+    ]
+    assert report.memory["fsyncs"] == 3
+    assert "conversation_messages" not in report.memory
+    assert report.llm.first_token == {"p50": 0.1, "p95": 0.2, "p99": 0.3, "max": 0.4}
+    assert report.llm.total == {}  # no complete answer measured yet
+    assert report.llm.counters["completed"] == 4
+    assert report.voice == {}
+    assert actors["memory"].asked == [GetStats()]
+    assert actors["llm"].asked == [GetLLMStats()]
+    assert actors["voice"].asked == [GetVoiceStatistics()]
+
+
+async def test_a_memory_failure_becomes_a_safe_failed_event() -> None:
+    memory = Asker(
+        lambda m: PersistenceError("memory/x.json", "disk full") if isinstance(m, Append) else None
+    )
+    backend = _backend({"memory": memory, "llm": Asker(None)})
+    events, receive = open_turn_events()
+    await backend.run_turn("web:1", "ciao", events)
+    event = receive.receive_nowait()
+    assert isinstance(event, Failed)
+    assert event.kind == "internal"
+    assert "disk" not in event.message
+
+
+def _memory_that_stores() -> Asker:
+    replies = {GetContext: (), GetPreferences: {}, Append: AppendReceipt(1)}
+    return Asker(lambda message: replies[type(message)])
+
+
+async def test_a_system_without_an_llm_fails_the_turn_clearly() -> None:
+    events, receive = open_turn_events()
+    await _backend({"memory": _memory_that_stores()}).run_turn("web:1", "ciao", events)
+    event = receive.receive_nowait()
+    assert isinstance(event, Failed)
+    assert event.kind == "internal"

@@ -61,6 +61,11 @@ class Cell:
     def _open_mailbox(self) -> None:
         self._send, self._receive = trio.open_memory_channel[Envelope](self.spec.mailbox_size)
 
+    @property
+    def mailbox(self) -> trio.MemorySendChannel[Envelope]:
+        """The current mailbox; a restart after a final stop opens a new one."""
+        return self._send
+
     # -- delivery (called by ActorRef) ------------------------------------------------
 
     @property
@@ -190,10 +195,15 @@ class Cell:
                     return  # drained
             if envelope is _WAKE_UP:
                 continue
-            batch = [envelope]
             if actor.batch_size > 1:
-                batch += self._take_waiting(actor.batch_size - 1)
-            await self._handle(actor, batch)
+                await self._handle_many(
+                    actor, [envelope, *self._take_waiting(actor.batch_size - 1)]
+                )
+            elif envelope.reply is None:
+                await actor.handle(envelope.message)  # the hot path: a tell
+                self.handled += 1
+            else:
+                await self._handle_ask(actor, envelope)
             if self._stop_mode == "pause":
                 return
 
@@ -210,32 +220,27 @@ class Cell:
                 batch.append(envelope)
         return batch
 
-    async def _handle(self, actor: Actor[Any], batch: list[Envelope]) -> None:
+    async def _handle_ask(self, actor: Actor[Any], envelope: Envelope) -> None:
+        assert envelope.reply is not None  # invariant: only asks come here
         try:
-            if actor.batch_size == 1:
-                await self._handle_one(actor, batch[0])
-            else:
-                await self._handle_many(actor, batch)
-        except BaseException:
-            for envelope in batch:  # no-op for replies already set
-                if envelope.reply is not None:
-                    error = ActorNotRunningError(self.name, "stopped while handling the message")
-                    envelope.reply.set(outcome.Error(error))
-            raise
-        self.handled += len(batch)
-
-    async def _handle_one(self, actor: Actor[Any], envelope: Envelope) -> None:
-        if envelope.reply is None:
-            await actor.handle(envelope.message)
-            return
-        result = await outcome.acapture(actor.handle, envelope.message)
+            result = await outcome.acapture(actor.handle, envelope.message)
+        finally:
+            self.handled += 1
         if isinstance(result, outcome.Error) and not isinstance(result.error, Exception):
+            _fail_replies([envelope], self.name)
             result.unwrap()  # Cancelled and KeyboardInterrupt are not replies
         envelope.reply.set(result)
 
     async def _handle_many(self, actor: Actor[Any], batch: list[Envelope]) -> None:
-        results = await actor.handle_batch([envelope.message for envelope in batch])
+        try:
+            results = await actor.handle_batch([envelope.message for envelope in batch])
+        except BaseException:
+            _fail_replies(batch, self.name)
+            raise
+        finally:
+            self.handled += len(batch)
         if len(results) != len(batch):
+            _fail_replies(batch, self.name)
             raise RuntimeError(
                 f"{self.name}: handle_batch returned {len(results)} outcomes "
                 f"for {len(batch)} messages"
@@ -264,3 +269,11 @@ class Cell:
             failures=self.failures,
             last_error=self.last_error,
         )
+
+
+def _fail_replies(batch: list[Envelope], actor: str) -> None:
+    """Asks whose handling was cut short (cancelled, crashed) learn it at once."""
+    for envelope in batch:
+        if envelope.reply is not None:  # a no-op for replies already set
+            error = ActorNotRunningError(actor, "stopped while handling the message")
+            envelope.reply.set(outcome.Error(error))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic
 
 import outcome
@@ -33,10 +32,18 @@ class ReplySlot:
         return self._outcome
 
 
-@dataclass(frozen=True, slots=True)
 class Envelope:
-    message: object
-    reply: ReplySlot | None
+    """A message in a mailbox; ``reply`` is set for an ask.
+
+    A plain slotted class: one is made per message, and a frozen dataclass
+    costs twice as much to construct.
+    """
+
+    __slots__ = ("message", "reply")
+
+    def __init__(self, message: object, reply: ReplySlot | None) -> None:
+        self.message = message
+        self.reply = reply
 
 
 class ActorRef(Generic[MessageT]):
@@ -54,7 +61,14 @@ class ActorRef(Generic[MessageT]):
 
     async def tell(self, message: MessageT) -> None:
         """Deliver a message, waiting while the mailbox is full (backpressure)."""
-        await self._cell.deliver(Envelope(message, None))
+        cell = self._cell
+        if cell.accepting:  # the hot path, without the slow path's loop and checks
+            try:
+                await cell.mailbox.send(Envelope(message, None))
+                return
+            except trio.BrokenResourceError:
+                pass  # stopped or restarted while we waited: the slow path explains
+        await cell.deliver(Envelope(message, None))
 
     def try_tell(self, message: MessageT) -> bool:
         """Deliver without waiting; False (and a counted drop) if it cannot be."""

@@ -8,15 +8,23 @@ proper imports it. Three pieces:
 - :class:`BotThread`: the same plus the LLM emulator in a thread with its own
   ``trio.run``, for callers that are not trio (Playwright's sync API drives an
   asyncio loop of its own and cannot run inside trio);
-- :func:`launch_chromium`: Debian's Chromium with a fresh profile, as CI runs it.
+- :func:`open_chromium`: Debian's Chromium with a fresh profile, as CI runs it,
+  driven by Playwright's sync API.
+
+Playwright's sync API makes its own asyncio loop. Once ``trio_asyncio`` is
+imported (the Telegram actor uses it), ``asyncio.new_event_loop()`` makes a
+trio-asyncio loop instead, which Playwright cannot drive; so
+:func:`open_chromium` sets a plain asyncio policy for the calling thread while
+the browser runs (trio-asyncio honours a policy set per thread, outside trio).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,6 +58,7 @@ __all__ = [
     "BotThread",
     "WebBot",
     "launch_chromium",
+    "open_chromium",
     "open_web_bot",
     "web_bot_settings",
 ]
@@ -194,3 +203,27 @@ def launch_chromium(playwright: Playwright, user_data_dir: Path, **options: Any)
         args=list(CHROMIUM_ARGS),
         **options,
     )
+
+
+@contextlib.contextmanager
+def plain_asyncio() -> Iterator[None]:
+    """A standard asyncio loop policy for this thread, even if trio_asyncio is loaded."""
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(previous)
+
+
+@contextlib.contextmanager
+def open_chromium(user_data_dir: Path, **options: Any) -> Iterator[BrowserContext]:
+    """Playwright (sync API) driving Debian's Chromium; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with plain_asyncio(), sync_playwright() as playwright:
+        context = launch_chromium(playwright, user_data_dir, **options)
+        try:
+            yield context
+        finally:
+            context.close()

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+import trio_asyncio  # noqa: F401 (loaded in a full run by the Telegram tests: must not matter)
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tauro.actors.memory import GetStats
-from tauro.actors.web.testing import TEST_SECRET, BotThread, launch_chromium
+from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium
 
 PHONE = {"width": 390, "height": 844}
 CACHED_ENTRIES = """async () => {
@@ -40,11 +41,9 @@ def bot(tmp_path: Path, pwa_copy: Path) -> Iterator[BotThread]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    with sync_playwright() as playwright:
-        context = launch_chromium(playwright, tmp_path / "profile", viewport=PHONE)
+    with open_chromium(tmp_path / "profile", viewport=PHONE) as context:
         context.set_default_timeout(15_000)
         yield context
-        context.close()
 
 
 def _page(browser: BrowserContext) -> Page:

@@ -8,6 +8,7 @@ the bot's own process touches espeak-ng.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from tauro.errors import VoiceError
 
 INSTALL_HINT = "install espeak-ng (Debian/Ubuntu: apt-get install espeak-ng)"
 DEFAULT_LANGUAGE = "en"
+FINISH_TIMEOUT = 10.0  # seconds espeak-ng may take, plus FINISH_TIMEOUT_PER_CHAR per character
+FINISH_TIMEOUT_PER_CHAR = 0.01
 _MBROLA_PREFIX = "mb/"  # MBROLA voices need extra packages; never picked automatically
 
 
@@ -39,17 +42,37 @@ class VoiceChoice:
 
 
 class SpeechEngine:
-    """One pyttsx3 engine driving espeak-ng; to be used by a single thread only."""
+    """One pyttsx3 engine driving espeak-ng; to be used by a single thread only.
+
+    pyttsx3 (2.99) runs espeak-ng in its asynchronous mode, and its
+    ``runAndWait`` returns as soon as the synthesis is queued, not when the
+    file is written; it also cancels espeak-ng if espeak-ng is still busy
+    (even with a property change) when the run starts, which loses the job.
+    So this class waits for pyttsx3's ``finished-utterance`` notification,
+    which comes after the file is written, and around every run waits for
+    espeak-ng to be idle (``espeak_Synchronize``, through pyttsx3's own
+    binding) so that no run starts while espeak-ng is still busy. A job that
+    does not finish leaves the engine ``broken``: its worker must exit.
+    """
 
     def __init__(self) -> None:
         try:
             import pyttsx3  # here: loading libespeak-ng fails when it is missing
+            from pyttsx3.drivers import _espeak
 
             self._engine: Any = pyttsx3.init("espeak")
         except Exception as error:
             raise VoiceError(
                 f"cannot start espeak-ng through pyttsx3 ({error}); {INSTALL_HINT}"
             ) from error
+        self._espeak: Any = _espeak
+        self._finished = threading.Event()
+        self._completed = False
+        self._properties: tuple[str, int, float] | None = None
+        self.broken = False
+        self._engine.connect("finished-utterance", self._on_finished)
+        self._settle()  # the driver's start-up voice and rate
+        self._engine.runAndWait()  # drains the start-up queue: later changes apply at once
 
     def voices(self) -> tuple[VoiceInfo, ...]:
         """Every installed voice, as espeak-ng lists them."""
@@ -59,14 +82,49 @@ class SpeechEngine:
         )
 
     def synthesize(self, text: str, wav: Path, *, voice: str, rate: int, volume: float) -> None:
-        """Write ``text`` spoken by ``voice`` to the WAV file ``wav``."""
-        self._engine.setProperty("voice", voice)
-        self._engine.setProperty("rate", rate)
-        self._engine.setProperty("volume", volume)
+        """Write ``text`` spoken by ``voice`` to the WAV file ``wav``.
+
+        pyttsx3 writes the file from espeak-ng's thread, where an error is
+        printed and swallowed; so what would fail there is refused here first.
+        """
+        if not text.strip():
+            raise VoiceError("no text to synthesize")
+        if not wav.parent.is_dir():
+            raise VoiceError(f"the voice folder {wav.parent} does not exist")
+        self._apply((voice, rate, volume))
+        self._finished.clear()
         self._engine.save_to_file(text, str(wav))
         self._engine.runAndWait()
-        if not wav.is_file():
-            raise VoiceError(f"espeak-ng produced no audio file for voice {voice!r}")
+        self._wait_until_written(wav, FINISH_TIMEOUT + FINISH_TIMEOUT_PER_CHAR * len(text))
+
+    def _settle(self) -> None:
+        """Wait until espeak-ng has run every queued command and left its callback."""
+        self._espeak.Synchronize()
+
+    def _apply(self, properties: tuple[str, int, float]) -> None:
+        if properties != self._properties:
+            voice, rate, volume = properties
+            self._engine.setProperty("voice", voice)
+            self._engine.setProperty("rate", rate)
+            self._engine.setProperty("volume", volume)
+            self._properties = properties
+            self._settle()
+
+    def _wait_until_written(self, wav: Path, timeout: float) -> None:
+        if not self._finished.wait(timeout):
+            self.broken = True
+            raise VoiceError(f"espeak-ng did not finish within {timeout:g} s")
+        self._settle()
+        if not self._completed or not wav.is_file():
+            self.broken = True
+            raise VoiceError(
+                f"espeak-ng stopped early (completed={self._completed}, "
+                f"file written={wav.is_file()})"
+            )
+
+    def _on_finished(self, name: object = None, completed: bool = True) -> None:
+        self._completed = completed
+        self._finished.set()
 
 
 def choose_voice(voices: tuple[VoiceInfo, ...], language: str) -> VoiceChoice:

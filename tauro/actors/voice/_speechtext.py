@@ -45,6 +45,7 @@ _UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w_])_{1,3}(?=\S)(.+?)(?<=\S)_{1,3}(?![
 _MARKS = re.compile(r"[*#`~^|\\{}\[\]<>_]")
 _REPEATED = re.compile(r"([^\w\s])\1+")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_SPACE_BEFORE_STOP = re.compile(r" ([,.;:!?…])")
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 _KEPT_SYMBOLS = frozenset("°§©®™")
 _DROPPED_CATEGORIES = frozenset({"So", "Sk", "Cn", "Co", "Cs", "Me"})
@@ -108,7 +109,7 @@ def _as_sentences(text: str) -> str:
     """One line, where every non-empty line of the input ends as a sentence."""
     sentences: list[str] = []
     for raw in text.splitlines():
-        line = _SPACES.sub(" ", raw).strip(" ,;")
+        line = _SPACE_BEFORE_STOP.sub(r"\1", _SPACES.sub(" ", raw)).strip(" ,;")
         if not any(char.isalnum() for char in line):
             continue
         sentences.append(line if line[-1] in ".!?…:;," else f"{line}.")

@@ -6,7 +6,8 @@ OGG/Opus file, one at a time. The protocol is one JSON object per line:
 - on start it writes ``{"ready": true, "pid", "library", "voices": [...]}``, or
   ``{"ready": false, "error"}`` and exits when espeak-ng or Opus is missing;
 - then for each job line ``{"text", "voice", "rate", "volume", "wav", "ogg"}``
-  it writes ``{"ok": true, "duration", "size"}`` or ``{"ok": false, "error"}``.
+  it writes ``{"ok": true, "duration", "size"}`` or ``{"ok": false, "error",
+  "fatal"}``; after a fatal failure (an engine left broken) it exits.
 
 It exits at the end of its input. An unexpected error ends the process with a
 traceback on stderr, which the parent sees as an engine crash. pyttsx3 prints
@@ -42,6 +43,8 @@ def main() -> int:
     _reply(replies, _hello(engine))
     for line in sys.stdin.buffer:
         _reply(replies, _run(engine, json.loads(line)))
+        if engine.broken:
+            return 3
     return 0
 
 
@@ -72,7 +75,7 @@ def _run(engine: SpeechEngine, job: dict[str, Any]) -> dict[str, Any]:
         audio = encode_voice_note(wav, ogg)
     except VoiceError as error:
         ogg.unlink(missing_ok=True)
-        return {"ok": False, "error": str(error)}
+        return {"ok": False, "error": str(error), "fatal": engine.broken}
     finally:
         wav.unlink(missing_ok=True)
     return {"ok": True, "duration": audio.duration_seconds, "size": audio.size}

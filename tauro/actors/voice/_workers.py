@@ -231,7 +231,9 @@ class WorkerPool:
                 )
             if reply.get("ok"):
                 return JobDone(float(reply["duration"]), int(reply["size"]))
-            return JobFailed(str(reply.get("error", "synthesis failed")), engine_crashed=False)
+            fatal = bool(reply.get("fatal"))
+            self.crashes += fatal
+            return JobFailed(str(reply.get("error", "synthesis failed")), engine_crashed=fatal)
         self.crashes += 1
         return JobFailed(
             f"the synthesis worker (pid {worker.pid}) took longer than "

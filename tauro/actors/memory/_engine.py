@@ -374,7 +374,7 @@ class MemoryEngine:
         counters.snapshots += 1
         counters.fsyncs += result.fsyncs
         counters.bytes_written += result.bytes_written
-        self._snapshot_bytes = result.bytes_written
+        self._snapshot_bytes = result.snapshot_bytes
         self._snapshot_seq = max(self._snapshot_seq, data.seq)
         logger.info(
             "memory.snapshot.written",

@@ -44,6 +44,7 @@ logger = logging.getLogger("tauro.memory")
 MARKER_KEY = "tauro"
 _FORMAT = 1
 _CHUNK = 1 << 20
+_SYNC_EVERY = 1 << 20  # bytes of snapshot written between fdatasyncs (see _write_chunks)
 Preferences = dict[str, dict[str, PreferenceValue]]
 
 
@@ -67,9 +68,17 @@ class SnapshotData:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotResult:
-    bytes_written: int  # the snapshot, plus the backup if one was made
+    snapshot_bytes: int
+    backup_bytes: int  # 0 unless this write made the one-time backup
     fsyncs: int
-    backup_made: bool
+
+    @property
+    def bytes_written(self) -> int:
+        return self.snapshot_bytes + self.backup_bytes
+
+    @property
+    def backup_made(self) -> bool:
+        return self.backup_bytes > 0
 
 
 def _chunks(data: SnapshotData, last_updated: str) -> Iterator[bytes]:
@@ -84,16 +93,26 @@ def _chunks(data: SnapshotData, last_updated: str) -> Iterator[bytes]:
     yield b',"' + MARKER_KEY.encode() + b'":' + dumps(marker) + b"}\n"
 
 
-def _write_chunks(fd: int, chunks: Iterator[bytes]) -> int:
-    """Write in ~1 MiB pieces: the GIL is released at every write."""
-    total, pending, size = 0, [], 0
+def _write_chunks(fd: int, chunks: Iterator[bytes], sync_every: int = 0) -> tuple[int, int]:
+    """Write in ~1 MiB pieces (the GIL is released at every write).
+
+    With ``sync_every``, flush each time that many bytes have been written: on
+    ext4 a journal fsync waits for the dirty data of other files in the same
+    commit, so a snapshot must never pile up hundreds of MB of it. Returns the
+    bytes written and the fsyncs made.
+    """
+    total, pending, size, unsynced, syncs = 0, [], 0, 0, 0
     for chunk in chunks:
         pending.append(chunk)
         size += len(chunk)
         if size >= _CHUNK:
             total += _write_all(fd, b"".join(pending))
+            unsynced += size
             pending, size = [], 0
-    return total + _write_all(fd, b"".join(pending))
+            if sync_every and unsynced >= sync_every:
+                os.fdatasync(fd)
+                unsynced, syncs = 0, syncs + 1
+    return total + _write_all(fd, b"".join(pending)), syncs
 
 
 def _write_all(fd: int, data: bytes) -> int:
@@ -108,10 +127,11 @@ def _temp_file(path: Path) -> tuple[int, Path]:
     return fd, Path(name)
 
 
-def _write_temp(path: Path, chunks: Iterator[bytes], durable: bool) -> tuple[Path, int]:
+def _write_temp(path: Path, chunks: Iterator[bytes], durable: bool) -> tuple[Path, int, int]:
+    """A new private temp file beside ``path``; returns it, its size, fsyncs made."""
     fd, temp = _temp_file(path)
     try:
-        written = _write_chunks(fd, chunks)
+        written, fsyncs = _write_chunks(fd, chunks, _SYNC_EVERY if durable else 0)
         if durable:
             os.fsync(fd)
     except BaseException:
@@ -119,7 +139,7 @@ def _write_temp(path: Path, chunks: Iterator[bytes], durable: bool) -> tuple[Pat
         temp.unlink(missing_ok=True)
         raise
     os.close(fd)
-    return temp, written
+    return temp, written, fsyncs + (1 if durable else 0)
 
 
 def _read_chunks(path: Path) -> Iterator[bytes]:
@@ -128,28 +148,29 @@ def _read_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _backup_once(path: Path, durable: bool) -> int:
+def _backup_once(path: Path, durable: bool) -> tuple[int, int]:
     """Copy the file we are about to replace to ``.bak``, unless one exists.
 
-    Returns the bytes copied (0: no backup made). The backup keeps the state
-    from before TauroBot's first write, which is what a user wants back.
+    Returns the bytes copied (0: no backup made) and the fsyncs made. The
+    backup keeps the state from before TauroBot's first write, which is what a
+    user wants back.
     """
     backup = backup_path(path)
     if backup.exists() or not path.exists():
-        return 0
-    temp, copied = _write_temp(backup, _read_chunks(path), durable)
+        return 0, 0
+    temp, copied, fsyncs = _write_temp(backup, _read_chunks(path), durable)
     os.replace(temp, backup)
     logger.info("memory.backup.made", extra={"fields": {"file": str(backup)}})
-    return copied
+    return copied, fsyncs
 
 
 def write_snapshot(path: Path, data: SnapshotData, *, durable: bool) -> SnapshotResult:
     """Replace the memory file atomically; ``PersistenceError`` leaves the old one intact."""
     last_updated = datetime.now().isoformat()
     try:
-        temp, written = _write_temp(path, _chunks(data, last_updated), durable)
+        temp, written, fsyncs = _write_temp(path, _chunks(data, last_updated), durable)
         try:
-            backup = _backup_once(path, durable)
+            backup, backup_fsyncs = _backup_once(path, durable)
             os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -163,8 +184,7 @@ def write_snapshot(path: Path, data: SnapshotData, *, durable: bool) -> Snapshot
             f"cannot write the snapshot ({reason}); the previous file and the journal are "
             "intact and nothing is lost; free disk space or fix permissions, it is retried",
         ) from exc
-    fsyncs = (3 if backup else 2) if durable else 0
-    return SnapshotResult(written + backup, fsyncs, backup > 0)
+    return SnapshotResult(written, backup, fsyncs + backup_fsyncs + (1 if durable else 0))
 
 
 @dataclass(frozen=True, slots=True)

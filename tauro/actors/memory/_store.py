@@ -52,6 +52,9 @@ class MemoryState:
         self._recorded: dict[str, set[int]] = {}
         self._answered: dict[str, set[int]] = {}
         self._pending: dict[tuple[str, int], str] = {}
+        # Copies of the conversations for snapshots, refreshed only when changed:
+        self._frozen: dict[str, list[bytes]] = {}
+        self._dirty: set[str] = set()
 
     # -- changes -------------------------------------------------------------
 
@@ -62,6 +65,7 @@ class MemoryState:
     ) -> None:
         for name, fragments in conversations.items():
             self.conversations.setdefault(name, deque(maxlen=self.max_size))
+            self._dirty.add(name)
             for fragment in fragments:
                 self.add(name, fragment)
         self.preferences = {name: dict(values) for name, values in preferences.items()}
@@ -86,6 +90,7 @@ class MemoryState:
             self.messages -= 1
         messages.append(fragment)
         self.messages += 1
+        self._dirty.add(conversation)
         if turn is None and any(key in fragment for key in _TURN_KEYS):
             turn = decode_fragment(fragment)
         if turn is not None:
@@ -93,6 +98,7 @@ class MemoryState:
 
     def clear(self, conversation: str) -> None:
         self.messages -= len(self.conversations.pop(conversation, ()))
+        self._dirty.add(conversation)
         self._recorded.pop(conversation, None)
         self._answered.pop(conversation, None)
         for key in [key for key in self._pending if key[0] == conversation]:
@@ -159,12 +165,23 @@ class MemoryState:
         ]
 
     def freeze(self, journal: int, seq: int) -> SnapshotData:
-        """Copy the state for a snapshot thread; costs one reference per message.
+        """Copy the state for a snapshot thread, cheaply.
+
+        Only conversations changed since the last copy are copied, one
+        reference per message; copies are never mutated, so the snapshot
+        thread may read them while appends go on.
 
         ``seq`` is the highest sequence number handed out so far (failed
         batches included), so no later record can be mistaken for covered.
         """
-        conversations = [(name, list(messages)) for name, messages in self.conversations.items()]
+        for name in self._dirty:  # the others' copies are still exact
+            messages = self.conversations.get(name)
+            if messages is None:
+                self._frozen.pop(name, None)
+            else:
+                self._frozen[name] = list(messages)
+        self._dirty.clear()
+        conversations = list(self._frozen.items())
         preferences = {name: dict(values) for name, values in self.preferences.items()}
         return SnapshotData(conversations, preferences, max(seq, self.seq), journal)
 

@@ -115,3 +115,18 @@ def test_load_applies_trimming_to_an_old_file() -> None:
     assert [m.content for m in state.context("a", 5)] == ["2", "3"]
     assert state.update_status("a", 9) == "recorded"
     assert state.preferences == {"a": {"voice": True}}
+
+
+def test_freeze_copies_only_what_changed_since_the_last_copy() -> None:
+    state = MemoryState(max_size=10)
+    state.load({"a": [user("1")], "empty": []}, {})
+    state.add("b", user("2"))
+    first = dict(state.freeze(journal=1, seq=2).conversations)
+    assert first == {"a": [user("1")], "empty": [], "b": [user("2")]}
+    state.add("b", user("3"))
+    state.clear("empty")
+    second = dict(state.freeze(journal=2, seq=3).conversations)
+    assert second["a"] is first["a"]  # unchanged: the same copy, not a new one
+    assert second["b"] == [user("2"), user("3")]
+    assert first["b"] == [user("2")]  # an earlier copy never changes
+    assert "empty" not in second

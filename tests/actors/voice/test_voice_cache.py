@@ -20,7 +20,8 @@ def test_the_key_changes_with_everything_that_changes_the_audio() -> None:
         cache_key("ciao", "roa/it", 160, 1.0),
         cache_key("ciao", "roa/it", 150, 0.5),
     }
-    assert base not in others and len(others) == 4
+    assert base not in others
+    assert len(others) == 4
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:

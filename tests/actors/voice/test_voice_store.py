@@ -10,6 +10,10 @@ import trio.testing
 from tauro.actors.voice._store import NOTE_LIFETIME, NoteStore, default_directory
 
 
+def all_files(folder: Path) -> list[Path]:
+    return list(folder.rglob("*"))
+
+
 def test_the_default_folder_is_private_to_the_user() -> None:
     assert default_directory().name.startswith("taurobot-voice-")
 
@@ -21,7 +25,7 @@ async def test_open_creates_the_folders_and_sweeps_leftovers(tmp_path: Path) -> 
         (store.directory / name).write_bytes(b"x")
     (store.directory / "README.txt").write_text("not ours")
     assert await store.open() == 3
-    assert sorted(p.name for p in store.directory.rglob("*")) == ["README.txt", "cache"]
+    assert sorted(p.name for p in all_files(store.directory)) == ["README.txt", "cache"]
 
 
 async def test_job_paths_are_unique_and_inside_the_folder(tmp_path: Path) -> None:
@@ -57,7 +61,8 @@ async def test_notes_nobody_discarded_expire(
     assert store.outstanding == 1
     mock_clock.jump(2)
     assert await store.expire() == 1
-    assert not note.exists() and store.outstanding == 0
+    assert not note.exists()
+    assert store.outstanding == 0
 
 
 async def test_sweep_removes_notes_and_the_cache(tmp_path: Path) -> None:
@@ -69,4 +74,4 @@ async def test_sweep_removes_notes_and_the_cache(tmp_path: Path) -> None:
     store.cache_path("k").write_bytes(b"x")
     assert await store.sweep() == 2
     assert store.outstanding == 0
-    assert list(tmp_path.rglob("*.ogg")) == []
+    assert not any(p.suffix == ".ogg" for p in all_files(tmp_path))

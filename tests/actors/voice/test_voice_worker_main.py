@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,17 @@ def test_a_job_that_cannot_be_done_is_answered_and_the_worker_goes_on(tmp_path: 
     assert replies[1] == {"ok": False, "error": replies[1]["error"], "fatal": False}
     assert "does not exist" in replies[1]["error"]
     assert replies[2]["ok"] is True
+
+
+def test_the_worker_yields_the_cpu_to_the_bot() -> None:
+    script = (
+        "import os, sys\n"
+        "from tauro.actors.voice import _worker_main\n"
+        "os.nice = lambda increment: print('nice', increment, file=sys.stderr) or 0\n"
+        "sys.exit(_worker_main.main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=b"", capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0
+    assert b"nice 10" in done.stderr

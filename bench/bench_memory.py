@@ -263,15 +263,15 @@ def record_size(stored: int) -> tuple[float, float]:
     return statistics.fmean(records), statistics.fmean(fragments)
 
 
-def amortized(row: Row, snapshot_bytes: int) -> float:
-    """Journal bytes per message plus each rewrite's share, in steady state.
+def amortized(record: float, snapshot_bytes: int) -> float:
+    """Bytes written per message in steady state: its journal record plus its
+    share of the rewrites.
 
     A rewrite (``snapshot_bytes``) happens every ``max(min, growth x snapshot)``
     journal bytes; trimming to MAX_MEMORY_SIZE keeps the snapshot's size steady.
     """
-    per_message = row.bytes_written / row.appends
     trigger = max(REWRITE_MIN_BYTES, REWRITE_GROWTH * snapshot_bytes)
-    return per_message + snapshot_bytes * per_message / trigger
+    return record + snapshot_bytes * record / trigger
 
 
 async def bench_ours(directory: Path, stored: int, budgets: dict[str, Budget]) -> list[Row]:
@@ -287,8 +287,9 @@ async def bench_ours(directory: Path, stored: int, budgets: dict[str, Budget]) -
         ]
         during, snapshot_bytes, took = await _during_snapshot(engine, stored)
         nursery.cancel_scope.cancel()
+    record, _ = record_size(stored)
     for row in rows:
-        row.amortized_bytes = amortized(row, snapshot_bytes)
+        row.amortized_bytes = amortized(record, snapshot_bytes)
     during.variant += f" ({snapshot_bytes / 1e6:.1f} MB in {took:.2f} s)"
     during.bytes_written = during.fsyncs = -1  # not meaningful over so few appends
     await engine.close()

@@ -2,8 +2,9 @@
 
 Layers, each importing only those above it: ``_messages`` (the protocol),
 ``_records`` (encoding), ``_journal`` and ``_snapshot`` (files), ``_store``
-(in-memory state), ``_recovery`` (start-up), ``_engine`` (batching, threads,
-snapshots, retention on trio), ``_actor`` (the runtime shell).
+(in-memory state), ``_reads`` (answers, counters), ``_recovery`` (start-up),
+``_engine`` (batching, threads, snapshots, retention on trio), ``_actor`` (the
+runtime shell). Only the last knows ``tauro.runtime``.
 """
 
 from tauro.actors.memory._actor import MEMORY_ACTOR as MEMORY_ACTOR

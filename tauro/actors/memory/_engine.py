@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
@@ -31,16 +30,12 @@ from tauro.actors.memory._messages import (
     Append,
     AppendReceipt,
     Clear,
-    GetContext,
-    GetPreferences,
-    GetStats,
     MemoryMessage,
     MemoryStatistics,
-    PendingTurns,
     SetPreference,
     StoredMessage,
-    UpdateStatus,
 )
+from tauro.actors.memory._reads import Counters, answer, statistics
 from tauro.actors.memory._records import (
     ClearRecord,
     MessageRecord,
@@ -76,17 +71,6 @@ Change = Append | Clear | SetPreference
 _CHANGES = (Append, Clear, SetPreference)
 
 
-@dataclass
-class _Counters:
-    journal_appends: int = 0
-    batches: int = 0
-    fsyncs: int = 0
-    snapshots: int = 0
-    bytes_written: int = 0
-    errors: int = 0
-    last_error: str | None = None
-
-
 class MemoryEngine:
     """Owns the state and its files; call ``open``, run ``run`` in a task, ``close``."""
 
@@ -109,7 +93,7 @@ class MemoryEngine:
         self._snapshot_thread = trio.CapacityLimiter(1)
         self._lock = trio.Lock()
         self._state = MemoryState(settings.max_size)
-        self._counters = _Counters()
+        self._counters = Counters()
         self._next_seq = 1
         self._void: tuple[int, int] | None = None
         self._journal_bytes = 0  # appended since the last snapshot started
@@ -196,40 +180,12 @@ class MemoryEngine:
                 continue
             await self._commit(changes, outcomes)
             changes = []
-            outcomes[index] = outcome.capture(self._read, message)
+            outcomes[index] = outcome.capture(answer, self._state, self._counters, message)
         await self._commit(changes, outcomes)
         return outcomes
 
-    def _read(self, message: MemoryMessage) -> object:
-        state = self._state
-        if isinstance(message, GetContext):
-            return state.context(message.conversation, message.limit)
-        if isinstance(message, GetStats):
-            return self.statistics(message.conversation)
-        if isinstance(message, GetPreferences):
-            return dict(state.preferences.get(message.conversation, {}))
-        if isinstance(message, UpdateStatus):
-            return state.update_status(message.conversation, message.update_id)
-        if isinstance(message, PendingTurns):
-            return state.pending_turns()
-        raise TypeError(f"MemoryActor does not handle {type(message).__name__}")
-
     def statistics(self, conversation: str | None = None) -> MemoryStatistics:
-        state, counters = self._state, self._counters
-        conversations = len(state.conversations)
-        return MemoryStatistics(
-            conversations=conversations,
-            messages=state.messages,
-            conversation_messages=state.count(conversation) if conversation else 0,
-            average_per_conversation=state.messages / conversations if conversations else 0.0,
-            journal_appends=counters.journal_appends,
-            fsyncs=counters.fsyncs,
-            snapshots=counters.snapshots,
-            bytes_written=counters.bytes_written,
-            errors=counters.errors,
-            last_error=counters.last_error,
-            batches=counters.batches,
-        )
+        return statistics(self._state, self._counters, conversation)
 
     # -- committing changes -------------------------------------------------------
 
@@ -335,7 +291,6 @@ class MemoryEngine:
         while True:
             await self._snapshot_wanted.wait()
             await trio.sleep_until(self._snapshot_retry_at)
-            self._snapshot_wanted = trio.Event()
             if not await self.snapshot():
                 self._snapshot_retry_at = trio.current_time() + SNAPSHOT_RETRY
                 self._snapshot_wanted.set()
@@ -352,6 +307,8 @@ class MemoryEngine:
                 return False
             data = self._state.freeze(self._journal.number, self._next_seq - 1)
             self._journal_bytes = 0
+            # Requests made before this point are served by this snapshot:
+            self._snapshot_wanted = trio.Event()
         return await self._write_snapshot(data)
 
     async def _write_snapshot(self, data: SnapshotData, *, abandon_on_cancel: bool = False) -> bool:

@@ -2,20 +2,18 @@
 
 ``recover(..., repair=False)`` only reads (tests and the kill-9 checker use it);
 ``repair=True`` is what the actor does: a damaged memory file is moved aside and
-the ``.bak`` put in its place, so a crash right after leaves the same state.
+a copy of a good ``.bak`` put in its place, so a crash right after recovers the
+same state.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from tauro.actors.memory._journal import (
-    fsync_directory,
     list_segments,
     scan_segment,
     scan_voids,
@@ -25,6 +23,7 @@ from tauro.actors.memory._records import Record, VoidRecord
 from tauro.actors.memory._snapshot import (
     LoadedSnapshot,
     backup_path,
+    copy_of,
     move_aside,
     read_snapshot,
 )
@@ -111,13 +110,11 @@ def _load_snapshot(path: Path, repair: bool) -> tuple[LoadedSnapshot | None, Sou
     except CorruptMemoryFileError as exc:
         if not repair:
             raise
-        moved = move_aside(path)
         backup = _read_backup(path)
+        restored = copy_of(backup_path(path), path) if backup is not None else None
+        moved = move_aside(path, replacement=restored)
         _log_corrupt(path, moved, exc, backup is not None)
-        if backup is None:
-            return None, "empty", moved
-        _restore_backup(path)
-        return backup, "backup", moved
+        return backup, ("backup" if backup is not None else "empty"), moved
     return snapshot, ("file" if snapshot is not None else "empty"), None
 
 
@@ -130,17 +127,6 @@ def _read_backup(path: Path) -> LoadedSnapshot | None:
             extra={"fields": {"file": str(backup_path(path)), "reason": str(exc)}},
         )
         return None
-
-
-def _restore_backup(path: Path) -> None:
-    """Put a copy of the good ``.bak`` where the damaged file was (0600, durable)."""
-    temp = path.with_name(f".{path.name}.restore.tmp")
-    shutil.copyfile(backup_path(path), temp)
-    os.chmod(temp, 0o600)
-    with temp.open("rb") as copy:
-        os.fsync(copy.fileno())
-    os.replace(temp, path)
-    fsync_directory(path.parent)
 
 
 def _log_corrupt(path: Path, moved: Path, exc: CorruptMemoryFileError, has_backup: bool) -> None:

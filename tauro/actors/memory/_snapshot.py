@@ -33,6 +33,7 @@ __all__ = [
     "SnapshotData",
     "SnapshotResult",
     "backup_path",
+    "copy_of",
     "move_aside",
     "read_snapshot",
     "sweep_temp_files",
@@ -260,17 +261,41 @@ def _marker(path: Path, raw: object) -> tuple[int, int]:
     return 0, 0
 
 
-def move_aside(path: Path) -> Path:
-    """Rename a damaged file out of the way; it is never overwritten or deleted."""
+def move_aside(path: Path, replacement: Path | None = None) -> Path:
+    """Move a damaged file out of the way; it is never overwritten or deleted.
+
+    With ``replacement`` (a complete file in the same directory), the damaged
+    file is first linked to its new name and then atomically replaced, so at
+    no moment is there no memory file: a crash half way leaves either the
+    damaged file (moved aside again at the next start) or the replacement.
+    """
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     suffix = 1
     while target.exists():
         suffix += 1
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{suffix}")
-    os.rename(path, target)
+    if replacement is None:
+        os.rename(path, target)
+    else:
+        _link_or_copy(path, target)
+        os.replace(replacement, path)
     fsync_directory(path.parent)
     return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a filesystem without hard links
+        temp, _, _ = _write_temp(target, _read_chunks(source), durable=True)
+        os.replace(temp, target)
+
+
+def copy_of(source: Path, beside: Path) -> Path:
+    """A durable private copy of ``source`` in a temp file beside ``beside``."""
+    temp, _, _ = _write_temp(beside, _read_chunks(source), durable=True)
+    return temp
 
 
 def sweep_temp_files(path: Path) -> list[Path]:

@@ -210,6 +210,18 @@ async def test_the_journal_is_compacted_when_it_outgrows_the_snapshot(tmp_path: 
     assert list_segments(memory.path) == []
 
 
+async def test_a_snapshot_serves_every_request_made_before_it_started(tmp_path: Path) -> None:
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_growth=0.0, rewrite_min_bytes=100)
+    await memory.open()
+    await memory.snapshot()
+    for number in range(3):  # each is over the threshold and asks for a snapshot
+        values(await memory.process([Append("1", "user", f"message {number}")]))
+    assert memory._snapshot_wanted.is_set()
+    assert await memory.snapshot()
+    assert not memory._snapshot_wanted.is_set()  # no second rewrite of the same state
+    await memory.close()
+
+
 async def test_appends_go_on_while_a_snapshot_is_being_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

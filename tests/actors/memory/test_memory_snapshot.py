@@ -178,6 +178,15 @@ def test_move_aside_never_overwrites(path: Path) -> None:
     assert (first.read_text(), second.read_text()) == ("one", "two")
 
 
+def test_move_aside_with_a_replacement_never_leaves_no_file(path: Path) -> None:
+    path.write_text("damaged")
+    replacement = path.with_name(".conversations.json.new.tmp")
+    replacement.write_text("good")
+    moved = move_aside(path, replacement=replacement)
+    assert (moved.read_text(), path.read_text()) == ("damaged", "good")
+    assert not replacement.exists()
+
+
 def test_stale_temp_files_are_swept(path: Path) -> None:
     ours = path.with_name(".conversations.json.abc123.tmp")
     original = path.with_name("conversations.json.tmp")

@@ -42,7 +42,7 @@ from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.web import WEB_ACTOR, GetWebAddress, web_actor_spec
-from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium
+from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
 from tauro.config import (
     LLMSettings,
     MemorySettings,
@@ -110,7 +110,7 @@ def _measure_shell(
     page.goto(f"{bot.url}/login#token={TEST_SECRET}")
     page.wait_for_url(f"{bot.url}/")
     if mode == "service worker":
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        wait_until(page, "navigator.serviceWorker.controller !== null")
     if network == "mobile":
         cdp = context.new_cdp_session(page)
         cdp.send("Network.enable")
@@ -131,7 +131,7 @@ def _measure_shell(
 
 def _reload(page: Page) -> tuple[float, float]:
     page.reload(wait_until="load")
-    timing = page.wait_for_function(NAVIGATION).json_value()
+    timing = wait_until(page, NAVIGATION, every=0.005)
     return float(timing[0]), float(timing[1])
 
 

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from tauro.config import (
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Playwright
+    from playwright.sync_api import BrowserContext, Page, Playwright
 
     from tauro.testing import LlmServerEmulator
 
@@ -60,6 +61,7 @@ __all__ = [
     "launch_chromium",
     "open_chromium",
     "open_web_bot",
+    "wait_until",
     "web_bot_settings",
 ]
 
@@ -227,3 +229,20 @@ def open_chromium(user_data_dir: Path, **options: Any) -> Iterator[BrowserContex
             yield context
         finally:
             context.close()
+
+
+def wait_until(page: Page, expression: str, *, timeout: float = 15.0, every: float = 0.02) -> Any:
+    """Poll ``expression`` in the page until it is truthy; return its value.
+
+    Playwright's ``wait_for_function`` evaluates its predicate with ``eval``,
+    which the app's Content-Security-Policy forbids; ``evaluate`` goes through
+    the DevTools protocol, which the policy does not restrict.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(every * 1000)

@@ -18,7 +18,7 @@ import trio_asyncio  # noqa: F401 (loaded in a full run by the Telegram tests: m
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tauro.actors.memory import GetStats
-from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium
+from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
 
 PHONE = {"width": 390, "height": 844}
 CACHED_ENTRIES = """async () => {
@@ -41,9 +41,19 @@ def bot(tmp_path: Path, pwa_copy: Path) -> Iterator[BotThread]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    violations: list[str] = []
     with open_chromium(tmp_path / "profile", viewport=PHONE) as context:
         context.set_default_timeout(15_000)
+        context.on(
+            "console",
+            lambda message: (
+                violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         yield context
+    assert violations == []  # the app lives within its own Content-Security-Policy
 
 
 def _page(browser: BrowserContext) -> Page:
@@ -66,7 +76,7 @@ def _answers(page: Page) -> list[str]:
 
 
 def _controlled(page: Page) -> None:
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_until(page, "navigator.serviceWorker.controller !== null")
 
 
 def test_login_form_refuses_a_wrong_secret_then_logs_in(
@@ -109,10 +119,13 @@ def test_the_answer_streams_in_and_history_survives_a_reload(
     _send(page, "conta fino a otto")
     expect(page.locator("#state")).to_have_attribute("data-state", re.compile("thinking|writing"))
     # part of the answer is on screen while it is still being written
-    page.wait_for_function("""() => {
+    wait_until(
+        page,
+        """() => {
         const item = document.querySelector('.message.assistant.pending .content');
         return item && item.textContent.length > 0 && item.textContent.length < 30;
-    }""")
+    }""",
+    )
     expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
     assert _answers(page) == ["uno due tre quattro cinque sei sette otto"]
     expect(page.locator("#state")).to_have_attribute("data-state", "ready")
@@ -225,10 +238,13 @@ def test_a_new_service_worker_version_takes_over_and_drops_old_caches(
     worker.write_text(worker.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
     page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
     expect(page.locator("#update")).to_be_visible()  # controllerchange: a new version rules
-    page.wait_for_function("""async () => {
+    wait_until(
+        page,
+        """async () => {
         const names = await caches.keys();
         return names.length === 1 && names[0] === 'tauro-shell-v2';
-    }""")
+    }""",
+    )
     assert page.evaluate("navigator.serviceWorker.controller.scriptURL") == first
 
 

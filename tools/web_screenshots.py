@@ -1,0 +1,78 @@
+"""Take the screenshots of docs/web.md: the chat, the status page, the offline state.
+
+The real bot (memory, LLM actor on the LLM emulator, web actor) runs in a thread
+and Debian's Chromium shows it at a phone's size:
+
+    .venv/bin/python tools/web_screenshots.py [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
+
+PHONE = {"width": 390, "height": 844}
+ANSWERS = (
+    "Ciao! Sono TauroBot. Posso aiutarti a organizzare la giornata, rispondere a "
+    "domande o semplicemente fare due chiacchiere.",
+    "Ecco tre idee per stasera:\n1. Una passeggiata lungo il fiume\n2. Pasta al pomodoro "
+    "fatta in casa\n3. Un film di Fellini",
+)
+
+
+def chat(page: Page, url: str, out: Path) -> None:
+    page.goto(f"{url}/login#token={TEST_SECRET}")
+    page.wait_for_url(f"{url}/")
+    for question in ("Ciao! Chi sei?", "Cosa posso fare stasera?"):
+        page.locator("#text").fill(question)
+        page.keyboard.press("Enter")
+        expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    page.locator("#text").fill("Grazie!")
+    page.screenshot(path=out / "chat.png")
+
+
+def status(page: Page, url: str, out: Path) -> None:
+    page.goto(f"{url}/status")
+    expect(page.locator('#web dd[data-key="turns"]')).to_have_text("2")
+    page.screenshot(path=out / "status.png", full_page=True)
+
+
+def offline(page: Page, url: str, out: Path) -> None:
+    page.goto(f"{url}/")
+    wait_until(page, "navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#state")).to_have_attribute("data-state", "offline")
+    page.screenshot(path=out / "chat-offline.png")
+    page.context.set_offline(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        bot = BotThread(Path(folder) / "bot", llm_options={"token_latency": 0.01})
+        bot.start()
+        assert bot.llm is not None
+        bot.llm.script(*ANSWERS)
+        try:
+            with open_chromium(Path(folder) / "profile", viewport=PHONE) as context:
+                page = context.pages[0] if context.pages else context.new_page()
+                chat(page, bot.url, out)
+                status(page, bot.url, out)
+                offline(page, bot.url, out)
+        finally:
+            bot.stop()
+    for name in ("chat.png", "status.png", "chat-offline.png"):
+        print(out / name)
+
+
+if __name__ == "__main__":
+    main()

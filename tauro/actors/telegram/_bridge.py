@@ -50,7 +50,10 @@ T = TypeVar("T")
 
 _CANT_PARSE = "can't parse entities"
 _NOT_MODIFIED = "message is not modified"
-_POOL_HEADROOM = 8  # connections beyond one per chat in flight (typing, polling...)
+# Connections to the Bot API. Each call is short and the limits allow about
+# 30 messages a second, so a few connections carry the load; a bigger pool only
+# costs CPU (httpcore scans its connections on every request).
+_POOL_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -285,10 +288,10 @@ async def _initialize(bot: telegram.Bot, settings: TelegramSettings) -> BotIdent
 
 
 def build_bot(settings: TelegramSettings) -> telegram.Bot:
-    """A ``Bot`` with a connection pool sized for the chats handled at once."""
+    """A ``Bot`` with a small connection pool and one connection for long polling."""
     timeout = settings.request_timeout
     request = HTTPXRequest(
-        connection_pool_size=settings.max_chats_in_flight + _POOL_HEADROOM,
+        connection_pool_size=min(_POOL_SIZE, settings.max_chats_in_flight + 2),
         read_timeout=timeout,
         write_timeout=timeout,
         connect_timeout=timeout,
@@ -311,15 +314,17 @@ def build_bot(settings: TelegramSettings) -> telegram.Bot:
 def _let_anyio_find_the_loop() -> None:
     """Make httpx (through anyio) see trio-asyncio's loop, whatever the import order.
 
-    trio-asyncio replaces ``asyncio.get_running_loop`` when it is imported;
+    trio-asyncio replaces ``asyncio.get_running_loop`` and ``current_task``;
     anyio's asyncio backend binds that name when *it* is imported. If anyio
     came first (the anyio pytest plugin, or another library importing it
     early), every request of python-telegram-bot fails with "no running
     event loop". Rebinding anyio's name to the patched function fixes it.
     """
     backend = sys.modules.get("anyio._backends._asyncio")
-    if backend is not None and getattr(backend, "get_running_loop", None) is not None:
-        backend.get_running_loop = asyncio.get_running_loop  # type: ignore[attr-defined]
+    if backend is not None:
+        for name in ("get_running_loop", "current_task"):
+            if hasattr(backend, name):
+                setattr(backend, name, getattr(asyncio, name))
 
 
 @asynccontextmanager

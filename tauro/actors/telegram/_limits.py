@@ -31,8 +31,13 @@ log = logging.getLogger("tauro.telegram")
 
 T = TypeVar("T")
 
-_PRIVATE_BURST = 3
+# Bursts a little below what Telegram tolerates (3 per private chat, about 30
+# for the bot): a request that travels slower than the next one must not make
+# two arrive closer together than the limit allows.
+_PRIVATE_BURST = 2
 _GROUP_BURST = 3
+_GLOBAL_BURST_SHARE = 1 / 3  # of one second's worth of messages
+_GLOBAL_MARGIN = 0.95  # of TELEGRAM_GLOBAL_RATE: uneven network delays bunch sends up
 _PRUNE_EVERY = 1024  # per-chat buckets created between sweeps of idle ones
 
 
@@ -85,7 +90,8 @@ class SendLimiter:
 
     def __init__(self, settings: TelegramSettings) -> None:
         self._settings = settings
-        self.global_limit = RateLimit(settings.global_rate, max(1, int(settings.global_rate)))
+        burst = max(1, int(settings.global_rate * _GLOBAL_BURST_SHARE))
+        self.global_limit = RateLimit(settings.global_rate * _GLOBAL_MARGIN, burst)
         self._chats: dict[int, RateLimit] = {}
         self._created = 0
 

@@ -32,6 +32,7 @@ log = logging.getLogger("tauro.telegram")
 
 PLACEHOLDER = "…"
 PLACEHOLDER_AFTER = 2.0  # seconds without text before the placeholder is sent
+FIRST_TEXT_DELAY = 0.15  # seconds the first text waits for more (a fast answer: one message)
 TYPING_AFTER = 0.3  # seconds; an answer faster than this needs no "typing" (one call less)
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for 5 s per action
 EMPTY_ANSWER = "(The model returned an empty answer.)"
@@ -103,6 +104,8 @@ class StreamingReply:
         self._latest = ""
         self._final: str | None = None
         self._changed = trio.Event()
+        self._finished = trio.Event()
+        self._first_text_at: float | None = None
         self._lock = trio.Lock()
         self._done = False
         self._started = trio.current_time()
@@ -125,6 +128,8 @@ class StreamingReply:
         self._changed.set()  # wakes the background task, which shows "typing"
 
     async def partial(self, text_so_far: str) -> None:
+        if self._first_text_at is None:
+            self._first_text_at = trio.current_time()
         self._latest = text_so_far
         self._changed.set()
 
@@ -132,7 +137,7 @@ class StreamingReply:
         await self._finish(text if text.strip() else EMPTY_ANSWER)
 
     async def failed(self, user_message: str) -> None:
-        notice = f"⚠️ {user_message}"
+        notice = f"⚠️ {user_message[:1].upper()}{user_message[1:]}"
         shown_text = self._latest.strip()
         await self._finish(f"{shown_text}\n\n{notice}" if shown_text else notice)
 
@@ -159,9 +164,17 @@ class StreamingReply:
             with trio.move_on_at(wake):
                 await self._changed.wait()
             self._changed = trio.Event()
+            if self._latest and not self._shown:
+                await self._gather_first_text()
             if self._latest and not self._done:
                 await self._update(self._latest)
                 await trio.sleep(self._edit_interval)
+
+    async def _gather_first_text(self) -> None:
+        """Let the first text grow a moment: a fast answer then needs no edit at all."""
+        assert self._first_text_at is not None
+        with trio.move_on_at(self._first_text_at + FIRST_TEXT_DELAY):
+            await self._finished.wait()
 
     async def _typing(self) -> None:
         try:
@@ -185,6 +198,7 @@ class StreamingReply:
     async def _finish(self, text: str) -> None:
         self._final = text
         self._done = True
+        self._finished.set()
         self._changed.set()
         async with self._lock:
             await self._converge(split_message(text, self._limit), final=True)

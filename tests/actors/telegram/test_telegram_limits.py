@@ -61,8 +61,8 @@ async def test_global_limit_caps_many_chats(autojump_clock: trio.abc.Clock) -> N
         for chat in range(300):
             nursery.start_soon(limiter.message, chat)
     elapsed = trio.current_time() - start
-    # 30 go at once (the burst), the other 270 at 30 per second.
-    assert elapsed == pytest.approx(9.0, abs=0.05)
+    # 10 go at once (a third of a second's worth), the other 290 at 95% of 30 per second.
+    assert elapsed == pytest.approx(290 / 28.5, abs=0.05)
 
 
 async def test_group_gets_20_per_minute(autojump_clock: trio.abc.Clock) -> None:
@@ -76,14 +76,15 @@ async def test_group_gets_20_per_minute(autojump_clock: trio.abc.Clock) -> None:
 async def test_private_chat_gets_one_per_second(autojump_clock: trio.abc.Clock) -> None:
     limiter = SendLimiter(TelegramSettings(per_chat_rate=1.0))
     start = trio.current_time()
-    for _ in range(13):
+    for _ in range(12):
         await limiter.message(42)
+    # A burst of 2 (Telegram tolerates 3), then one per second.
     assert trio.current_time() - start == pytest.approx(10.0, abs=0.05)
 
 
 async def test_optional_edit_skipped_when_chat_is_busy(autojump_clock: trio.abc.Clock) -> None:
     limiter = SendLimiter(TelegramSettings())
-    for _ in range(3):
+    for _ in range(2):
         await limiter.message(42)
     assert not limiter.try_edit(42)
     await trio.sleep(1.0)

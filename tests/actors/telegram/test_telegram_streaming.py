@@ -10,6 +10,7 @@ import trio
 
 from tauro.actors.telegram._streaming import (
     EMPTY_ANSWER,
+    FIRST_TEXT_DELAY,
     PLACEHOLDER,
     PLACEHOLDER_AFTER,
     Sent,
@@ -89,7 +90,7 @@ async def test_first_text_is_sent_at_once_then_edited_at_the_interval(
     sends = [op for op in api.ops if op[1] == "send"]
     edits = [op for op in api.ops if op[1] == "edit"]
     assert len(sends) == 1
-    assert sends[0][0] - start < 0.05  # visible almost at once
+    assert sends[0][0] - start < FIRST_TEXT_DELAY + 0.05  # visible almost at once
     assert 4 <= len(edits) <= 7  # about one per second, not one per token
     gaps = [b[0] - a[0] for a, b in zip(api.ops, api.ops[1:-1], strict=False)]
     assert all(gap >= 0.99 for gap in gaps)
@@ -133,7 +134,20 @@ async def test_a_send_that_waited_for_its_slot_shows_the_newest_text(
         await reply.partial("The whole")
         await trio.sleep(0.5)
         await reply.final("The whole answer.")
-    assert api.ops == [(pytest.approx(3.0), "send", 1, "The whole answer.")]
+    assert api.ops == [(pytest.approx(FIRST_TEXT_DELAY + 3.0), "send", 1, "The whole answer.")]
+
+
+async def test_an_answer_streamed_within_the_first_moment_is_one_message(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.partial("a")
+        await trio.sleep(0.05)
+        await reply.partial("a b")
+        await trio.sleep(0.05)
+        await reply.final("a b c")
+    assert [op[1:] for op in api.ops] == [("send", 1, "a b c")]
 
 
 async def test_no_edit_when_the_final_text_is_already_shown(
@@ -196,14 +210,14 @@ async def test_failure_keeps_the_partial_text_and_adds_the_notice(
         await reply.partial("Half of")
         await trio.sleep(2)
         await reply.failed("the answer was cut short")
-    assert api.shown() == ["Half of\n\n⚠️ the answer was cut short"]
+    assert api.shown() == ["Half of\n\n⚠️ The answer was cut short"]
 
 
 async def test_failure_without_text_sends_only_the_notice(autojump_clock: trio.abc.Clock) -> None:
     api = FakeChatApi()
     async with reply_to(api) as reply:
         await reply.failed("the LLM server is not reachable")
-    assert api.shown() == ["⚠️ the LLM server is not reachable"]
+    assert api.shown() == ["⚠️ The LLM server is not reachable"]
 
 
 async def test_empty_answer_is_said(autojump_clock: trio.abc.Clock) -> None:

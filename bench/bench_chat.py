@@ -1,0 +1,276 @@
+"""Chat end to end: Telegram emulator -> TelegramActor -> memory -> LLMActor -> LLM emulator.
+
+Both emulators run as separate processes (``python -m tauro.testing.botapi`` with
+Telegram's flood limits on, ``python -m tauro.testing.llm_server``), so the CPU time
+measured in this process is the bot's own (plus a driver that pushes one batch and
+polls a counter). The bot is the real actor system: MemoryActor (fsync on a temp
+file), LLMActor (httpx, Ollama NDJSON streaming), TelegramActor (python-telegram-bot
+over trio-asyncio).
+
+Each configuration pushes a burst of messages spread round-robin over N chats at
+one instant and waits until all are answered; "sequential" is the same bot with
+TELEGRAM_MAX_CHATS_IN_FLIGHT=1, i.e. one update at a time as the original bot did.
+
+    python bench/bench_chat.py [--chats 1,10,100,1000] [--latencies 0,0.2,1]
+                               [--parallel 16] [--tokens 30] [--quick]
+
+Message counts are bounded so the whole run takes a few minutes on 2 cores: the
+concurrent bot gets max(chats, about 8 s of work at its bound) messages, the
+sequential one about 8 s of work (its throughput does not depend on the count; its
+latency percentiles would only grow with a longer backlog).
+
+Goals (issue "Chat on Telegram, end to end"): with slow answers, throughput >= 90% of
+min(LLM parallelism / latency, chats x 1 msg/s, 30 msg/s); at latency 0, CPU per
+message <= 1 s / (5 x 30) = 6.7 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+from tauro.actors.llm import LLMActor
+from tauro.actors.memory import memory_actor_spec
+from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
+from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+
+TOKEN = "123456:BENCHbenchBENCHbench"
+MODEL = "llama3.2"
+PER_CHAT_RATE = 1.0  # Telegram: messages per second per private chat
+GLOBAL_RATE = 30.0  # Telegram: messages per second per bot
+WORK_SECONDS = 8.0  # target duration of one configuration at its bound
+CALLS = ("sendMessage", "editMessageText", "sendChatAction")
+
+
+@dataclass(frozen=True)
+class Emulators:
+    bot_root: str  # http://127.0.0.1:P (control endpoints)
+    bot_base: str  # python-telegram-bot's base_url
+    llm_root: str
+
+
+@dataclass(frozen=True)
+class Result:
+    mode: str
+    chats: int
+    latency: float
+    messages: int
+    seconds: float
+    throughput: float
+    bound: float
+    first_p50: float
+    first_p99: float
+    done_p50: float
+    done_p99: float
+    cpu_ms: float
+    calls: float  # Bot API calls per answer (sendMessage, editMessageText, sendChatAction)
+    floods: int
+
+
+def bound(chats: int, latency: float, parallel: int) -> float:
+    """Answers per second no bot can beat: LLM slots, per-chat and global limits."""
+    llm = parallel / latency if latency > 0 else math.inf
+    per_chat = min(1 / latency, PER_CHAT_RATE) if latency > 0 else PER_CHAT_RATE
+    return min(llm, chats * per_chat, GLOBAL_RATE)
+
+
+def message_count(chats: int, latency: float, parallel: int, sequential: bool) -> int:
+    if sequential:
+        rate = min(1 / (latency + 0.03), PER_CHAT_RATE if chats == 1 else math.inf)
+        return max(4, min(40, round(WORK_SECONDS * rate)))
+    return max(chats, round(WORK_SECONDS * bound(chats, latency, parallel)))
+
+
+# Emulator processes -----------------------------------------------------------------
+
+
+def start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", module, "--port", "0", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("READY "):
+        process.kill()
+        raise RuntimeError(f"{module} did not start: {line!r}")
+    return process, line.removeprefix("READY ")
+
+
+def root_of(url: str) -> str:
+    return url.removesuffix("/bot")
+
+
+# One configuration ----------------------------------------------------------------------
+
+
+def bot_spec(settings: Settings) -> SupervisorSpec:
+    return SupervisorSpec(
+        name="root",
+        children=(
+            memory_actor_spec(settings.memory),
+            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
+        ),
+    )
+
+
+def settings_for(emus: Emulators, folder: Path, parallel: int, sequential: bool) -> Settings:
+    return Settings(
+        telegram=TelegramSettings(
+            token=TOKEN,
+            api_base_url=emus.bot_base,
+            poll_timeout=1.0,
+            max_chats_in_flight=1 if sequential else 64,
+        ),
+        llm=LLMSettings(host=emus.llm_root, model=MODEL, max_parallel=parallel),
+        memory=MemorySettings(file=folder / "conversations.json"),
+        voice=VoiceSettings(enabled=False),
+    )
+
+
+async def run_one(
+    client: httpx.AsyncClient, emus: Emulators, run: int, chats: int, latency: float,
+    parallel: int, sequential: bool, folder: Path,
+) -> Result:  # fmt: skip
+    count = message_count(chats, latency, parallel, sequential)
+    await client.post(f"{emus.llm_root}/_emulator/latency", json={"first_token": latency})
+    first_chat = run * 100_000 + 1
+    batch = [{"chat_id": first_chat + i % chats, "text": f"question {i}"} for i in range(count)]
+    settings = settings_for(emus, folder / f"run{run}", parallel, sequential)
+    async with open_actor_system(bot_spec(settings)) as system:
+        telegram = system.ref("telegram")
+        before = await bot_stats(client, emus)
+        cpu, wall = time.process_time(), time.time()
+        await client.post(f"{emus.bot_root}/_emulator/push_messages", json={"messages": batch})
+        await wait_answered(telegram, count)
+        cpu = time.process_time() - cpu
+        after = await bot_stats(client, emus)
+    floods = after["rate_limited"] - before["rate_limited"]
+    calls = sum(after["calls"].get(m, 0) - before["calls"].get(m, 0) for m in CALLS)
+    firsts, dones = await answer_times(client, emus, range(first_chat, first_chat + chats), wall)
+    seconds = max(dones)
+    return Result(
+        mode="sequential" if sequential else "concurrent", chats=chats, latency=latency,
+        messages=count, seconds=seconds, throughput=count / seconds,
+        bound=bound(chats, latency, parallel), first_p50=pct(firsts, 50),
+        first_p99=pct(firsts, 99), done_p50=pct(dones, 50), done_p99=pct(dones, 99),
+        cpu_ms=1000 * cpu / count, calls=calls / count, floods=floods,
+    )  # fmt: skip
+
+
+async def bot_stats(client: httpx.AsyncClient, emus: Emulators) -> dict[str, Any]:
+    reply = await client.get(f"{emus.bot_root}/_emulator/statistics")
+    stats: dict[str, Any] = reply.json()
+    return stats
+
+
+async def wait_answered(telegram: Any, count: int) -> None:
+    while True:
+        stats = await telegram.ask(GetTelegramStats())
+        assert isinstance(stats, TelegramStatistics)
+        if sum(stats.outcomes.get(k, 0) for k in ("answered", "failed", "error")) >= count:
+            return
+        await trio.sleep(0.05)
+
+
+async def answer_times(
+    client: httpx.AsyncClient, emus: Emulators, chats: range, pushed: float
+) -> tuple[list[float], list[float]]:
+    """Seconds from the push to the first answer text, and to the final text."""
+    reply = await client.get(f"{emus.bot_root}/_emulator/sent")
+    firsts: list[float] = []
+    dones: list[float] = []
+    for message in reply.json()["messages"]:
+        if message["chat_id"] not in chats:
+            continue
+        shown = [t for t, text in zip(message["unix_times"], message["history"], strict=True)
+                 if text != "…"]  # fmt: skip
+        firsts.append(shown[0] - pushed)
+        dones.append(message["unix_times"][-1] - pushed)
+    return firsts, dones
+
+
+def pct(values: list[float], q: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# Main -------------------------------------------------------------------------------------
+
+
+async def main(args: argparse.Namespace) -> list[Result]:
+    bot_process, bot_base = start("tauro.testing.botapi", "--token", TOKEN, "--flood-limits")
+    llm_process, llm_root = start(
+        "tauro.testing.llm_server", "--model", MODEL, "--parallel", str(args.parallel),
+        "--answer-tokens", str(args.tokens),
+    )  # fmt: skip
+    emus = Emulators(root_of(bot_base), bot_base, llm_root)
+    results: list[Result] = []
+    configurations = itertools.product(args.chats, args.latencies, (False, True))
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            async with httpx.AsyncClient(timeout=600) as client:
+                for run, (chats, latency, sequential) in enumerate(configurations, start=1):
+                    result = await run_one(
+                        client, emus, run, chats, latency, args.parallel, sequential, Path(folder)
+                    )
+                    print(row(result), flush=True)
+                    results.append(result)
+    finally:
+        for process in (bot_process, llm_process):
+            process.terminate()
+            process.wait()
+    return results
+
+
+HEADER = (
+    "| mode | chats | LLM latency s | messages | answers/s | bound/s | of bound "
+    "| first text p50 / p99 s | complete p50 / p99 s | CPU ms/msg | calls/msg | 429s |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def row(r: Result) -> str:
+    share = f"{100 * r.throughput / r.bound:.0f}%" if r.mode == "concurrent" else "-"
+    return (
+        f"| {r.mode} | {r.chats} | {r.latency:g} | {r.messages} | {r.throughput:.1f} "
+        f"| {r.bound:.1f} | {share} | {r.first_p50:.2f} / {r.first_p99:.2f} "
+        f"| {r.done_p50:.2f} / {r.done_p99:.2f} | {r.cpu_ms:.2f} | {r.calls:.2f} | {r.floods} |"
+    )
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    floats = lambda text: [float(x) for x in text.split(",")]  # noqa: E731
+    ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
+    parser.add_argument("--chats", type=ints, default=[1, 10, 100, 1000])
+    parser.add_argument("--latencies", type=floats, default=[0.0, 0.2, 1.0])
+    parser.add_argument("--parallel", type=int, default=16, help="LLM generations at once")
+    parser.add_argument("--tokens", type=int, default=30, help="tokens per answer")
+    parser.add_argument("--quick", action="store_true", help="1 and 100 chats, latency 0 and 1")
+    args = parser.parse_args()
+    if args.quick:
+        args.chats, args.latencies = [1, 100], [0.0, 1.0]
+    return args
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    print(f"python {platform.python_version()}, {platform.machine()}, "
+          f"LLM parallel {arguments.parallel}, {arguments.tokens} tokens per answer")  # fmt: skip
+    print(HEADER, flush=True)
+    started = time.monotonic()
+    trio.run(main, arguments)
+    print(f"\ntotal {time.monotonic() - started:.0f} s")

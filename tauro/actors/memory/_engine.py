@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,12 @@ from typing import TypeVar, TypeVarTuple
 import outcome
 import trio
 
-from tauro.actors.memory._journal import Journal, delete_segments_below, list_segments
+from tauro.actors.memory._journal import (
+    Journal,
+    delete_segments_below,
+    list_segments,
+    lock_memory_file,
+)
 from tauro.actors.memory._messages import (
     Append,
     AppendReceipt,
@@ -102,6 +108,7 @@ class MemoryEngine:
         self._snapshot_wanted = trio.Event()
         self._snapshot_retry_at = -math.inf
         self._open = False
+        self._lock_fd: int | None = None
 
     @property
     def state(self) -> MemoryState:
@@ -125,13 +132,23 @@ class MemoryEngine:
 
     def _open_sync(self) -> Recovery:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for temp in sweep_temp_files(self.path):
-            logger.info("memory.temp.removed", extra={"fields": {"file": str(temp)}})
-        recovery = recover(self.path, self.settings.max_size, repair=True)
-        delete_segments_below(self.path, recovery.journal)
-        first = max([recovery.journal] + [n + 1 for n in list_segments(self.path)])
-        self._counters.fsyncs += self._journal.open(first)
+        self._lock_fd = lock_memory_file(self.path)
+        try:
+            for temp in sweep_temp_files(self.path):
+                logger.info("memory.temp.removed", extra={"fields": {"file": str(temp)}})
+            recovery = recover(self.path, self.settings.max_size, repair=True)
+            delete_segments_below(self.path, recovery.journal)
+            first = max([recovery.journal] + [n + 1 for n in list_segments(self.path)])
+            self._counters.fsyncs += self._journal.open(first)
+        except BaseException:
+            self._unlock()
+            raise
         return recovery
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     async def run(self) -> None:
         """Background work until cancelled: snapshots when due, retention sweeps."""
@@ -153,6 +170,7 @@ class MemoryEngine:
             if scope.cancelled_caught:
                 self._failed(PersistenceError(str(self.path), "final snapshot timed out"))
                 done = False
+        self._unlock()
         return done
 
     async def _final_snapshot(self) -> bool:

@@ -12,6 +12,7 @@ loop); ``append`` is one ``write`` and one ``fdatasync`` per batch.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tauro.actors.memory._records import VOID_MARK, Record, VoidRecord, decode_line
-from tauro.errors import CorruptMemoryFileError, PersistenceError
+from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
 
 __all__ = [
     "AppendResult",
@@ -28,6 +29,7 @@ __all__ = [
     "delete_segments_below",
     "fsync_directory",
     "list_segments",
+    "lock_memory_file",
     "scan_segment",
     "scan_voids",
     "segment_path",
@@ -58,6 +60,27 @@ def delete_segments_below(memory_file: Path, number: int) -> int:
             segment_path(memory_file, old).unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def lock_memory_file(memory_file: Path) -> int:
+    """Hold an exclusive lock on ``<file>.lock`` for as long as the descriptor is open.
+
+    Two writers of one journal would each number segments and replace the
+    snapshot without knowing of the other; the lock turns that into a clear
+    error at start. The kernel drops it when the process dies, even by SIGKILL.
+    """
+    path = memory_file.with_name(memory_file.name + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise MemoryStoreError(
+            str(memory_file),
+            "is in use by another TauroBot process; stop that one first, or give each "
+            "its own MEMORY_FILE",
+        ) from None
+    return fd
 
 
 def fsync_directory(directory: Path) -> None:

@@ -34,7 +34,7 @@ from tauro.actors.memory import (
 from tauro.actors.memory import _engine as engine_module
 from tauro.actors.memory._journal import list_segments
 from tauro.config import MemorySettings
-from tauro.errors import MemoryStoreError, PersistenceError
+from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
 
 BASE = datetime(2025, 11, 5, 19, 52, 21)
 
@@ -62,6 +62,12 @@ def values(outcomes: list[outcome.Outcome[object]]) -> list[object]:
 
 def stats(memory: MemoryEngine) -> MemoryStatistics:
     return memory.statistics()
+
+
+def die(memory: MemoryEngine) -> None:
+    """What the kernel does to a killed process: close its files, drop its lock."""
+    memory._journal.close()
+    memory._unlock()
 
 
 def stored(path: Path, conversation: str = "1") -> list[str]:
@@ -267,6 +273,38 @@ async def test_close_writes_a_complete_snapshot_and_leaves_no_journal(tmp_path: 
     assert isinstance(results[0].error, MemoryStoreError)
 
 
+async def test_one_memory_file_has_one_writer(tmp_path: Path) -> None:
+    first = MemoryEngine(make_settings(tmp_path))
+    await first.open()
+    second = MemoryEngine(make_settings(tmp_path))
+    with pytest.raises(MemoryStoreError) as raised:
+        await second.open()
+    assert "another TauroBot process" in str(raised.value)
+    await first.close()
+    await second.open()  # free again once the first has closed
+    await second.close()
+
+
+async def test_a_failed_start_names_the_damage_and_keeps_no_lock(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("1", "user", f"m{n}") for n in range(3)]))
+    die(memory)
+    segment = memory._journal.path
+    damaged = segment.read_bytes().replace(b"m1", b"M1")
+    segment.write_bytes(damaged)
+    with pytest.raises(CorruptMemoryFileError) as raised:
+        await MemoryEngine(settings).open()
+    assert str(segment) in str(raised.value)
+    assert segment.read_bytes() == damaged  # left for the user to inspect
+    segment.write_bytes(damaged.replace(b"M1", b"m1"))  # the user restored it
+    again = MemoryEngine(settings)
+    await again.open()
+    assert [m.content for m in again.state.context("1", 5)] == ["m0", "m1", "m2"]
+    await again.close()
+
+
 async def test_a_clean_close_does_not_rewrite_the_file(tmp_path: Path) -> None:
     first = MemoryEngine(make_settings(tmp_path))
     await first.open()
@@ -397,7 +435,7 @@ async def test_a_restart_after_a_crash_replays_and_compacts(tmp_path: Path) -> N
     crashed = MemoryEngine(settings)
     await crashed.open()
     values(await crashed.process([Append("1", "user", "q", update_id=5)]))
-    # no close(): the process died here
+    die(crashed)
     restarted = MemoryEngine(settings)
     recovery = await restarted.open()
     assert recovery.replayed == 1

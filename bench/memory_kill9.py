@@ -219,7 +219,7 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=1.0, help="seconds of random delay")
     parser.add_argument("--dir", type=Path, default=None, help="where to make the directories")
     parser.add_argument("--progress", type=int, default=0, help="report every N trials")
-    parser.add_argument("--prefill", type=int, default=100000, help="messages in a new history")
+    parser.add_argument("--prefill", type=int, default=50000, help="messages in a new history")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trial", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--growth", type=float, default=0.2, help=argparse.SUPPRESS)

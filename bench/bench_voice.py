@@ -3,16 +3,21 @@
 For 100, 500 and 2,000 characters of Italian prose, side by side and interleaved
 (so that load from elsewhere on the machine hits both alike):
 
-- ours: ``ask(Synthesize(text))`` on a running VoiceActor (TTS_WORKERS workers
-  already started, cache off) until the OGG/Opus note is ready;
+- ours: ``ask(Synthesize(text))`` on a running VoiceActor (its worker already
+  started, cache off) until the OGG/Opus note is ready;
 - bare: ``espeak-ng -v it -s 150 --stdout -f text | opusenc --bitrate 32 - out.opus``,
   the same voice, rate and Opus bitrate, as one shell pipeline.
+
+Wall time is reported as the median and the best run (the best is what the work
+costs when nothing else on the machine gets in the way), and the CPU time of every
+process involved (ours: the bot's process plus the worker; bare: the shell,
+espeak-ng and opusenc).
 
 Then the event loop's lag while four syntheses of 2,000 characters run at once: a
 task sleeps 1 ms over and over and records how late it wakes up. The same is
 measured with nothing running, as the machine's own floor.
 
-    python bench/bench_voice.py [--repeat 5] [--workers 1,2]
+    python bench/bench_voice.py [--repeat 7] [--workers 1,2]
 
 Goals (issue "VoiceActor"): ours within 1.3x of bare; lag p99 under 10 ms.
 """
@@ -22,16 +27,25 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from tauro.actors.voice import Synthesize, VoiceActor, VoiceNote, check_voice
+from tauro.actors.voice import (
+    GetVoiceStatistics,
+    Synthesize,
+    VoiceActor,
+    VoiceNote,
+    VoiceStatistics,
+    check_voice,
+)
 from tauro.actors.voice._encode import OPUS_BITRATE
 from tauro.actors.voice._speechtext import prepare_speech
 from tauro.config import VoiceSettings
@@ -51,16 +65,50 @@ def prose(chars: int, variant: int = 0) -> str:
     return text[: chars - 1].rsplit(" ", 1)[0] + "."
 
 
-def bare_seconds(text: str, folder: Path) -> float:
+@dataclass
+class Timing:
+    wall: float  # seconds from request to file ready
+    cpu: float  # CPU seconds of every process involved
+
+
+def bare_run(text: str, folder: Path) -> Timing:
     source, target = folder / "text.txt", folder / "bare.opus"
     source.write_text(text, encoding="utf-8")
     pipeline = (
         f"espeak-ng -v it -s {RATE} --stdout -f {source} "
         f"| opusenc --quiet --bitrate {OPUS_BITRATE // 1000} - {target}"
     )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(pipeline, shell=True, check=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return Timing(wall, cpu)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process has used (utime + stime from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def ours_run(ref: ActorRef[Any], text: str) -> Timing:
+    (worker,) = (await voice_statistics(ref)).worker_pids
+    cpu_before, worker_before = time.process_time(), process_cpu(worker)
+    started = time.perf_counter()
+    note = await ref.ask(Synthesize(text), timeout=120)
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before + process_cpu(worker) - worker_before
+    assert isinstance(note, VoiceNote)
+    note.discard()
+    return Timing(wall, cpu)
+
+
+async def voice_statistics(ref: ActorRef[Any]) -> VoiceStatistics:
+    stats = await ref.ask(GetVoiceStatistics())
+    assert isinstance(stats, VoiceStatistics)
+    return stats
 
 
 async def ours_seconds(ref: ActorRef[Any], text: str) -> float:
@@ -80,24 +128,37 @@ def spec(workers: int, folder: Path) -> SupervisorSpec:
     return SupervisorSpec(name="root", children=(voice,))
 
 
-async def side_by_side(workers: int, repeat: int, folder: Path) -> None:
-    print(f"\n### Time to a voice note (TTS_WORKERS={workers}, median of {repeat})\n")
-    print("| characters | audio s | ours s | bare s | ours / bare |")
-    print("|---:|---:|---:|---:|---:|")
-    async with open_actor_system(spec(workers, folder / "ours")) as system:
+async def side_by_side(repeat: int, folder: Path) -> None:
+    print(f"\n### Time to a voice note (TTS_WORKERS=1, {repeat} runs each, interleaved)\n")
+    print(
+        "| characters | audio s | ours s median (best) | bare s median (best) "
+        "| ours / bare median (best) | CPU s ours | CPU s bare |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    async with open_actor_system(spec(1, folder / "ours")) as system:
         ref = system.ref("voice")
-        await ours_seconds(ref, "Pronto.")  # workers started, voice chosen
+        await ours_seconds(ref, "Pronto.")  # the worker started, the voice chosen
         for size in SIZES:
-            text = prepare_speech(prose(size), "it", 5000)
-            ours, bare = [], []
-            for _ in range(repeat):
-                ours.append(await ours_seconds(ref, text))
-                bare.append(await trio.to_thread.run_sync(bare_seconds, text, folder))
-            note = await ref.ask(Synthesize(text), timeout=120)
-            audio = note.duration_seconds
-            note.discard()
-            a, b = statistics.median(ours), statistics.median(bare)
-            print(f"| {size} | {audio:.1f} | {a:.3f} | {b:.3f} | {a / b:.2f} |")
+            print(await compare(ref, prose(size), repeat, folder))
+
+
+async def compare(ref: ActorRef[Any], text: str, repeat: int, folder: Path) -> str:
+    text = prepare_speech(text, "it", 5000)
+    ours: list[Timing] = []
+    bare: list[Timing] = []
+    for _ in range(repeat):
+        ours.append(await ours_run(ref, text))
+        bare.append(await trio.to_thread.run_sync(bare_run, text, folder))
+    note = await ref.ask(Synthesize(text), timeout=120)
+    audio = note.duration_seconds
+    note.discard()
+    ow, bw = [t.wall for t in ours], [t.wall for t in bare]
+    om, bm = statistics.median(ow), statistics.median(bw)
+    oc, bc = statistics.median(t.cpu for t in ours), statistics.median(t.cpu for t in bare)
+    return (
+        f"| {len(text)} | {audio:.1f} | {om:.3f} ({min(ow):.3f}) | {bm:.3f} ({min(bw):.3f}) "
+        f"| {om / bm:.2f} ({min(ow) / min(bw):.2f}) | {oc:.3f} | {bc:.3f} |"
+    )
 
 
 async def lag_while(ref: ActorRef[Any] | None, jobs: int) -> tuple[list[float], float]:
@@ -168,14 +229,13 @@ async def main(repeat: int, worker_counts: list[int]) -> None:
     describe_machine()
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as name:
         folder = Path(name)
-        for workers in worker_counts[:1]:
-            await side_by_side(workers, repeat, folder)
+        await side_by_side(repeat, folder)
         await loop_lag(worker_counts, folder)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--workers", default="1,2", help="TTS_WORKERS values for the lag run")
     args = parser.parse_args()
     trio.run(main, args.repeat, [int(w) for w in args.workers.split(",")])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -349,3 +351,87 @@ async def test_webhook_conflict_while_polling_is_fatal(
     assert isinstance(error, TauroError)
     assert "409 Conflict" in str(error)
     assert "telegram.fatal" in caplog.messages
+
+
+BOT_PROCESS = """
+import sys
+from pathlib import Path
+
+import trio
+
+from tauro.actors.llm import LLMActor
+from tauro.actors.memory import memory_actor_spec
+from tauro.actors.telegram import TelegramActor
+from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
+from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+
+token, base_url, llm_url, memory_file = sys.argv[1:5]
+settings = Settings(
+    telegram=TelegramSettings(token=token, api_base_url=base_url, poll_timeout=1.0),
+    llm=LLMSettings(host=llm_url, model="llama3.2", max_parallel=8),
+    memory=MemorySettings(file=Path(memory_file)),
+    voice=VoiceSettings(enabled=False),
+)
+spec = SupervisorSpec(name="root", children=(
+    memory_actor_spec(settings.memory),
+    ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+    ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
+))
+
+
+async def main() -> None:
+    async with open_actor_system(spec):
+        print("READY", flush=True)
+        await trio.sleep_forever()
+
+
+trio.run(main)
+"""
+
+
+async def start_bot_process(
+    emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path
+) -> trio.Process:
+    args = [sys.executable, "-c", BOT_PROCESS, emu.token, emu.base_url, llm.url, str(memory_file)]
+    process = await trio.lowlevel.open_process(args, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    output = b""
+    with trio.fail_after(30):
+        while b"READY" not in output:
+            chunk = await process.stdout.receive_some()
+            assert chunk, "the bot process exited before it was ready"
+            output += chunk
+    return process
+
+
+async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_path: Path) -> None:
+    """kill -9 while answers are being generated and one more message waits its turn."""
+    memory_file = tmp_path / "conversations.json"
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=60.0) as llm:
+
+        def answers(chat: int) -> list[str]:
+            return [text for text in emu.texts(chat) if text != "…"]  # placeholders stay
+
+        process = await start_bot_process(emu, llm, memory_file)
+        try:
+            for chat in (1, 2, 3):
+                emu.push_message(chat, f"question {chat}")
+            emu.push_message(1, "second 1")  # waits behind question 1: not recorded yet
+            await llm.wait_for(lambda: len(llm.requests) == 3, timeout=20)
+        finally:
+            process.kill()
+            await process.wait()
+        assert [answers(chat) for chat in (1, 2, 3)] == [[], [], []]
+        llm.set_latency(first_token=0.0)
+        process = await start_bot_process(emu, llm, memory_file)
+        try:
+            await emu.wait_for(lambda: len(answers(1)) >= 2, timeout=30)
+            await emu.wait_for(lambda: all(answers(c) for c in (2, 3)), timeout=30)
+            await trio.sleep(2.0)  # a second answer to anything would have come by now
+        finally:
+            process.terminate()
+            await process.wait()
+        assert answers(1) == ["Echo: question 1", "Echo: second 1"]
+        assert answers(2) == ["Echo: question 2"]
+        assert answers(3) == ["Echo: question 3"]
+        assert len(llm.requests) == 3 + 4  # the three cut generations, then four answers

@@ -33,6 +33,8 @@ LIBRARY_LOGGERS = (
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:
     """``text`` with every secret (and a token's part after the colon) replaced."""
     for secret in secrets:
+        if not secret:
+            continue  # replacing "" would put the marker between every character
         text = text.replace(secret, "<redacted>")
         tail = secret.partition(":")[2]
         if len(tail) >= 8:

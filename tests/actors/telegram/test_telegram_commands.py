@@ -1,0 +1,107 @@
+"""Command parsing, and the handlers against small fakes (end to end in test_telegram_actor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tauro.actors.llm import GetModel, ListModels, SetModel
+from tauro.actors.memory import GetPreferences, SetPreference
+from tauro.actors.telegram._access import AccessControl
+from tauro.actors.telegram._commands import (
+    BOT_PREFERENCES,
+    Command,
+    CommandContext,
+    parse_command,
+    run_command,
+)
+from tauro.actors.telegram._incoming import Incoming
+from tauro.config import AccessSettings
+from tauro.errors import LLMUnreachableError, ModelNotFoundError
+
+
+def test_parse_command() -> None:
+    assert parse_command("hello", "bot") is None
+    assert parse_command("/", "bot") is None
+    assert parse_command("/Start", "bot") == Command("start")
+    assert parse_command("/voice on", "bot") == Command("voice", ("on",))
+    assert parse_command("/stats@Bot", "bot") == Command("stats")
+    assert parse_command("/stats@other", "bot") == Command("stats", (), for_other_bot=True)
+
+
+@dataclass
+class Fake:
+    replies: dict[type, Any] = field(default_factory=dict)
+    asked: list[Any] = field(default_factory=list)
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        self.asked.append(message)
+        reply = self.replies.get(type(message))
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+def context(memory: Fake, llm: Fake, *, voice: bool = True) -> CommandContext:
+    return CommandContext(
+        memory=memory, llm=llm, access=AccessControl(AccessSettings(admin_user_ids=frozenset({7}))),
+        voice_available=voice, default_language="it", telegram_stats=lambda: ["Telegram: ok"],
+    )  # fmt: skip
+
+
+USER = Incoming(1, chat_id=42, user_id=42, text="/x", user_name="Ada")
+ADMIN = Incoming(1, chat_id=7, user_id=7, text="/x")
+
+
+async def test_voice_toggles_and_persists() -> None:
+    memory = Fake({GetPreferences: {"voice": False}})
+    reply = await run_command(Command("voice"), USER, context(memory, Fake()))
+    assert "on" in reply
+    assert memory.asked[-1] == SetPreference("42", "voice", True)
+    reply = await run_command(Command("voice", ("off",)), USER, context(memory, Fake()))
+    assert memory.asked[-1] == SetPreference("42", "voice", False)
+    reply = await run_command(Command("voice", ("maybe",)), USER, context(memory, Fake()))
+    assert "/voice on" in reply
+
+
+async def test_voice_unavailable_says_why() -> None:
+    reply = await run_command(Command("voice"), USER, context(Fake(), Fake(), voice=False))
+    assert "ENABLE_TTS" in reply
+
+
+async def test_model_show_switch_and_errors() -> None:
+    llm = Fake({GetModel: "llama3.2", ListModels: ("llama3.2:latest", "mistral:7b")})
+    shown = await run_command(Command("model"), USER, context(Fake(), llm))
+    assert "llama3.2" in shown
+    assert "mistral:7b" in shown
+    refused = await run_command(Command("model", ("mistral:7b",)), USER, context(Fake(), llm))
+    assert "ADMIN_USER_IDS" in refused
+    memory = Fake()
+    llm.replies[SetModel] = "mistral:7b"
+    switched = await run_command(Command("model", ("mistral",)), ADMIN, context(memory, llm))
+    assert "mistral:7b" in switched
+    assert memory.asked == [SetPreference(BOT_PREFERENCES, "model", "mistral:7b")]
+    llm.replies[SetModel] = ModelNotFoundError("404", user_message="the model 'x' is not installed")
+    missing = await run_command(Command("model", ("x",)), ADMIN, context(Fake(), llm))
+    assert missing == "the model 'x' is not installed"
+    llm.replies[ListModels] = LLMUnreachableError("down", user_message="not reachable")
+    partial = await run_command(Command("model"), USER, context(Fake(), llm))
+    assert "llama3.2" in partial
+    assert "not reachable" in partial
+
+
+async def test_lang_shows_sets_and_checks() -> None:
+    memory = Fake({GetPreferences: {}})
+    assert ": it." in await run_command(Command("lang"), USER, context(memory, Fake()))
+    await run_command(Command("lang", ("EN-us",)), USER, context(memory, Fake()))
+    assert memory.asked[-1] == SetPreference("42", "lang", "en-us")
+    bad = await run_command(Command("lang", ("english please",)), USER, context(memory, Fake()))
+    assert "not a language code" in bad
+
+
+async def test_unknown_command_points_to_help() -> None:
+    assert "/help" in await run_command(Command("frobnicate"), USER, context(Fake(), Fake()))
+
+
+async def test_start_greets_by_name() -> None:
+    assert "Ciao, Ada!" in await run_command(Command("start"), USER, context(Fake(), Fake()))

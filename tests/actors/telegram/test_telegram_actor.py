@@ -22,6 +22,7 @@ from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.telegram._groups import single_exception
+from tauro.actors.voice import VoiceActor
 from tauro.config import (
     AccessSettings,
     LLMSettings,
@@ -435,3 +436,34 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         assert answers(2) == ["Echo: question 2"]
         assert answers(3) == ["Echo: question 3"]
         assert len(llm.requests) == 3 + 4  # the three cut generations, then four answers
+
+
+async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        settings = dataclasses.replace(
+            make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
+        )
+        spec = SupervisorSpec(
+            name="root",
+            children=(
+                memory_actor_spec(settings.memory),
+                ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+                ActorSpec(
+                    name="voice",
+                    factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
+                ),
+                ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
+            ),
+        )
+        async with open_actor_system(spec):
+            emu.push_message(42, "/voice on")
+            emu.push_message(42, "hello there")
+            await emu.wait_for(lambda: len(emu.messages(42)) >= 3, timeout=30)
+        first, answer, voice = emu.messages(42)
+        assert "Voice answers on" in first.text
+        assert answer.text == "Echo: hello there"
+        assert voice.kind == "voice"
+        assert voice.file is not None
+        assert voice.file.data is not None
+        assert voice.file.data.startswith(b"OggS")
+        assert not any((tmp_path / "notes").glob("*.ogg"))  # each note removed once sent

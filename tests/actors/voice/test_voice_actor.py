@@ -14,7 +14,7 @@ import outcome
 import pytest
 import trio
 import trio.testing
-from conftest import Audio, italian_text
+from voice_audio import Audio, italian_text
 
 from tauro.actors.voice import (
     GetVoiceStatistics,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Audio
+from voice_audio import Audio
 
 from tauro.actors.voice._encode import (
     OPUS_BITRATE,

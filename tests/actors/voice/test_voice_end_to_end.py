@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trio
-from conftest import Audio
+from voice_audio import Audio
 
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import Audio, italian_text
+from voice_audio import Audio, italian_text
 
 from tauro.actors.voice._workers import WORKER_COMMAND
 

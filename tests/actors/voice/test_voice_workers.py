@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from conftest import Audio, italian_text
+from voice_audio import Audio, italian_text
 
 from tauro.actors.voice._workers import Job, JobDone, JobFailed, WorkerPool
 from tauro.errors import VoiceError

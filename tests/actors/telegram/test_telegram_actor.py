@@ -51,11 +51,11 @@ class Running:
         assert isinstance(stats, TelegramStatistics)
         return stats
 
-    async def wait_texts(self, chat_id: int, count: int, timeout: float = 10.0) -> list[str]:
+    async def wait_texts(self, chat_id: int, count: int, timeout: float = 30.0) -> list[str]:
         await self.emu.wait_for(lambda: len(self.final_texts(chat_id)) >= count, timeout)
         return self.final_texts(chat_id)
 
-    async def expect(self, chat_id: int, expected: list[str], timeout: float = 10.0) -> None:
+    async def expect(self, chat_id: int, expected: list[str], timeout: float = 30.0) -> None:
         """Wait until the chat shows exactly ``expected`` (answers are edited into place)."""
         try:
             await self.emu.wait_for(lambda: self.final_texts(chat_id) == expected, timeout)

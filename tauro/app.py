@@ -28,6 +28,7 @@ from tauro.actors.telegram import TelegramActor
 from tauro.actors.voice import VoiceActor
 from tauro.actors.web import web_actor_spec
 from tauro.config import Settings
+from tauro.errors import InvalidTokenError, PollingConflictError
 from tauro.runtime import (
     Actor,
     ActorSpec,
@@ -60,7 +61,12 @@ def build_system_spec(
         services.append(_actor(settings, "voice", lambda: VoiceActor(settings.voice)))
     voice = "voice" if settings.voice.enabled else None
     channels: list[ActorSpec | SupervisorSpec] = [
-        _actor(settings, "telegram", lambda: TelegramActor(settings, voice=voice))
+        _actor(
+            settings,
+            "telegram",
+            lambda: TelegramActor(settings, voice=voice),
+            fatal_errors=(InvalidTokenError, PollingConflictError),
+        )
     ]
     if settings.web.enabled:
         channels.append(web_actor_spec(settings, statistics=statistics or _StatisticsSource()))
@@ -82,11 +88,17 @@ def build_system_spec(
     )
 
 
-def _actor(settings: Settings, name: str, factory: Callable[[], Actor[Any]]) -> ActorSpec:
+def _actor(
+    settings: Settings,
+    name: str,
+    factory: Callable[[], Actor[Any]],
+    fatal_errors: tuple[type[Exception], ...] = (),
+) -> ActorSpec:
     runtime = settings.runtime
     return ActorSpec(
         name=name,
         factory=factory,
+        fatal_errors=fatal_errors,
         mailbox_size=runtime.mailbox_size,
         ask_timeout=runtime.ask_timeout,
         stop_timeout=runtime.stop_timeout,

@@ -90,20 +90,25 @@ class MailboxFullError(ActorError):
 
 
 class EscalationError(ActorError):
-    """A supervisor exceeded its restart intensity and gave up.
+    """A supervisor gave up: a child failed too often, or with a fatal error.
 
-    ``actor`` is the child that kept failing, ``supervisor`` the one that gave
-    up, and ``__cause__`` the child's last error.
+    ``actor`` is the child that failed, ``supervisor`` the one that gave up,
+    ``cause`` (and ``__cause__``) the child's last error. ``fatal`` is True when
+    the error was one its spec marks as not worth a restart (a refused token).
     """
 
-    def __init__(self, supervisor: str, actor: str, cause: BaseException) -> None:
+    def __init__(
+        self, supervisor: str, actor: str, cause: BaseException, *, fatal: bool = False
+    ) -> None:
         self.supervisor = supervisor
         self.cause = cause
-        super().__init__(
-            actor,
-            f"restart intensity of supervisor {supervisor!r} exceeded; "
-            f"last error: {type(cause).__name__}: {cause}",
+        self.fatal = fatal
+        reason = (
+            "a fatal error that restarting cannot fix"
+            if fatal
+            else f"restart intensity of supervisor {supervisor!r} exceeded"
         )
+        super().__init__(actor, f"{reason}; last error: {type(cause).__name__}: {cause}")
 
 
 class MemoryStoreError(TauroError):

@@ -124,11 +124,11 @@ def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
     assert contents[1].startswith("Echo: ciao")
 
 
-def test_an_actor_that_keeps_failing_ends_the_run_with_exit_1_naming_it(
+def test_a_refused_token_ends_the_run_at_once_with_exit_1_naming_it(
     emulators: tuple[str, str], tmp_path: Path
 ) -> None:
     bot_url, llm_url = emulators
-    env = _environment(tmp_path, bot_url, llm_url, MAX_RESTARTS="1", WEB_ENABLED="false")
+    env = _environment(tmp_path, bot_url, llm_url, WEB_ENABLED="false")
     env["TELEGRAM_BOT_TOKEN"] = "999999:WRONGwrongWRONGwrongWRONGwrong"
     done = subprocess.run(
         [sys.executable, "-m", "tauro", "run"],
@@ -145,6 +145,8 @@ def test_an_actor_that_keeps_failing_ends_the_run_with_exit_1_naming_it(
     assert "actor=telegram" in failed[0]
     assert "TELEGRAM_BOT_TOKEN" in failed[0]
     assert "WRONGwrong" not in done.stderr
+    # a refused token is fatal: no restarts, one clear line
+    assert done.stderr.count("actor.failed") == 1
 
 
 def test_tauro_run_without_a_token_exits_2(tmp_path: Path) -> None:

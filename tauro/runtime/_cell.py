@@ -58,6 +58,9 @@ class Cell:
     def shutdown_budget(self) -> float:
         return self.spec.shutdown_budget
 
+    def is_fatal(self, error: Exception) -> bool:
+        return isinstance(error, self.spec.fatal_errors)
+
     def _open_mailbox(self) -> None:
         self._send, self._receive = trio.open_memory_channel[Envelope](self.spec.mailbox_size)
 

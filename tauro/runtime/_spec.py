@@ -43,6 +43,9 @@ class ActorSpec:
     ask_timeout: float = 30.0  # seconds; the default of every ask to this actor
     stop_timeout: float = 5.0  # seconds to drain the mailbox on a graceful stop
     cleanup_timeout: float = 30.0  # seconds for on_stop, which runs shielded
+    # Failures no restart can fix (a refused credential): the supervisor
+    # escalates at once instead of restarting, and so do its parents.
+    fatal_errors: tuple[type[Exception], ...] = ()
 
     def __post_init__(self) -> None:
         _check_name(self.name)

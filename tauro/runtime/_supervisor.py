@@ -34,6 +34,7 @@ class Child(Protocol):
     def stop_timeout(self) -> float: ...
     async def run(self, on_started: Callable[[], None]) -> None: ...
     def request_stop(self, *, drain: bool = True) -> None: ...
+    def is_fatal(self, error: Exception) -> bool: ...
     def record_failure(self, error: BaseException) -> None: ...
     def finalize(self, *, failed: bool = False) -> None: ...
 
@@ -93,6 +94,9 @@ class Supervisor:
     def record_failure(self, error: BaseException) -> None:
         pass  # the failing actor below already recorded it
 
+    def is_fatal(self, error: Exception) -> bool:
+        return isinstance(error, EscalationError) and error.fatal
+
     def finalize(self, *, failed: bool = False) -> None:
         for child in self.children:
             child.finalize(failed=failed)
@@ -130,6 +134,8 @@ class Supervisor:
                 return
             child.record_failure(error)
             _log_failure(self.name, child.name, error, "start")
+            if child.is_fatal(error):
+                await self._escalate(child, error, fatal=True)
             await self._before_restart(child, error)
             child.restarts += 1
 
@@ -172,6 +178,8 @@ class Supervisor:
         if error is not None:
             child.record_failure(error)
             _log_failure(self.name, child.name, error, "run")
+            if child.is_fatal(error):
+                await self._escalate(child, error, fatal=True)
         if not _should_restart(child.restart_type, error):
             child.finalize(failed=error is not None)
             return
@@ -200,18 +208,28 @@ class Supervisor:
         self._restart_times.append(now)
         await trio.sleep(self.spec.backoff(len(self._restart_times)))
 
-    async def _escalate(self, child: Child, error: Exception | None) -> None:
+    async def _escalate(
+        self, child: Child, error: Exception | None, *, fatal: bool = False
+    ) -> None:
         cause: BaseException = error or RuntimeError(f"{child.name} exited")
         actor = child.name
         if isinstance(cause, EscalationError):
+            fatal = cause.fatal or fatal
             actor, cause = cause.actor, cause.cause
         log.error(
             "supervisor.escalating",
-            extra={"fields": {"supervisor": self.name, "actor": actor, "error": describe(cause)}},
+            extra={
+                "fields": {
+                    "supervisor": self.name,
+                    "actor": actor,
+                    "fatal": fatal,
+                    "error": describe(cause),
+                }
+            },
         )
         await self._stop_children(self.children, drain=True)
         self.finalize(failed=True)
-        raise EscalationError(self.name, actor, cause) from cause
+        raise EscalationError(self.name, actor, cause, fatal=fatal) from cause
 
     # -- stopping ----------------------------------------------------------------------
 
@@ -246,6 +264,8 @@ def _should_restart(restart: Restart, error: Exception | None) -> bool:
 
 
 def _log_failure(supervisor: str, actor: str, error: BaseException, phase: str) -> None:
+    if isinstance(error, EscalationError):
+        return  # the supervisor below logged it when it gave up
     log.error(
         "actor.failed",
         extra={

@@ -13,8 +13,7 @@ def test_exports_are_complete_and_public() -> None:
     assert sorted(tauro.runtime.__all__) == sorted(
         name
         for name in vars(tauro.runtime)
-        if (not name.startswith("_")
-        and name[0].isupper())
+        if (not name.startswith("_") and name[0].isupper())
         or name in ("open_actor_system", "run_until_signalled")
     )
     for name in tauro.runtime.__all__:

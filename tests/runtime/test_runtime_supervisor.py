@@ -346,3 +346,41 @@ async def test_background_task_failure_crashes_and_restarts_the_actor(
         await trio.sleep(5)
         assert probe.starts == 2
         assert system.statistics().actor("a").last_error == "InjectedFault: loop died"
+
+
+class Refused(Exception):
+    """Stands for a refused credential: restarting cannot fix it."""
+
+
+async def test_a_fatal_error_escalates_at_once_through_every_level(autojump_clock: Clock) -> None:
+    class Refusing(FaultyActor):
+        async def on_start(self) -> None:
+            await super().on_start()
+            raise Refused("token refused")
+
+    refusing = Refusing()
+    inner = SupervisorSpec(
+        name="channels",
+        max_restarts=5,
+        children=(ActorSpec(name="telegram", factory=lambda: refusing, fatal_errors=(Refused,)),),
+    )
+    spec = SupervisorSpec(name="root", max_restarts=5, children=(inner,))
+    with pytest.raises(EscalationError) as caught:
+        async with open_actor_system(spec):
+            pass
+    assert refusing.starts == 1  # never restarted, neither alone nor with its supervisor
+    assert caught.value.fatal
+    assert (caught.value.supervisor, caught.value.actor) == ("root", "telegram")
+    assert "fatal error that restarting cannot fix" in str(caught.value)
+    assert trio.current_time() == 0  # no backoff was waited
+
+
+async def test_errors_not_marked_fatal_are_still_restarted(autojump_clock: Clock) -> None:
+    probe = crashing()
+    spec = SupervisorSpec(
+        name="root", children=(ActorSpec(name="a", factory=lambda: probe, fatal_errors=(Refused,)),)
+    )
+    async with open_actor_system(spec) as system:
+        await system.ref("a").tell("crash")
+        await trio.sleep(5)
+        assert probe.starts == 2

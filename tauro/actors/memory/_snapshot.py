@@ -45,6 +45,7 @@ logger = logging.getLogger("tauro.memory")
 MARKER_KEY = "tauro"
 _FORMAT = 1
 _CHUNK = 1 << 20
+_SLICE = 2048  # messages joined at once
 _SYNC_EVERY = 1 << 20  # bytes of snapshot written between fdatasyncs (see _write_chunks)
 Preferences = dict[str, dict[str, PreferenceValue]]
 
@@ -83,10 +84,15 @@ class SnapshotResult:
 
 
 def _chunks(data: SnapshotData, last_updated: str) -> Iterator[bytes]:
+    """The file, in pieces of at most ``_SLICE`` messages (short GIL holds)."""
     yield b'{"conversations":{'
     separator = b"\n"
     for conversation, fragments in data.conversations:
-        yield separator + dumps(conversation) + b":[\n" + b",\n".join(fragments) + b"]"
+        yield separator + dumps(conversation) + b":[\n"
+        for start in range(0, len(fragments), _SLICE):
+            comma = b",\n" if start else b""
+            yield comma + b",\n".join(fragments[start : start + _SLICE])
+        yield b"]"
         separator = b",\n"
     marker = {"format": _FORMAT, "seq": data.seq, "journal": data.journal}
     yield b'\n},"preferences":' + dumps(data.preferences)

@@ -88,6 +88,12 @@ def test_round_trip_of_our_own_file(path: Path) -> None:
     assert (loaded.seq, loaded.journal, loaded.size) == (5, 2, path.stat().st_size)
 
 
+def test_a_long_conversation_is_written_in_slices_and_reads_back(path: Path) -> None:
+    data = snapshot(*[("a", str(n)) for n in range(5000)])
+    write_snapshot(path, data, durable=True)
+    assert [m["content"] for m in original_load(path)["a"]] == [str(n) for n in range(5000)]
+
+
 def test_files_are_private_and_no_temp_file_is_left(path: Path) -> None:
     write_snapshot(path, snapshot(("a", "1")), durable=True)
     write_snapshot(path, snapshot(("a", "2")), durable=True)

@@ -273,6 +273,20 @@ async def test_close_writes_a_complete_snapshot_and_leaves_no_journal(tmp_path: 
     assert isinstance(results[0].error, MemoryStoreError)
 
 
+async def test_start_removes_stale_temp_files_and_works_without_a_directory_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    stale = tmp_path / ".conversations.json.k2j3h4.tmp"
+    stale.write_text("half a snapshot")
+    memory = MemoryEngine(MemorySettings(file=Path("conversations.json")))
+    await memory.open()
+    assert not stale.exists()
+    values(await memory.process([Append("1", "user", "x")]))
+    await memory.close()
+    assert json.loads((tmp_path / "conversations.json").read_text())["conversations"]["1"]
+
+
 async def test_one_memory_file_has_one_writer(tmp_path: Path) -> None:
     first = MemoryEngine(make_settings(tmp_path))
     await first.open()

@@ -1,8 +1,9 @@
 """The Telegram channel: long polling, per-chat order, limits, streamed answers.
 
 Layers, outside in: ``_bridge`` (python-telegram-bot's ``Bot`` in one
-trio-asyncio loop; errors translated, token redacted; limits from
-``_limits`` and retries applied to every call) -> ``_polling`` (getUpdates,
+trio-asyncio loop, its HTTP on trio through ``_request``; errors
+translated, token redacted; limits from ``_limits`` and retries applied to
+every call) -> ``_polling`` (getUpdates,
 offsets confirmed only once settled) -> ``_dispatch`` (one worker per chat,
 bounded chats in flight; what each update is) -> ``_access`` and
 ``_commands`` -> ``_streaming`` (the ``TurnSink`` that edits an answer into

@@ -32,13 +32,13 @@ import telegram.error as tg
 import trio
 import trio_asyncio
 from telegram.constants import ParseMode
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from tauro.actors.telegram._groups import unwrapped_errors
 from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
 from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
 from tauro.actors.telegram._redact import redact_text, redacting_logs
+from tauro.actors.telegram._request import TrioHTTPXRequest
 from tauro.actors.telegram._streaming import Sent, Text
 from tauro.actors.voice import VoiceNote
 from tauro.config import TelegramSettings
@@ -290,14 +290,14 @@ async def _initialize(bot: telegram.Bot, settings: TelegramSettings) -> BotIdent
 def build_bot(settings: TelegramSettings) -> telegram.Bot:
     """A ``Bot`` with a small connection pool and one connection for long polling."""
     timeout = settings.request_timeout
-    request = HTTPXRequest(
+    request = TrioHTTPXRequest(
         connection_pool_size=min(_POOL_SIZE, settings.max_chats_in_flight + 2),
         read_timeout=timeout,
         write_timeout=timeout,
         connect_timeout=timeout,
         pool_timeout=timeout,
     )
-    polling = HTTPXRequest(
+    polling = TrioHTTPXRequest(
         connection_pool_size=1,
         read_timeout=settings.poll_timeout + timeout,
         connect_timeout=timeout,

@@ -16,10 +16,15 @@ Usage from a channel::
         async def partial(self, text_so_far: str) -> None: ...  # throttle yourself
         async def final(self, text: str) -> None: ...           # complete answer
         async def failed(self, user_message: str) -> None: ...  # safe to show
-        async def voice(self, note: VoiceNote) -> None: ...     # send; turn discards
+        async def voice_pending(self) -> None: ...              # "recording" until next
+        async def voice(self, note: VoiceNote) -> None: ...     # stream it; turn discards
+        async def voice_failed(self, user_message: str) -> None: ...  # a short note
 
     outcome = await run_turn(refs, "web:42", "ciao", MySink())
     # outcome.status: "answered" | "failed" | "skipped" (update already answered)
+
+The text always goes first; voice comes after it and its failure never fails
+the turn (the user gets ``voice_failed`` with ``NO_VOICE``).
 
 Durability: with ``update_id`` the turn asks memory for ``UpdateStatus`` first
 (``answered`` -> skipped, ``recorded`` -> not recorded again), and calls
@@ -29,6 +34,7 @@ redelivery (Telegram's getUpdates offset) confirms only what is safe.
 
 from tauro.conversation._sink import Asker as Asker
 from tauro.conversation._sink import TurnSink as TurnSink
+from tauro.conversation._turn import NO_VOICE as NO_VOICE
 from tauro.conversation._turn import TurnOutcome as TurnOutcome
 from tauro.conversation._turn import TurnRefs as TurnRefs
 from tauro.conversation._turn import TurnStatus as TurnStatus

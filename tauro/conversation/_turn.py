@@ -11,8 +11,10 @@ Order, and why:
 4. ``Generate``; every chunk goes to ``sink.partial`` with the text so far.
 5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``: a crash in
    between costs at most the final edit, never a second answer after restart.
-6. Voice, if the conversation asked for it; a voice failure is logged and does
-   not fail the text answer that was already delivered.
+6. Voice, if the conversation asked for it: ``voice_pending`` (the channel
+   shows "recording"), synthesis, ``voice``. A voice failure is logged, the
+   user gets ``voice_failed`` with a short note, and the text answer already
+   delivered stays as it is.
 
 An ``LLMError`` goes to ``sink.failed`` with its ``user_message``; whatever text
 arrived before it is recorded as the answer (so the turn counts as answered),
@@ -46,6 +48,10 @@ log = logging.getLogger("tauro.conversation")
 TurnStatus = Literal["answered", "failed", "skipped"]
 
 _INTERRUPTED = "The answer was interrupted before it was complete. Please ask again."
+NO_VOICE = "I could not make the voice note this time."
+# What a voice note can fail with: our errors (synthesis, the voice actor's ask,
+# the channel's upload) and the disk (a note file already gone).
+_VOICE_ERRORS = (TauroError, OSError)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,17 +254,35 @@ async def _fail(
 
 
 async def _speak(refs: TurnRefs, sink: TurnSink, prepared: _Prepared, answer: str) -> bool:
+    """The voice note after the text; True if it was sent.
+
+    The text is already delivered and recorded, so nothing here may fail the
+    answer: a voice error is logged and the user gets a short note instead.
+    """
     assert refs.voice is not None
     if not answer.strip():
         return False
     try:
-        note = await refs.voice.ask(Synthesize(answer, prepared.language))
-        assert isinstance(note, VoiceNote)
-        try:
-            await sink.voice(note)
-        finally:
-            note.discard()
-    except TauroError as error:
+        await sink.voice_pending()
+        await _send_voice(refs.voice, sink, Synthesize(answer, prepared.language))
+    except _VOICE_ERRORS as error:
         log.warning("conversation.voice.failed", extra={"fields": {"error": str(error)}})
+        await _tell_no_voice(sink)
         return False
     return True
+
+
+async def _send_voice(voice: Asker, sink: TurnSink, request: Synthesize) -> None:
+    note = await voice.ask(request)
+    assert isinstance(note, VoiceNote)
+    try:
+        await sink.voice(note)
+    finally:  # also on error and cancellation: the file is ours until discarded
+        note.discard()
+
+
+async def _tell_no_voice(sink: TurnSink) -> None:
+    try:
+        await sink.voice_failed(NO_VOICE)
+    except _VOICE_ERRORS as error:  # e.g. Telegram unreachable: the log has it
+        log.warning("conversation.voice.notice_failed", extra={"fields": {"error": str(error)}})

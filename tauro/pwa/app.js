@@ -189,6 +189,9 @@ function onEvent(event, data, answer, content) {
   } else if (event === "voice") {
     addAudio(answer, data.url);
     setState("ready");
+  } else if (event === "voice_failed") {
+    addVoiceFailed(answer, data.message);
+    setState("ready");
   } else if (event === "done") {
     content.textContent = data.text;
     answer.classList.remove("pending");
@@ -205,6 +208,14 @@ function onEvent(event, data, answer, content) {
     return true;
   }
   return false;
+}
+
+/** No voice this time: a small line under the answer, not an alert (the text is all there). */
+function addVoiceFailed(answer, message) {
+  const line = document.createElement("small");
+  line.className = "voice-failed";
+  line.textContent = `(${message})`;
+  answer.append(line);
 }
 
 function addAudio(answer, url) {

@@ -21,8 +21,8 @@ from tauro.actors.memory import (
     UpdateStatus,
 )
 from tauro.actors.voice import Synthesize, VoiceNote
-from tauro.conversation import TurnRefs, run_turn
-from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, VoiceError
+from tauro.conversation import NO_VOICE, TurnRefs, run_turn
+from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, TelegramError, VoiceError
 
 
 @dataclass
@@ -86,10 +86,14 @@ class FakeVoice:
     tmp: Path
     fail: bool = False
     asked: list[Synthesize] = field(default_factory=list)
+    sink: RecordingSink | None = None  # its events are noted at each ask
+    seen_at_ask: list[list[str]] = field(default_factory=list)
 
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
         assert isinstance(message, Synthesize)
         self.asked.append(message)
+        if self.sink is not None:
+            self.seen_at_ask.append(self.sink.kinds())
         if self.fail:
             raise VoiceError("espeak-ng failed")
         path = self.tmp / f"note{len(self.asked)}.ogg"
@@ -100,6 +104,9 @@ class FakeVoice:
 @dataclass
 class RecordingSink:
     events: list[tuple[str, Any]] = field(default_factory=list)
+    voice_error: Exception | None = None  # raised by voice(), as a failed upload
+    notice_error: Exception | None = None  # raised by voice_failed()
+    voice_blocks: bool = False  # voice() waits forever (to be cancelled)
 
     async def thinking(self) -> None:
         self.events.append(("thinking", None))
@@ -113,12 +120,28 @@ class RecordingSink:
     async def failed(self, user_message: str) -> None:
         self.events.append(("failed", user_message))
 
+    async def voice_pending(self) -> None:
+        self.events.append(("voice_pending", None))
+
     async def voice(self, note: VoiceNote) -> None:
         assert note.path.exists()
         self.events.append(("voice", note.path))
+        if self.voice_error is not None:
+            raise self.voice_error
+        if self.voice_blocks:
+            await trio.sleep_forever()
+
+    async def voice_failed(self, user_message: str) -> None:
+        self.events.append(("voice_failed", user_message))
+        if self.notice_error is not None:
+            raise self.notice_error
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
+
+
+def notes_left(folder: Path) -> list[Path]:
+    return list(folder.glob("*.ogg"))
 
 
 def refs(memory: FakeMemory, llm: FakeLLM, voice: FakeVoice | None = None) -> TurnRefs:
@@ -236,32 +259,92 @@ async def test_stopped_generation_without_error_is_reported() -> None:
 
 async def test_voice_follows_the_text_when_enabled(tmp_path: Path) -> None:
     memory = FakeMemory(preferences={"voice": True, "lang": "en"})
-    voice, sink = FakeVoice(tmp_path), RecordingSink()
+    sink = RecordingSink()
+    voice = FakeVoice(tmp_path, sink=sink)
     outcome = await run_turn(refs(memory, FakeLLM(), voice), "42", "q", sink)
     assert outcome.voice_sent
-    assert sink.kinds()[-2:] == ["final", "voice"]
+    assert sink.kinds()[-3:] == ["final", "voice_pending", "voice"]
+    assert voice.seen_at_ask[0][-2:] == ["final", "voice_pending"]  # told before the ask
     assert voice.asked == [Synthesize("Ciao! Come stai?", "en")]
-    assert not voice.asked or not (tmp_path / "note1.ogg").exists()  # discarded after sending
+    assert not (tmp_path / "note1.ogg").exists()  # discarded after sending
 
 
 async def test_voice_off_by_default(tmp_path: Path) -> None:
     voice, sink = FakeVoice(tmp_path), RecordingSink()
     await run_turn(refs(FakeMemory(), FakeLLM(), voice), "42", "q", sink)
     assert voice.asked == []
-    assert "voice" not in sink.kinds()
+    assert not {"voice_pending", "voice", "voice_failed"} & set(sink.kinds())
 
 
-async def test_voice_failure_does_not_fail_the_answer(
+async def test_no_voice_for_an_empty_answer(tmp_path: Path) -> None:
+    memory = FakeMemory(preferences={"voice": True})
+    voice, sink = FakeVoice(tmp_path), RecordingSink()
+    await run_turn(refs(memory, FakeLLM(deltas=(" ",)), voice), "42", "q", sink)
+    assert voice.asked == []
+    assert sink.kinds()[-1] == "final"
+
+
+async def test_voice_failure_keeps_the_text_and_tells_the_user(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     memory = FakeMemory(preferences={"voice": True})
     sink = RecordingSink()
     outcome = await run_turn(
-        refs(memory, FakeLLM(), FakeVoice(tmp_path, fail=True)), "42", "q", sink
+        refs(memory, FakeLLM(), FakeVoice(tmp_path, fail=True)), "42", "q", sink, update_id=1
     )
     assert outcome.status == "answered"
     assert not outcome.voice_sent
+    assert sink.events[-3:] == [
+        ("final", "Ciao! Come stai?"),
+        ("voice_pending", None),
+        ("voice_failed", NO_VOICE),
+    ]
+    assert memory.messages[-1].content == "Ciao! Come stai?"  # the answer is recorded
+    assert memory.status(1) == "answered"
     assert "conversation.voice.failed" in caplog.messages
+
+
+async def test_a_failed_upload_is_told_and_the_note_discarded(tmp_path: Path) -> None:
+    memory = FakeMemory(preferences={"voice": True})
+    sink = RecordingSink(voice_error=TelegramError("sendVoice failed: Bad Gateway"))
+    outcome = await run_turn(refs(memory, FakeLLM(), FakeVoice(tmp_path)), "42", "q", sink)
+    assert outcome.status == "answered"
+    assert not outcome.voice_sent
+    assert sink.kinds()[-4:] == ["final", "voice_pending", "voice", "voice_failed"]
+    assert notes_left(tmp_path) == []
+
+
+async def test_a_note_file_gone_is_a_voice_failure_too(tmp_path: Path) -> None:
+    memory = FakeMemory(preferences={"voice": True})
+    sink = RecordingSink(voice_error=FileNotFoundError("note1.ogg"))
+    outcome = await run_turn(refs(memory, FakeLLM(), FakeVoice(tmp_path)), "42", "q", sink)
+    assert outcome.status == "answered"
+    assert sink.kinds()[-1] == "voice_failed"
+
+
+async def test_a_notice_that_cannot_be_sent_does_not_fail_the_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = FakeMemory(preferences={"voice": True})
+    sink = RecordingSink(notice_error=TelegramError("sendMessage failed: Bad Gateway"))
+    voice = FakeVoice(tmp_path, fail=True)
+    outcome = await run_turn(refs(memory, FakeLLM(), voice), "42", "q", sink)
+    assert outcome.status == "answered"
+    assert ("final", "Ciao! Come stai?") in sink.events
+    assert "conversation.voice.notice_failed" in caplog.messages
+
+
+async def test_a_cancelled_upload_discards_the_note(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    memory = FakeMemory(preferences={"voice": True})
+    sink = RecordingSink(voice_blocks=True)
+    with trio.move_on_after(1) as scope:
+        await run_turn(refs(memory, FakeLLM(), FakeVoice(tmp_path)), "42", "q", sink)
+    assert scope.cancelled_caught
+    assert sink.kinds()[-1] == "voice"
+    assert notes_left(tmp_path) == []
+    assert memory.messages[-1].content == "Ciao! Come stai?"
 
 
 async def test_model_preference_is_passed_to_the_llm() -> None:

@@ -252,15 +252,31 @@ class BotApi:
         invoke = _aio(self._bot.send_chat_action, chat_id, "typing")
         await self._call("sendChatAction", invoke)
 
+    async def recording_voice(self, chat_id: int) -> None:
+        invoke = _aio(self._bot.send_chat_action, chat_id, "record_voice")
+        await self._call("sendChatAction", invoke)
+
     async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
-        """Upload an OGG/Opus voice note (read in a worker thread, it is small)."""
-        data = await trio.to_thread.run_sync(note.path.read_bytes)
-        invoke = _aio(
-            self._bot.send_voice, chat_id, data, duration=note.duration,
-            reply_to_message_id=reply_to,
-        )  # fmt: skip
-        wait = partial(self.limiter.message, chat_id)
-        await self._call("sendVoice", invoke, wait=wait, limit_chat=chat_id)
+        """Upload an OGG/Opus voice note, streamed from its file, never read whole.
+
+        With ``read_file_handle=False`` python-telegram-bot hands the open file
+        to httpx, which reads it in 64 KiB chunks as it sends the multipart body
+        (seeking back to the start for a retry, Content-Length from ``fstat``);
+        PTB's default would read it all first. The handle is closed when the
+        call ends, also on error or cancellation; the caller discards the file.
+        """
+        audio = await trio.to_thread.run_sync(note.open)
+        try:
+            # The name's suffix gives the part its type, audio/ogg.
+            upload = telegram.InputFile(audio, filename="voice.ogg", read_file_handle=False)
+            invoke = _aio(
+                self._bot.send_voice, chat_id, upload, duration=note.duration,
+                reply_to_message_id=reply_to,
+            )  # fmt: skip
+            wait = partial(self.limiter.message, chat_id)
+            await self._call("sendVoice", invoke, wait=wait, limit_chat=chat_id)
+        finally:
+            audio.close()
 
 
 def _aio(

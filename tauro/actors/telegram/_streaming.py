@@ -9,13 +9,17 @@ waits for its slot). Past the length limit the answer continues in new
 messages, cut at paragraph or sentence boundaries. Intermediate edits are
 plain text (half an answer is rarely valid Markdown); the final one tries
 Markdown and falls back to plain. No edit ever repeats what is shown.
+
+Voice comes after the text: from ``voice_pending`` until the note is sent
+(or fails) the chat shows "recording a voice message", renewed like
+"typing"; a note that could not be made gets a short line in the chat.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -35,6 +39,7 @@ PLACEHOLDER_AFTER = 2.0  # seconds without text before the placeholder is sent
 FIRST_TEXT_DELAY = 0.15  # seconds the first text waits for more (a fast answer: one message)
 TYPING_AFTER = 0.3  # seconds; an answer faster than this needs no "typing" (one call less)
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for 5 s per action
+RECORDING_EVERY = TYPING_EVERY  # "record_voice" lasts as long as "typing"
 EMPTY_ANSWER = "(The model returned an empty answer.)"
 _MARKUP = frozenset("*_`[")
 
@@ -69,6 +74,9 @@ class ChatApi(Protocol):
 
     async def typing(self, chat_id: int) -> None:
         """Show "typing"; failures are not worth reporting."""
+
+    async def recording_voice(self, chat_id: int) -> None:
+        """Show "recording a voice message" (``record_voice``); failures are not worth reporting."""
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
         """Upload a voice note."""
@@ -111,6 +119,8 @@ class StreamingReply:
         self._started = trio.current_time()
         self._first_visible: float | None = None
         self._completed: float | None = None
+        self._voice_pending = trio.Event()
+        self._voice_over = trio.Event()
 
     @property
     def timings(self) -> ReplyTimings:
@@ -141,8 +151,19 @@ class StreamingReply:
         shown_text = self._latest.strip()
         await self._finish(f"{shown_text}\n\n{notice}" if shown_text else notice)
 
+    async def voice_pending(self) -> None:
+        self._voice_pending.set()  # wakes show_recording
+
     async def voice(self, note: VoiceNote) -> None:
+        # Stop renewing "recording" first: one renewed after the note arrives
+        # would show for 5 s over a voice note already there.
+        self._voice_over.set()
         await self._api.send_voice(self._chat_id, note, reply_to=self._reply_to)
+
+    async def voice_failed(self, user_message: str) -> None:
+        self._voice_over.set()
+        notice = f"({user_message})"
+        await self._api.send_text(self._chat_id, notice, markdown=False, reply_to=self._reply_to)
 
     # Background: typing, placeholder, throttled edits ---------------------------
 
@@ -154,7 +175,7 @@ class StreamingReply:
             now = trio.current_time()
             waiting = self._first_visible is None  # no answer text shown yet
             if waiting and now >= typing_due:
-                await self._typing()
+                await self._chat_action(self._api.typing)
                 typing_due = now + TYPING_EVERY
             if not self._shown and not self._latest and now >= placeholder_due:
                 await self._update(PLACEHOLDER)
@@ -176,11 +197,20 @@ class StreamingReply:
         with trio.move_on_at(self._first_text_at + FIRST_TEXT_DELAY):
             await self._finished.wait()
 
-    async def _typing(self) -> None:
+    async def show_recording(self) -> None:
+        """From ``voice_pending`` until the note is sent or failed: "record_voice"."""
+        await self._voice_pending.wait()
+        while not self._voice_over.is_set():
+            await self._chat_action(self._api.recording_voice)
+            with trio.move_on_after(RECORDING_EVERY):
+                await self._voice_over.wait()
+
+    async def _chat_action(self, show: Callable[[int], Awaitable[None]]) -> None:
         try:
-            await self._api.typing(self._chat_id)
+            await show(self._chat_id)
         except TelegramError as error:
-            log.debug("telegram.typing.failed", extra={"fields": {"error": str(error)}})
+            fields = {"action": show.__name__, "error": str(error)}
+            log.debug("telegram.chat_action.failed", extra={"fields": fields})
 
     async def _update(self, text: str) -> None:
         """Bring the shown messages closer to ``text``, skipping edits without room."""
@@ -253,7 +283,7 @@ class StreamingReply:
 async def open_streaming_reply(
     api: ChatApi, chat_id: int, *, reply_to: int | None, limit: int, edit_interval: float
 ) -> AsyncIterator[StreamingReply]:
-    """A reply whose background task (typing, edits) lives as long as the block.
+    """A reply whose background tasks (typing, edits, recording) live as long as the block.
 
     An error of the block comes out as itself, not wrapped in the nursery's
     exception group, so callers can catch ``TelegramError`` and the like.
@@ -264,6 +294,7 @@ async def open_streaming_reply(
     with unwrapped_errors():
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reply.run)
+            nursery.start_soon(reply.show_recording)
             try:
                 yield reply
             finally:

@@ -10,7 +10,7 @@ Routes (every error is JSON ``{"error": reason}``)::
     POST /api/chat    {"text"}               the answer as server-sent events
     POST /api/clear   {}                     forgets the conversation
     POST /api/voice   {"enabled": bool}      voice answers on/off
-    GET  /api/voice/<id>                     a voice answer (Ogg/Opus)
+    GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
 
 Checks run in a fixed order (secret, origin, body size, JSON shape) and all of
@@ -35,7 +35,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tauro.actors.web._auth import SESSION_COOKIE, WebAuth
 from tauro.actors.web._backend import ChatBackend
-from tauro.actors.web._chat import MAX_MESSAGE_CHARS, TurnRunner, VoiceClips, WebCounters
+from tauro.actors.web._chat import (
+    CLIP_GONE,
+    MAX_MESSAGE_CHARS,
+    ClipResponse,
+    TurnRunner,
+    VoiceClips,
+    WebCounters,
+)
 from tauro.actors.web._events import OpenStreams, sse_frames
 from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
 from tauro.actors.web._static import StaticFiles
@@ -236,9 +243,9 @@ class _Api:
         conversation = self._conversation(request)
         clip = self._s.clips.get(request.path_params["clip"], conversation)
         if clip is None:
-            raise HTTPProblem(404, "this voice answer is gone; newer ones replace it")
+            raise HTTPProblem(404, CLIP_GONE)
         headers = {"Cache-Control": "private, max-age=3600"}
-        return Response(clip.audio, media_type=clip.media_type, headers=headers)
+        return ClipResponse(clip, self._s.clips.limiter, headers)
 
     # -- operator --------------------------------------------------------------------------
     async def status(self, request: Request) -> Response:

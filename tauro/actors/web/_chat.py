@@ -5,17 +5,30 @@ nursery, so a closed tab never cancels the LLM answer half-stored. The request
 only streams the turn's events as server-sent events. One turn per conversation
 at a time: a second ``POST`` while one runs gets 409, as a user can read only one
 answer at once and the memory order stays question, answer, question, answer.
+
+Voice clips are files (:class:`VoiceClips`), served in chunks
+(:class:`ClipResponse`): a long answer's audio never sits whole in memory.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import shutil
+import tempfile
+import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import trio
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from tauro.actors.voice import VoiceNote
 from tauro.actors.web._backend import ChatBackend
 from tauro.actors.web._events import (
     Failed,
@@ -24,13 +37,26 @@ from tauro.actors.web._events import (
     TurnEvents,
     open_turn_events,
 )
-from tauro.actors.web._http import HTTPProblem
+from tauro.actors.web._http import HTTPProblem, json_error
 
-__all__ = ["MAX_MESSAGE_CHARS", "TurnRunner", "VoiceClip", "VoiceClips", "WebCounters"]
+__all__ = [
+    "CLIP_GONE",
+    "MAX_MESSAGE_CHARS",
+    "OGG_OPUS",
+    "ClipResponse",
+    "TurnRunner",
+    "VoiceClip",
+    "VoiceClips",
+    "WebCounters",
+]
 
 log = logging.getLogger("tauro.web")
 
 MAX_MESSAGE_CHARS = 4096  # the original's limits.max_message_length
+OGG_OPUS = "audio/ogg; codecs=opus"
+CLIP_GONE = "this voice answer is gone; newer ones replace it"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -106,28 +132,65 @@ class TurnRunner:
 @dataclass(frozen=True)
 class VoiceClip:
     conversation: str
-    audio: bytes
-    media_type: str
+    path: Path  # a file of the VoiceClips folder
     duration_s: float
+    media_type: str = OGG_OPUS
+
+
+def default_clip_directory() -> Path:
+    """Where every bot process of this user keeps its clip folder."""
+    return Path(tempfile.gettempdir()) / f"taurobot-web-voice-{os.getuid()}"
 
 
 class VoiceClips:
-    """The last few voice answers, in RAM, playable only by their own conversation.
+    """The last few voice answers, as files, playable only by their own conversation.
 
-    Why RAM: a clip is small (Opus, a few KB per second), is wanted right after the
-    answer, and must not pile up on disk; older ones are evicted first.
+    Why files: the turn discards its voice note once ``keep`` returns, the page
+    fetches the clip a moment later, and a long answer's audio should not sit in
+    RAM. ``keep`` hard-links the note (a copy across file systems) into this
+    instance's own folder, ``<directory>/<pid>-<random>``, made with the first
+    clip. Cleanup: the oldest clip's file goes once ``capacity`` are kept; the
+    folder goes on ``aclose``, or when the object is collected or the process
+    exits; a folder whose process died (a crash) is removed when the next
+    instance makes its own.
     """
 
-    def __init__(self, capacity: int = 32) -> None:
+    def __init__(
+        self,
+        capacity: int = 32,
+        directory: Path | None = None,
+        *,
+        limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
         self._capacity = max(1, capacity)
+        parent = directory if directory is not None else default_clip_directory()
+        self.folder = parent / f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.limiter = limiter if limiter is not None else trio.CapacityLimiter(2)
         self._clips: OrderedDict[str, VoiceClip] = OrderedDict()
+        self._made = False
+        self._remove_folder = weakref.finalize(self, shutil.rmtree, self.folder, True)
 
-    def add(self, clip: VoiceClip) -> str:
-        """Store a clip; return the URL the page plays it from."""
+    async def keep(
+        self, conversation: str, note: VoiceNote, *, limiter: trio.CapacityLimiter | None = None
+    ) -> str:
+        """Keep ``note``'s audio for ``conversation``; return the URL the page plays it from.
+
+        ``limiter`` bounds the file work (the caller's I/O budget; default the
+        clips' own). ``FileNotFoundError`` if the note's file is already gone.
+        """
+        limiter = limiter or self.limiter
+        if not self._made:
+            await _in_thread(limiter, _make_folder, self.folder)
+            self._made = True
         clip_id = secrets.token_urlsafe(12)
-        self._clips[clip_id] = clip
+        path = self.folder / f"{clip_id}.ogg"
+        await _in_thread(limiter, _link_or_copy, note.path, path)
+        self._clips[clip_id] = VoiceClip(conversation, path, note.duration_seconds)
+        evicted: list[Path] = []
         while len(self._clips) > self._capacity:
-            self._clips.popitem(last=False)
+            evicted.append(self._clips.popitem(last=False)[1].path)
+        if evicted:
+            await _in_thread(limiter, _remove, evicted)
         return f"/api/voice/{clip_id}"
 
     def get(self, clip_id: str, conversation: str) -> VoiceClip | None:
@@ -135,3 +198,99 @@ class VoiceClips:
         if clip is None or not secrets.compare_digest(clip.conversation, conversation):
             return None
         return clip
+
+    async def aclose(self) -> None:
+        """Forget every clip and remove the folder (off the event loop)."""
+        self._clips.clear()
+        self._remove_folder.detach()
+        await _in_thread(self.limiter, shutil.rmtree, self.folder, True)
+
+
+async def _in_thread(limiter: trio.CapacityLimiter, fn: Callable[..., T], *args: object) -> T:
+    with trio.CancelScope(shield=True):  # a half-done link or removal must finish
+        result = await trio.to_thread.run_sync(fn, *args, limiter=limiter)
+    return result
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` (private), removing the folders of processes that died."""
+    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for other in folder.parent.iterdir():
+        if other != folder and other.is_dir() and not _owner_alive(other.name):
+            shutil.rmtree(other, ignore_errors=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the process named by ``<pid>-...`` may still use its folder."""
+    pid = name.partition("-")[0]
+    if not pid.isdigit():
+        return True  # not one of ours: leave it alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        raise  # the note is gone: nothing to copy either
+    except OSError:  # no hard links here, or another file system
+        shutil.copyfile(source, target)  # in chunks, never whole in memory
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+class ClipResponse(Response):
+    """A clip streamed from its file in chunks, opened before the headers go.
+
+    A clip evicted between the lookup and the open gets a 404; once the file is
+    open, its removal does not cut the stream (the data lives until it is closed).
+    The file is closed at the end, also when the listener goes away.
+    """
+
+    chunk_size = 64 * 1024
+
+    def __init__(
+        self, clip: VoiceClip, limiter: trio.CapacityLimiter, headers: Mapping[str, str]
+    ) -> None:
+        super().__init__(headers=headers, media_type=clip.media_type)
+        self._clip = clip
+        self._limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            opened = await trio.to_thread.run_sync(
+                _open_sized, self._clip.path, limiter=self._limiter
+            )
+        except FileNotFoundError:
+            await json_error(404, CLIP_GONE)(scope, receive, send)
+            return
+        audio, size = opened
+        try:
+            self.headers["content-length"] = str(size)
+            start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+            await send(start)
+            if scope.get("method") != "HEAD":
+                await self._send_chunks(audio, send)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            audio.close()
+
+    async def _send_chunks(self, audio: BinaryIO, send: Send) -> None:
+        read = audio.read
+        while chunk := await trio.to_thread.run_sync(read, self.chunk_size, limiter=self._limiter):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+def _open_sized(path: Path) -> tuple[BinaryIO, int]:
+    audio = path.open("rb")
+    return audio, os.fstat(audio.fileno()).st_size

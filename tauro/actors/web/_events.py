@@ -25,6 +25,7 @@ __all__ = [
     "OpenStreams",
     "TurnEvent",
     "TurnEvents",
+    "VoiceFailed",
     "VoiceReady",
     "encode_sse",
     "open_turn_events",
@@ -50,6 +51,13 @@ class VoiceReady:
 
 
 @dataclass(frozen=True)
+class VoiceFailed:
+    """No voice answer this time; the text (already complete) stands. Safe to show."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Failed:
     """The turn failed; ``message`` is safe to show (never an internal detail)."""
 
@@ -64,7 +72,7 @@ class Done:
     text: str
 
 
-TurnEvent = Delta | VoiceReady | Failed | Done
+TurnEvent = Delta | VoiceReady | VoiceFailed | Failed | Done
 
 
 class TurnEvents:
@@ -94,6 +102,7 @@ def open_turn_events() -> tuple[TurnEvents, trio.MemoryReceiveChannel[TurnEvent]
 _EVENT_NAMES: dict[type[TurnEvent], str] = {
     Delta: "delta",
     VoiceReady: "voice",
+    VoiceFailed: "voice_failed",
     Failed: "error",
     Done: "done",
 }

@@ -17,14 +17,20 @@ import trio
 
 from tauro.actors.llm import AnswerStream
 from tauro.actors.voice import VoiceNote
-from tauro.actors.web._chat import VoiceClip, VoiceClips
-from tauro.actors.web._events import Delta, Done, Failed, FailureKind, TurnEvents, VoiceReady
+from tauro.actors.web._chat import VoiceClips
+from tauro.actors.web._events import (
+    Delta,
+    Done,
+    Failed,
+    FailureKind,
+    TurnEvents,
+    VoiceFailed,
+    VoiceReady,
+)
 from tauro.conversation import Asker
 from tauro.errors import LLMError, LLMTimeoutError, LLMUnreachableError
 
 __all__ = ["WatchedLLM", "WebSink", "failure_kind"]
-
-_OGG_OPUS = "audio/ogg; codecs=opus"
 
 
 class WatchedLLM:
@@ -92,11 +98,16 @@ class WebSink:
     async def failed(self, user_message: str) -> None:
         self._events.emit(Failed(failure_kind(self._llm.error), user_message))
 
+    async def voice_pending(self) -> None:
+        """Nothing to send: after ``Done`` the page itself says "Preparing voice…"."""
+
     async def voice(self, note: VoiceNote) -> None:
-        """Keep the clip in RAM for the page (the turn discards the file afterwards)."""
-        audio = await trio.to_thread.run_sync(note.path.read_bytes, limiter=self._limiter)
-        clip = VoiceClip(self._conversation, audio, _OGG_OPUS, note.duration_seconds)
-        self._events.emit(VoiceReady(self._clips.add(clip), note.duration_seconds))
+        """Keep the clip's file for the page (the turn discards the note afterwards)."""
+        url = await self._clips.keep(self._conversation, note, limiter=self._limiter)
+        self._events.emit(VoiceReady(url, note.duration_seconds))
+
+    async def voice_failed(self, user_message: str) -> None:
+        self._events.emit(VoiceFailed(user_message))
 
     def _show(self, text: str) -> None:
         """Send what is new; a text that is not a continuation is sent whole by Done."""

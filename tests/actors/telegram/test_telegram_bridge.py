@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 import trio
@@ -145,14 +149,117 @@ async def test_optional_edit_is_skipped_when_the_chat_is_busy() -> None:
         assert await api.edit_text(42, sent.message_id, "x", markdown=False, optional=True) is None
 
 
-async def test_voice_note_is_uploaded(tmp_path: Path) -> None:
-    note_path = tmp_path / "answer.ogg"
-    note_path.write_bytes(b"OggS" + bytes(100))
+class CountingFile(io.FileIO):
+    """A note's file that records how it is read, and can cancel mid-upload."""
+
+    def __init__(self, path: Path, after_first_read: Callable[[], None] | None) -> None:
+        super().__init__(path, "rb")
+        self.sizes: list[int] = []
+        self.after_first_read = after_first_read
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self.sizes.append(-1 if size is None else size)
+        data = super().read(size)
+        if self.after_first_read is not None:
+            self.after_first_read()
+            self.after_first_read = None
+        return data
+
+    def readall(self) -> bytes:
+        self.sizes.append(-1)
+        return super().readall()
+
+
+@dataclass
+class OpenedNotes:
+    """Every file ``VoiceNote.open`` handed out during a test."""
+
+    handles: list[CountingFile] = field(default_factory=list)
+    after_first_read: Callable[[], None] | None = None
+
+    def open(self, note: VoiceNote) -> BinaryIO:
+        handle = CountingFile(note.path, self.after_first_read)
+        self.handles.append(handle)
+        return cast(BinaryIO, handle)
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> OpenedNotes:
+    notes = OpenedNotes()
+    monkeypatch.setattr(VoiceNote, "open", lambda note: notes.open(note))
+    return notes
+
+
+def voice_file(tmp_path: Path, size: int) -> tuple[VoiceNote, bytes]:
+    content = b"OggS" + random.Random(size).randbytes(size - 4)
+    path = tmp_path / "answer.ogg"
+    path.write_bytes(content)
+    return VoiceNote(path, 2.5, size), content
+
+
+async def test_voice_note_is_streamed_from_its_file(tmp_path: Path, opened: OpenedNotes) -> None:
+    note, content = voice_file(tmp_path, 300_000)  # about 75 s of speech
     async with bridge() as (emu, api):
         emu.add_chat(42)
-        await api.send_voice(42, VoiceNote(note_path, 2.5, 104), reply_to=None)
+        await api.send_voice(42, note, reply_to=None)
         (message,) = emu.messages(42)
-        assert message.raw["voice"]["duration"] == 3
+    assert message.raw["voice"]["duration"] == 3
+    assert message.file is not None
+    assert message.file.data == content  # the whole file, as a multipart upload
+    assert message.file.mime_type == "audio/ogg"
+    (handle,) = opened.handles
+    assert handle.closed
+    assert len(handle.sizes) >= 5  # in chunks as it was sent ...
+    assert max(handle.sizes) <= 64 * 1024  # ... never whole
+    assert -1 not in handle.sizes
+
+
+async def test_a_retried_upload_sends_the_whole_file_again(
+    tmp_path: Path, opened: OpenedNotes
+) -> None:
+    note, content = voice_file(tmp_path, 150_000)
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        emu.inject_error("sendVoice", 502, "Bad Gateway")
+        await api.send_voice(42, note, reply_to=None)
+        (message,) = emu.messages(42)
+        assert api.counters().retries == 1
+    assert message.file is not None
+    assert message.file.data == content  # rewound for the second attempt
+    assert [h.closed for h in opened.handles] == [True]
+
+
+async def test_a_refused_upload_closes_the_file(tmp_path: Path, opened: OpenedNotes) -> None:
+    note, _ = voice_file(tmp_path, 10_000)
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        emu.inject_error("sendVoice", 400, "Bad Request: wrong file")
+        with pytest.raises(TelegramError, match="sendVoice failed"):
+            await api.send_voice(42, note, reply_to=None)
+    assert [h.closed for h in opened.handles] == [True]
+
+
+async def test_a_cancelled_upload_closes_the_file(tmp_path: Path, opened: OpenedNotes) -> None:
+    note, _ = voice_file(tmp_path, 2_000_000)
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        with trio.CancelScope() as scope:
+            opened.after_first_read = scope.cancel  # cancelled in the middle of the body
+            await api.send_voice(42, note, reply_to=None)
+        assert scope.cancelled_caught
+        (handle,) = opened.handles
+        assert handle.closed
+        reads = len(handle.sizes)
+        await trio.sleep(0.2)  # nothing reads the closed file afterwards
+        assert len(handle.sizes) == reads < 2_000_000 // 65536
+        assert emu.messages(42) == []
+
+
+async def test_recording_voice_is_a_chat_action() -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        await api.recording_voice(42)
+        assert [(a.chat_id, a.action) for a in emu.chat_actions] == [(42, "record_voice")]
 
 
 async def test_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,6 +13,7 @@ from tauro.actors.telegram._streaming import (
     FIRST_TEXT_DELAY,
     PLACEHOLDER,
     PLACEHOLDER_AFTER,
+    RECORDING_EVERY,
     Sent,
     Text,
     open_streaming_reply,
@@ -31,6 +32,7 @@ class FakeChatApi:
     ops: list[tuple[float, str, int, str]] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)
     typings: list[float] = field(default_factory=list)
+    recordings: list[float] = field(default_factory=list)
     voices: list[Path] = field(default_factory=list)
     refused_optional: int = 0
 
@@ -61,6 +63,9 @@ class FakeChatApi:
 
     async def typing(self, chat_id: int) -> None:
         self.typings.append(trio.current_time())
+
+    async def recording_voice(self, chat_id: int) -> None:
+        self.recordings.append(trio.current_time())
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, reply_to: int | None) -> None:
         self.voices.append(note.path)
@@ -253,5 +258,59 @@ async def test_voice_is_sent(autojump_clock: trio.abc.Clock, tmp_path: Path) -> 
     note = VoiceNote(tmp_path / "a.ogg", 1.0, 4)
     async with reply_to(api) as reply:
         await reply.final("text")
+        await reply.voice_pending()
         await reply.voice(note)
     assert api.voices == [note.path]
+    assert api.shown() == ["text"]
+
+
+async def test_recording_is_shown_while_the_voice_is_made(
+    autojump_clock: trio.abc.Clock, tmp_path: Path
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.final("text")
+        await trio.sleep(1)
+        assert api.recordings == []  # not before the turn says a voice is coming
+        pending = trio.current_time()
+        await reply.voice_pending()
+        await trio.sleep(10)  # a long synthesis
+        await reply.voice(VoiceNote(tmp_path / "a.ogg", 1.0, 4))
+        await trio.sleep(10)
+    assert api.recordings[0] == pytest.approx(pending)  # at once
+    gaps = [b - a for a, b in zip(api.recordings, api.recordings[1:], strict=False)]
+    assert gaps == [pytest.approx(RECORDING_EVERY)] * 2  # renewed before it fades
+    assert len(api.recordings) == 3  # and no more once the voice is sent
+
+
+async def test_a_voice_that_failed_is_told_in_a_short_line(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    async with reply_to(api) as reply:
+        await reply.final("The answer.")
+        await reply.voice_pending()
+        await trio.sleep(2)
+        await reply.voice_failed("I could not make the voice note this time.")
+        await trio.sleep(10)
+    assert api.shown() == ["The answer.", "(I could not make the voice note this time.)"]
+    assert len(api.recordings) == 1
+    assert api.voices == []
+
+
+async def test_a_failing_chat_action_is_not_an_error(
+    autojump_clock: trio.abc.Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class NoActions(FakeChatApi):
+        async def recording_voice(self, chat_id: int) -> None:
+            raise TelegramError("sendChatAction failed: Bad Gateway")
+
+    caplog.set_level("DEBUG", logger="tauro.telegram")
+    api = NoActions()
+    async with reply_to(api) as reply:
+        await reply.final("text")
+        await reply.voice_pending()
+        await trio.sleep(5)
+        await reply.voice(VoiceNote(tmp_path / "a.ogg", 1.0, 4))
+    assert len(api.voices) == 1
+    assert "telegram.chat_action.failed" in caplog.messages

@@ -20,6 +20,7 @@ from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import TelegramActor
 from tauro.actors.voice import GetVoiceStatistics, VoiceActor, VoiceStatistics
 from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
+from tauro.conversation import NO_VOICE
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
 from tauro.testing import BotApiEmulator, BotMessage, open_botapi_emulator, open_llm_server
 
@@ -101,6 +102,27 @@ def assert_voice_note(message: BotMessage, text: str, folder: Path, audio: Audio
     assert message.raw["voice"]["duration"] == math.ceil(ogg.decoded_seconds)
 
 
+def answer_shown(bot: Bot) -> float:
+    """When the answer's text reached its final form (the last text message's last edit)."""
+    answer = [m for m in bot.emu.messages(CHAT) if m.kind == "text"][-1]
+    return answer.times[-1]
+
+
+def assert_recording_shown_between(emu: BotApiEmulator, after: float, before: float) -> None:
+    """ "record_voice" went out once the text was complete and before the voice note."""
+    recordings = [a.time for a in emu.chat_actions if a.action == "record_voice"]
+    assert recordings, [a.action for a in emu.chat_actions]
+    assert after <= recordings[0] <= before
+
+
+def assert_uploaded_whole(message: BotMessage, folder: Path) -> None:
+    """The bytes the emulator received are exactly the note's file (the cache keeps a link)."""
+    assert message.file is not None
+    assert message.file.mime_type == "audio/ogg"
+    cached = [path.read_bytes() for path in (folder / "cache").glob("*.ogg")]
+    assert message.file.data in cached
+
+
 async def test_with_voice_on_the_answer_comes_as_text_then_as_a_voice_note(
     tmp_path: Path, audio: Audio
 ) -> None:
@@ -114,6 +136,8 @@ async def test_with_voice_on_the_answer_comes_as_text_then_as_a_voice_note(
         (voice,) = bot.voices()
         assert_voice_note(voice, ANSWER, tmp_path, audio)
         assert len(emu.calls_of("sendVoice")) == 1
+        assert_recording_shown_between(emu, answer_shown(bot), voice.times[0])
+        assert_uploaded_whole(voice, folder)
         assert (await bot.voice_statistics()).notes_outstanding in (0, 1)
     assert [p.name for p in folder.glob("*.ogg")] == []  # nothing left once stopped
 
@@ -152,11 +176,12 @@ async def test_after_an_engine_crash_the_text_still_arrives_and_the_next_voice_w
         while not (stats := await bot.voice_statistics()).worker_pids:  # noqa: ASYNC110
             await trio.sleep(0.01)
         os.kill(stats.worker_pids[0], signal.SIGKILL)  # the idle worker dies
-        await bot.say("prima domanda", voices=0, texts=2)
+        await bot.say("prima domanda", voices=0, texts=3)  # the answer, then the note
         with trio.fail_after(30):
             while bot.system.statistics().actor("voice").restarts < 1:  # noqa: ASYNC110
                 await trio.sleep(0.01)
-        assert bot.final_texts()[1] == "Echo: prima domanda"
+        assert bot.final_texts()[1:] == ["Echo: prima domanda", f"({NO_VOICE})"]
         assert bot.voices() == []
-        await bot.say(QUESTION, voices=1, texts=3)
+        await bot.say(QUESTION, voices=1, texts=4)
         assert_voice_note(bot.voices()[0], ANSWER, tmp_path, audio)
+        assert len(bot.final_texts()) == 4  # no note when the voice works

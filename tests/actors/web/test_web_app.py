@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import trio
 
-from tauro.actors.web import ActorStatus, StatusReport, VoiceClip
+from tauro.actors.voice import VoiceNote
+from tauro.actors.web import ActorStatus, StatusReport
 from tauro.errors import MemoryStoreError
 
 SECRET = "correct horse battery staple"
@@ -251,16 +254,45 @@ async def test_clear_and_voice(start_web: StartWeb) -> None:
         assert (await client.get("/api/history")).json()["voice"] is False
 
 
-async def test_voice_clips_play_only_for_their_conversation(start_web: StartWeb) -> None:
+def voice_note(folder: Path, size: int) -> tuple[VoiceNote, bytes]:
+    audio = b"OggS" + random.Random(size).randbytes(size - 4)
+    path = folder / "note.ogg"
+    path.write_bytes(audio)
+    return VoiceNote(path, 30.0, size), audio
+
+
+async def test_voice_clips_play_only_for_their_conversation(
+    start_web: StartWeb, tmp_path: Path
+) -> None:
     web = await start_web()
+    note, audio = voice_note(tmp_path, 300_000)  # several chunks
     async with web.logged_in() as owner, web.logged_in() as other:
         await owner.post("/api/chat", json={"text": "ciao"})
         conversation = web.backend.calls[0][1][0]
-        url = web.state.clips.add(VoiceClip(conversation, b"OggS-fake", "audio/ogg", 1.0))
+        url = await web.state.clips.keep(conversation, note)
+        note.discard()  # the turn's part: the clip has its own file
         mine = await owner.get(url)
-        assert (mine.status_code, mine.content) == (200, b"OggS-fake")
-        assert mine.headers["content-type"] == "audio/ogg"
+        assert (mine.status_code, mine.content) == (200, audio)
+        assert mine.headers["content-type"] == "audio/ogg; codecs=opus"
+        assert mine.headers["content-length"] == str(len(audio))
+        head = await owner.head(url)
+        assert (head.status_code, head.content) == (200, b"")
         assert (await other.get(url)).status_code == 404
+
+
+async def test_a_clip_whose_file_went_is_a_404(start_web: StartWeb, tmp_path: Path) -> None:
+    web = await start_web()
+    note, _ = voice_note(tmp_path, 1000)
+    async with web.logged_in() as client:
+        await client.post("/api/chat", json={"text": "ciao"})
+        conversation = web.backend.calls[0][1][0]
+        url = await web.state.clips.keep(conversation, note)
+        clip = web.state.clips.get(url.removeprefix("/api/voice/"), conversation)
+        assert clip is not None
+        clip.path.unlink()  # removed between the lookup and the open
+        gone = await client.get(url)
+        assert gone.status_code == 404
+        assert "gone" in gone.json()["error"]
 
 
 async def test_status_json_and_metrics_agree(start_web: StartWeb, backend_type: Any) -> None:

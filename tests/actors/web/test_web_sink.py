@@ -13,7 +13,7 @@ from tauro.actors.llm import AnswerStream, GenerationResult
 from tauro.actors.llm._stream import GenerationState
 from tauro.actors.voice import VoiceNote
 from tauro.actors.web import Delta, Done, Failed, VoiceClips, VoiceReady, WebSink
-from tauro.actors.web._events import open_turn_events
+from tauro.actors.web._events import VoiceFailed, encode_sse, open_turn_events
 from tauro.actors.web._sink import WatchedLLM, failure_kind
 from tauro.errors import (
     LLMError,
@@ -109,13 +109,36 @@ async def test_an_error_on_the_stream_is_remembered() -> None:
 async def test_voice_notes_become_playable_clips(tmp_path: Path) -> None:
     path = tmp_path / "note.ogg"
     path.write_bytes(b"OggS\x00voice")
-    clips = VoiceClips()
+    clips = VoiceClips(directory=tmp_path / "clips")
     sink, receive = _sink(clips=clips)
+    await sink.voice_pending()  # the page says "Preparing voice…" by itself
     await sink.voice(VoiceNote(path, 1.25, 10))
+    path.unlink()  # as the turn discards the note
     (event,) = _drain(receive)
     assert isinstance(event, VoiceReady)
     assert event.duration_s == 1.25
     clip = clips.get(event.url.removeprefix("/api/voice/"), "web:1")
     assert clip is not None
-    assert clip.audio == b"OggS\x00voice"
+    assert clip.path.read_bytes() == b"OggS\x00voice"  # the clip's own file
     assert clip.media_type.startswith("audio/ogg")
+    await clips.aclose()
+
+
+async def test_a_voice_that_failed_is_a_discreet_event() -> None:
+    sink, receive = _sink()
+    await sink.final("Ciao")
+    await sink.voice_pending()
+    await sink.voice_failed("I could not make the voice note this time.")
+    assert _drain(receive) == [
+        Delta("Ciao"),
+        Done("Ciao"),
+        VoiceFailed("I could not make the voice note this time."),
+    ]
+    assert encode_sse(VoiceFailed("no voice")).startswith(b"event: voice_failed\n")
+
+
+async def test_a_note_already_gone_is_an_error_for_the_turn(tmp_path: Path) -> None:
+    sink, receive = _sink(clips=VoiceClips(directory=tmp_path / "clips"))
+    with pytest.raises(FileNotFoundError):  # the turn tells the user: voice_failed
+        await sink.voice(VoiceNote(tmp_path / "gone.ogg", 1.0, 10))
+    assert _drain(receive) == []

@@ -67,6 +67,7 @@ class WebActor(Actor[WebMessage]):
         self._grace = grace if grace is not None else settings.runtime.stop_timeout * 0.8
         self._shutdown = trio.Event()
         self._shield: trio.CancelScope | None = None
+        self._clips: VoiceClips | None = None
         self._url = ""
 
     async def on_start(self) -> None:
@@ -83,7 +84,7 @@ class WebActor(Actor[WebMessage]):
 
     def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter) -> WebState:
         streams, counters = OpenStreams(), WebCounters()
-        clips = VoiceClips(max(1, self._settings.voice.cache_entries))
+        clips = self._clips = VoiceClips(max(1, self._settings.voice.cache_entries))
         backend = ActorBackend(
             self.context.ref,
             self._settings,
@@ -140,6 +141,8 @@ class WebActor(Actor[WebMessage]):
 
     async def on_stop(self) -> None:
         self._begin_shutdown()
+        if self._clips is not None:  # the server has finished: no clip is being sent
+            await self._clips.aclose()
 
 
 def _log_address(url: str, new_token: str | None, path: Path | None) -> None:

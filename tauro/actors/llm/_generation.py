@@ -78,7 +78,12 @@ class Job:
                 self.first_token_scope.deadline = math.inf
         self.parts.append(text)
         try:
-            await self.send.send(text)
+            try:
+                # No scheduling point per delta: a burst of deltas wakes the
+                # consumer once, and it takes them all with next_batch().
+                self.send.send_nowait(text)
+            except trio.WouldBlock:
+                await self.send.send(text)  # the consumer is behind: backpressure
         except trio.BrokenResourceError:  # the consumer dropped the stream unclosed
             self.state.closed_by_caller = True
             self.state.cancel_scope.cancel()

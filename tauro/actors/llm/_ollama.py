@@ -20,6 +20,8 @@ import trio
 
 from tauro.actors.llm._http import (
     DRAIN_TIMEOUT,
+    LineBuffer,
+    body_chunks,
     cut,
     display_url,
     garbage,
@@ -40,6 +42,7 @@ class OllamaProvider:
         self._client = client
         self._root = host.strip().rstrip("/")
         self._url = display_url(host)
+        self._chat_url = httpx.URL(f"{self._root}/api/chat")  # parsed once, not per request
 
     @property
     def base_url(self) -> str:
@@ -48,7 +51,7 @@ class OllamaProvider:
     async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
         try:
             async with self._client.stream(
-                "POST", f"{self._root}/api/chat", json=_chat_body(request)
+                "POST", self._chat_url, json=_chat_body(request)
             ) as response:
                 if response.status_code != 200:
                     raise await self._status_error(response, request.model)
@@ -66,25 +69,57 @@ class OllamaProvider:
         return self._model_names(response.text)
 
     async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
+        """Parse the lines as they arrive; after "done", read to the end so the
+        connection is reused. The text of all lines in one piece of the body
+        goes to ``on_delta`` at once.
+        """
+        lines = LineBuffer()
         end: ChatEnd | None = None
         with trio.CancelScope() as drain:
-            async for line in response.aiter_lines():
-                if end is not None or not line.strip():
-                    continue  # after "done": read to the end, so the connection is reused
-                chunk = self._parse(line)
-                content = _content(chunk)
-                if content is None:
-                    raise garbage(self._url, "a line without message.content", line)
-                if content:
-                    await on_delta(content)
-                if chunk.get("done") is True:
-                    end = _chat_end(chunk)
-                    drain.deadline = trio.current_time() + DRAIN_TIMEOUT
+            async for data in body_chunks(response):
+                if end is None:
+                    end = await self._take(lines.feed(data), on_delta)
+                    if end is not None:
+                        drain.deadline = trio.current_time() + DRAIN_TIMEOUT
+            if end is None:
+                end = await self._take(lines.rest(), on_delta)
         if end is None:
             raise cut(self._url, 'the stream ended without a "done" line')
         return end
 
-    def _parse(self, line: str) -> dict[str, Any]:
+    async def _take(self, lines: list[bytes], on_delta: DeltaSink) -> ChatEnd | None:
+        """Hand the text of ``lines`` to ``on_delta`` in one piece; the end if it came.
+
+        Text before a bad line is handed over before its error is raised.
+        """
+        pieces: list[str] = []
+        error: LLMError | None = None
+        try:
+            end = self._parse_lines(lines, pieces)
+        except LLMError as exc:
+            end, error = None, exc
+        if pieces:
+            await on_delta("".join(pieces))
+        if error is not None:
+            raise error
+        return end
+
+    def _parse_lines(self, lines: list[bytes], pieces: list[str]) -> ChatEnd | None:
+        """Append the text of each line to ``pieces``, up to the "done" line."""
+        for line in lines:
+            if not line.strip():
+                continue
+            chunk = self._parse(line)
+            content = _content(chunk)
+            if content is None:
+                raise garbage(self._url, "a line without message.content", line)
+            if content:
+                pieces.append(content)
+            if chunk.get("done") is True:
+                return _chat_end(chunk)
+        return None
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
         try:
             chunk = json.loads(line)
         except ValueError:

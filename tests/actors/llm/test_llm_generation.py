@@ -6,6 +6,7 @@ with trio's mock clock so that minutes of model time pass instantly.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -235,3 +236,51 @@ async def test_stopping_the_owner_interrupts_the_stream_with_an_error(
 async def test_backoff_doubles_up_to_the_maximum() -> None:
     backoff = Backoff(initial=0.5, maximum=3.0)
     assert [backoff.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+class Burst:
+    """A provider that hands over several deltas with no scheduling point between them."""
+
+    name = "ollama"
+    base_url = "http://fake"
+
+    def __init__(self, deltas: list[str]) -> None:
+        self.deltas = deltas
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
+        for delta in self.deltas:
+            await on_delta(delta)
+        await trio.sleep(1.0)  # then the model thinks a while
+        return ChatEnd(done_reason="stop")
+
+    async def list_models(self) -> tuple[str, ...]:
+        return ()
+
+
+async def test_a_burst_of_deltas_reaches_the_consumer_in_one_batch(
+    kit: Any, autojump_clock: trio.testing.MockClock
+) -> None:
+    service = LLMService(kit.settings(), Burst(["a", "b", "c", "d"]))
+    async with trio.open_nursery() as nursery:
+        stream = service.generate(ASK, nursery.start_soon)
+        async with stream:
+            assert await stream.next_batch() == "abcd"
+            assert await stream.next_batch() is None
+    assert stream.result.complete
+
+
+async def test_a_burst_bigger_than_the_buffer_waits_for_the_consumer(
+    kit: Any, autojump_clock: trio.testing.MockClock
+) -> None:
+    service = LLMService(kit.settings(), Burst(list("abcdefgh")), buffer=3)
+    async with trio.open_nursery() as nursery:
+        stream = service.generate(ASK, nursery.start_soon)
+        async with stream:
+            batches = [batch async for batch in batches_of(stream)]
+    assert "".join(batches) == "abcdefgh"
+    assert len(batches) > 1
+
+
+async def batches_of(stream: AnswerStream) -> AsyncIterator[str]:
+    while (batch := await stream.next_batch()) is not None:
+        yield batch

@@ -1,11 +1,16 @@
-"""Error translation at the HTTP edge."""
+"""The HTTP edge: error translation, the pooled client, reading a streamed body."""
 
 from __future__ import annotations
+
+import gzip
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from tauro.actors.llm._http import (
+    LineBuffer,
+    body_chunks,
     display_url,
     excerpt,
     make_client,
@@ -103,3 +108,38 @@ async def test_the_client_has_no_read_timeout_of_its_own() -> None:
     async with make_client(settings) as client:
         assert client.timeout.connect == 2.5
         assert client.timeout.read is None
+
+
+def test_line_buffer_joins_lines_cut_between_chunks() -> None:
+    lines = LineBuffer()
+    assert lines.feed(b'{"a":') == []
+    assert lines.feed(b' 1}\n{"b": 2}\r\n\n{"c"') == [b'{"a": 1}', b'{"b": 2}\r', b""]
+    assert lines.feed(b": 3}") == []
+    assert lines.rest() == [b'{"c": 3}']
+    assert lines.rest() == []
+
+
+def test_line_buffer_keeps_a_multibyte_character_cut_between_chunks() -> None:
+    encoded = "caffè\n".encode()
+    lines = LineBuffer()
+    assert lines.feed(encoded[:4]) == []
+    assert lines.feed(encoded[4:]) == ["caffè".encode()]
+
+
+def streamed(body: bytes, **headers: str) -> httpx.Response:
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 5):
+            yield body[start : start + 5]
+
+    return httpx.Response(200, headers=headers, content=pieces())
+
+
+async def test_body_chunks_reads_a_plain_body_as_it_is() -> None:
+    body = b"line one\nline two\n"
+    assert b"".join([c async for c in body_chunks(streamed(body))]) == body
+
+
+async def test_body_chunks_decompresses_a_compressed_body() -> None:
+    body = b"line one\nline two\n"
+    response = streamed(gzip.compress(body), **{"Content-Encoding": "gzip"})
+    assert b"".join([c async for c in body_chunks(response)]) == body

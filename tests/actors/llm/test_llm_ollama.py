@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -173,3 +176,42 @@ async def test_list_models_unreachable() -> None:
     provider = OllamaProvider(httpx.AsyncClient(transport=httpx.MockTransport(handler)), "http://x")
     with pytest.raises(LLMUnreachableError, match="http://x"):
         await provider.list_models()
+
+
+def provider_on(body: bytes, piece: int, **headers: str) -> OllamaProvider:
+    """A provider whose server sends ``body`` in pieces of ``piece`` bytes."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), piece):
+            yield body[start : start + piece]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=headers, content=pieces())
+
+    return OllamaProvider(httpx.AsyncClient(transport=httpx.MockTransport(handler)), "http://x")
+
+
+@pytest.mark.parametrize("piece", [1, 7, 10_000])
+async def test_lines_are_found_whatever_the_pieces_the_body_comes_in(piece: int) -> None:
+    body = "\r\n".join(ollama_lines(["Caffè ", "sì"], eval_count=2)).encode()  # no final \n
+    got = Collector()
+    end = await provider_on(body, piece).chat(REQUEST, got)
+    assert "".join(got.deltas) == "Caffè sì"
+    assert end.completion_tokens == 2
+    if piece == 10_000:
+        assert got.deltas == ["Caffè sì"]  # one piece of body: one delta
+
+
+async def test_a_compressed_stream_is_read() -> None:
+    body = gzip.compress("\n".join(ollama_lines(["a", "b"])).encode() + b"\n")
+    got = Collector()
+    await provider_on(body, 16, **{"Content-Encoding": "gzip"}).chat(REQUEST, got)
+    assert "".join(got.deltas) == "ab"
+
+
+async def test_text_before_a_bad_line_in_the_same_piece_is_delivered() -> None:
+    body = "\n".join([*ollama_lines(["kept"], done=False), "<html>"]).encode()
+    got = Collector()
+    with pytest.raises(LLMResponseError, match="not JSON"):
+        await provider_on(body, 10_000).chat(REQUEST, got)
+    assert got.deltas == ["kept"]

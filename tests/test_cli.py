@@ -124,21 +124,21 @@ def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
     assert contents[1].startswith("Echo: ciao")
 
 
+def _run_to_the_end(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`tauro run` in a subprocess that is expected to exit by itself."""
+    command = [sys.executable, "-m", "tauro", "run"]
+    return subprocess.run(
+        command, cwd=cwd, env=env, text=True, capture_output=True, timeout=120, check=False
+    )
+
+
 def test_a_refused_token_ends_the_run_at_once_with_exit_1_naming_it(
     emulators: tuple[str, str], tmp_path: Path
 ) -> None:
     bot_url, llm_url = emulators
     env = _environment(tmp_path, bot_url, llm_url, WEB_ENABLED="false")
     env["TELEGRAM_BOT_TOKEN"] = "999999:WRONGwrongWRONGwrongWRONGwrong"
-    done = subprocess.run(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=tmp_path,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run_to_the_end(tmp_path, env)
     assert done.returncode == 1, done.stderr
     failed = [line for line in done.stderr.splitlines() if "system.failed" in line]
     assert len(failed) == 1
@@ -151,15 +151,7 @@ def test_a_refused_token_ends_the_run_at_once_with_exit_1_naming_it(
 
 def test_tauro_run_without_a_token_exits_2(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
-    done = subprocess.run(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=tmp_path,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run_to_the_end(tmp_path, env)
     assert done.returncode == EXIT_CONFIG
     assert "TELEGRAM_BOT_TOKEN" in done.stderr
     assert "@BotFather" in done.stderr

@@ -25,6 +25,7 @@ from tauro.actors.llm._http import (
     cut,
     display_url,
     garbage,
+    post_stream,
     read_error_body,
     status_error,
     translate,
@@ -50,9 +51,7 @@ class OllamaProvider:
 
     async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
         try:
-            async with self._client.stream(
-                "POST", self._chat_url, json=_chat_body(request)
-            ) as response:
+            async with post_stream(self._client, self._chat_url, _chat_body(request)) as response:
                 if response.status_code != 200:
                     raise await self._status_error(response, request.model)
                 return await self._read_answer(response, on_delta)

@@ -29,6 +29,7 @@ from tauro.actors.llm._http import (
     cut,
     display_url,
     garbage,
+    post_stream,
     read_error_body,
     status_error,
     translate,
@@ -66,6 +67,7 @@ class OpenAIProvider:
         self._client = client
         self._root = host.strip().rstrip("/").removesuffix("/v1")
         self._url = display_url(self._root)
+        self._chat_url = httpx.URL(f"{self._root}/v1/chat/completions")  # parsed once
 
     @property
     def base_url(self) -> str:
@@ -73,9 +75,7 @@ class OpenAIProvider:
 
     async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
         try:
-            async with self._client.stream(
-                "POST", f"{self._root}/v1/chat/completions", json=_chat_body(request)
-            ) as response:
+            async with post_stream(self._client, self._chat_url, _chat_body(request)) as response:
                 if response.status_code != 200:
                     raise await self._status_error(response, request.model)
                 return await self._read_answer(response, on_delta)

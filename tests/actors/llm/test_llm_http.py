@@ -14,6 +14,8 @@ from tauro.actors.llm._http import (
     display_url,
     excerpt,
     make_client,
+    post_stream,
+    proxies_in_environment,
     server_error_text,
     status_error,
     translate,
@@ -143,3 +145,79 @@ async def test_body_chunks_decompresses_a_compressed_body() -> None:
     body = b"line one\nline two\n"
     response = streamed(gzip.compress(body), **{"Content-Encoding": "gzip"})
     assert b"".join([c async for c in body_chunks(response)]) == body
+
+
+class Recorder:
+    """A transport that records what it is sent and answers with a streamed body."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.closed = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        recorder = self
+
+        class Body(httpx.AsyncByteStream):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                yield b'{"ok": true}\n'
+
+            async def aclose(self) -> None:
+                recorder.closed += 1
+
+        return httpx.Response(200, stream=Body())
+
+
+async def test_post_stream_goes_straight_to_the_pool_with_the_clients_request() -> None:
+    recorder = Recorder()
+    settings = LLMSettings(api_key="k", connect_timeout=2.5)
+    url = httpx.URL("http://llm:11434/api/chat")
+    async with make_client(settings, httpx.MockTransport(recorder.handle)) as client:
+        assert client.direct is not None
+        async with post_stream(client, url, {"model": "m"}) as response:
+            assert [chunk async for chunk in response.aiter_raw()] == [b'{"ok": true}\n']
+            assert response.request.url == url
+        assert recorder.closed == 1
+        # The same request as the client builds for client.stream(...).
+        async with client.stream("POST", url, json={"model": "m"}) as expected:
+            await expected.aread()
+    direct, usual = recorder.requests
+    assert direct.headers == usual.headers
+    assert direct.headers["authorization"] == "Bearer k"
+    assert direct.content == usual.content == b'{"model":"m"}'
+    assert direct.extensions["timeout"] == usual.extensions["timeout"]
+    assert direct.extensions["timeout"]["connect"] == 2.5
+
+
+async def test_post_stream_errors_are_httpx_errors() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with make_client(LLMSettings(), httpx.MockTransport(refuse)) as client:
+        with pytest.raises(httpx.ConnectError):
+            async with post_stream(client, httpx.URL("http://llm/api/chat"), {}):
+                pass
+
+
+async def test_a_proxy_in_the_environment_keeps_httpxs_own_routing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    assert proxies_in_environment()
+    async with make_client(LLMSettings()) as client:
+        assert client.direct is None  # post_stream then uses client.stream
+    monkeypatch.delenv("HTTPS_PROXY")
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "localhost")  # alone, it routes nothing elsewhere
+    assert not proxies_in_environment()
+    async with make_client(LLMSettings()) as client:
+        assert client.direct is not None
+
+
+async def test_post_stream_on_any_client_uses_client_stream() -> None:
+    recorder = Recorder()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(recorder.handle))
+    async with client, post_stream(client, httpx.URL("http://llm/api/chat"), [1]) as response:
+        assert await response.aread() == b'{"ok": true}\n'
+    assert recorder.requests[0].content == b"[1]"

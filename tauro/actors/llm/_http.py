@@ -10,6 +10,7 @@ header and never appears in either; credentials in the URL are stripped too.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from tauro.errors import (
     LLMTimeoutError,
     LLMUnreachableError,
 )
+
+_HTTPX_LOG = logging.getLogger("httpx")
 
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body read for the log
 DRAIN_TIMEOUT = 1.0  # seconds to read the rest of a body after the answer's end
@@ -109,6 +112,7 @@ async def post_stream(
     request = httpx.Request("POST", url, json=body, headers=client.headers, extensions=extensions)
     response = await direct.handle_async_request(request)
     response.request = request
+    log_like_httpx(request, response)
     try:
         yield response
     finally:
@@ -196,6 +200,15 @@ def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     if encoding in ("", "identity"):
         return response.aiter_raw()
     return response.aiter_bytes()
+
+
+def log_like_httpx(request: httpx.Request, response: httpx.Response) -> None:
+    """The line httpx's client logs for each request (INFO), for whoever reads them."""
+    if _HTTPX_LOG.isEnabledFor(logging.INFO):
+        _HTTPX_LOG.info(
+            'HTTP Request: %s %s "%s %d %s"', request.method, request.url,
+            response.http_version, response.status_code, response.reason_phrase,
+        )  # fmt: skip
 
 
 class LineBuffer:

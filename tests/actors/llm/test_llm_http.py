@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -168,7 +169,10 @@ class Recorder:
         return httpx.Response(200, stream=Body())
 
 
-async def test_post_stream_goes_straight_to_the_pool_with_the_clients_request() -> None:
+async def test_post_stream_goes_straight_to_the_pool_with_the_clients_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
     recorder = Recorder()
     settings = LLMSettings(api_key="k", connect_timeout=2.5)
     url = httpx.URL("http://llm:11434/api/chat")
@@ -182,6 +186,8 @@ async def test_post_stream_goes_straight_to_the_pool_with_the_clients_request() 
         async with client.stream("POST", url, json={"model": "m"}) as expected:
             await expected.aread()
     direct, usual = recorder.requests
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert lines == [f'HTTP Request: POST {url} "HTTP/1.1 200 OK"'] * 2  # as httpx logs it
     assert direct.headers == usual.headers
     assert direct.headers["authorization"] == "Bearer k"
     assert direct.content == usual.content == b'{"model":"m"}'

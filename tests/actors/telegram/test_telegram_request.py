@@ -1,4 +1,8 @@
-"""TrioHTTPXRequest: python-telegram-bot's requests with httpx on trio, against the emulator."""
+"""TrioHTTPXRequest: python-telegram-bot's requests with httpx on trio.
+
+Against the Bot API emulator through a real ``Bot``, and against a recording
+``httpx.MockTransport`` where the exact request matters.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+import httpx
 import pytest
 import telegram
 import telegram.error as tg
 import trio
+import trio.testing
 import trio_asyncio
+from telegram import InputFile
+from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from tauro.actors.telegram._request import TrioHTTPXRequest
 from tauro.testing import BotApiEmulator, open_botapi_emulator
@@ -129,3 +138,99 @@ async def test_shutdown_closes_the_client_once() -> None:
     async with trio_asyncio.open_loop():
         await trio_asyncio.aio_as_trio(request.shutdown)()  # again: a no-op
     await request.shutdown()  # from trio too
+
+
+def data(**parameters: object) -> RequestData:
+    """What a Bot method hands its request (RequestParameter: PTB's, not exported)."""
+    return RequestData([RequestParameter.from_input(k, v) for k, v in parameters.items()])
+
+
+class Recorder:
+    """A transport that records requests and answers ``{"ok": true, "result": true}``."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def transport(self) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            return httpx.Response(200, json={"ok": True, "result": True})
+
+        return httpx.MockTransport(handle)
+
+
+async def test_timeouts_are_httpxrequests() -> None:
+    recorder = Recorder()
+    request = TrioHTTPXRequest(
+        read_timeout=1.0, write_timeout=2.0, connect_timeout=3.0, pool_timeout=4.0,
+        media_write_timeout=50.0, transport=recorder.transport(),
+    )  # fmt: skip
+    url = f"http://api.test/bot{TOKEN}/"
+    await request.post(url + "sendMessage", data(text="x"))
+    await request.post(url + "getUpdates", read_timeout=40.0)
+    voice = InputFile(b"OggS....", filename="v.ogg")
+    await request.post(url + "sendVoice", data(voice=voice))
+    await request.post(url + "sendVoice", data(voice=voice), write_timeout=7.0)
+    plain, poll, upload, given = (r.extensions["timeout"] for r in recorder.requests)
+    assert plain == {"connect": 3.0, "read": 1.0, "write": 2.0, "pool": 4.0}
+    assert poll["read"] == 40.0
+    assert upload["write"] == 50.0  # media_write_timeout for uploads
+    assert given["write"] == 7.0
+
+
+async def test_requests_carry_ptbs_user_agent_and_httpxs_headers() -> None:
+    recorder = Recorder()
+    request = TrioHTTPXRequest(transport=recorder.transport())
+    await request.post(f"http://api.test/bot{TOKEN}/sendMessage", data(text="ciao"))
+    voice = InputFile(b"OggS....", filename="v.ogg")
+    await request.post(f"http://api.test/bot{TOKEN}/sendVoice", data(voice=voice))
+    form, multipart = recorder.requests
+    assert form.headers["user-agent"] == BaseRequest.USER_AGENT
+    assert "gzip" in form.headers["accept-encoding"]
+    assert form.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert form.content == b"text=ciao"
+    assert multipart.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert b"OggS...." in multipart.content
+
+
+async def test_a_full_pool_is_ptbs_pool_timeout() -> None:
+    async with open_botapi_emulator(TOKEN) as emu:
+        emu.set_latency("getMe", 30.0)
+        request = TrioHTTPXRequest(connection_pool_size=1, pool_timeout=0.05)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(request.post, f"{emu.base_url}{TOKEN}/getMe")
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(tg.TimedOut, match="Pool timeout"):
+                await request.post(f"{emu.base_url}{TOKEN}/getMe")
+            nursery.cancel_scope.cancel()
+        await request.shutdown()
+
+
+async def test_a_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # a proxy that is not there
+    async with open_botapi_emulator(TOKEN) as emu:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        proxied = TrioHTTPXRequest()
+        with pytest.raises(tg.NetworkError, match="ConnectError"):
+            await proxied.post(f"{emu.base_url}{TOKEN}/getMe")
+        await proxied.shutdown()
+        monkeypatch.delenv("HTTP_PROXY")
+        monkeypatch.delenv("http_proxy", raising=False)
+        direct = TrioHTTPXRequest()
+        assert isinstance(await direct.post(f"{emu.base_url}{TOKEN}/getMe"), dict)
+        await direct.shutdown()
+
+
+async def test_a_request_after_shutdown_needs_initialize() -> None:
+    recorder = Recorder()
+    request = TrioHTTPXRequest(transport=recorder.transport())
+    await request.shutdown()
+    with pytest.raises(tg.NetworkError, match="not initialized"):
+        await request.post("http://api.test/getMe")
+    await request.initialize()
+    assert await request.post("http://api.test/getMe") is True

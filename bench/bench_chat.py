@@ -13,16 +13,20 @@ TELEGRAM_MAX_CHATS_IN_FLIGHT=1, i.e. one update at a time as the original bot di
 
     python bench/bench_chat.py [--chats 1,10,100,1000] [--latencies 0,0.2,1]
                                [--modes concurrent,sequential] [--repeat N]
-                               [--parallel 16] [--tokens 30] [--quick]
+                               [--capacity N] [--parallel 16] [--tokens 30] [--quick]
 
 Message counts are bounded so the whole run takes a few minutes on 2 cores: the
 concurrent bot gets max(chats, about 8 s of work at its bound) messages, the
 sequential one about 8 s of work (its throughput does not depend on the count; its
 latency percentiles would only grow with a longer backlog).
 
+Then the flat-out runs: latency 0, 1000 chats, Telegram's limits lifted in the
+emulator and in the bot, so the one bot process answers as fast as it can; its
+answers per second of CPU time are what one core serves.
+
 Goals (issue "Chat on Telegram, end to end"): with slow answers, throughput >= 90% of
 min(LLM parallelism / latency, chats x 1 msg/s, 30 msg/s); at latency 0, CPU per
-message <= 1 s / (5 x 30) = 6.7 ms.
+message <= 1 s / (5 x 30) = 6.7 ms, i.e. one core serves 150 answers/s.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ CALLS = ("sendMessage", "editMessageText", "sendChatAction")
 # How often the driver asks the Telegram actor whether all is answered. Only the
 # CPU figure depends on it (times come from the emulator's clock), so it is slow.
 POLL_INTERVAL = 0.2
+UNLIMITED = 1e6  # messages per second: Telegram's limits lifted (capacity runs)
+CAPACITY_GOAL = 5 * GLOBAL_RATE  # answers per second one core must serve (the issue's goal)
 
 
 @dataclass(frozen=True)
@@ -130,13 +136,17 @@ def bot_spec(settings: Settings) -> SupervisorSpec:
     )
 
 
-def settings_for(emus: Emulators, folder: Path, parallel: int, sequential: bool) -> Settings:
+def settings_for(
+    emus: Emulators, folder: Path, parallel: int, sequential: bool, *, unlimited: bool = False
+) -> Settings:
+    rates = {"per_chat_rate": UNLIMITED, "global_rate": UNLIMITED} if unlimited else {}
     return Settings(
         telegram=TelegramSettings(
             token=TOKEN,
             api_base_url=emus.bot_base,
             poll_timeout=1.0,
             max_chats_in_flight=1 if sequential else 64,
+            **rates,  # type: ignore[arg-type]
         ),
         llm=LLMSettings(host=emus.llm_root, model=MODEL, max_parallel=parallel),
         memory=MemorySettings(file=folder / "conversations.json"),
@@ -172,6 +182,44 @@ async def run_one(
         first_p99=pct(firsts, 99), done_p50=pct(dones, 50), done_p99=pct(dones, 99),
         cpu_ms=1000 * cpu / count, calls=calls / count, floods=floods,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Capacity:
+    chats: int
+    messages: int
+    throughput: float  # answers per second, flat out
+    cpu_ms: float
+    core_use: float  # the bot's CPU time / wall time
+
+
+async def run_capacity(
+    client: httpx.AsyncClient, emus: Emulators, run: int, chats: int, count: int,
+    parallel: int, folder: Path,
+) -> Capacity:  # fmt: skip
+    """Latency 0 with Telegram's limits lifted in the emulator and in the bot.
+
+    The bot then answers as fast as its one process can: its answers per
+    second and CPU per answer say how many answers a core serves, which is
+    what the goal is about; at Telegram's 30/s the process idles between
+    sends, and every wake-up costs more than in a busy one.
+    """
+    await client.post(f"{emus.llm_root}/_emulator/latency", json={"first_token": 0.0})
+    await client.post(f"{emus.bot_root}/_emulator/flood_limits", json={"enabled": False})
+    first_chat = run * 100_000 + 1
+    batch = [{"chat_id": first_chat + i % chats, "text": f"question {i}"} for i in range(count)]
+    settings = settings_for(emus, folder / f"run{run}", parallel, False, unlimited=True)
+    try:
+        async with open_actor_system(bot_spec(settings)) as system:
+            cpu, wall = time.process_time(), time.time()
+            await client.post(f"{emus.bot_root}/_emulator/push_messages", json={"messages": batch})
+            await wait_answered(system.ref("telegram"), count)
+            cpu = time.process_time() - cpu
+    finally:
+        await client.post(f"{emus.bot_root}/_emulator/flood_limits", json={})  # Telegram's
+    _, dones = await answer_times(client, emus, range(first_chat, first_chat + chats), wall)
+    seconds = max(dones)
+    return Capacity(chats, count, count / seconds, 1000 * cpu / count, cpu / seconds)
 
 
 async def bot_stats(client: httpx.AsyncClient, emus: Emulators) -> dict[str, Any]:
@@ -219,33 +267,43 @@ def pct(values: list[float], q: int) -> float:
 # Main -------------------------------------------------------------------------------------
 
 
-async def main(args: argparse.Namespace) -> list[Result]:
+async def main(args: argparse.Namespace) -> None:
     bot_process, bot_base = start("tauro.testing.botapi", "--token", TOKEN, "--flood-limits")
     llm_process, llm_root = start(
         "tauro.testing.llm_server", "--model", MODEL, "--parallel", str(args.parallel),
         "--answer-tokens", str(args.tokens),
     )  # fmt: skip
     emus = Emulators(root_of(bot_base), bot_base, llm_root)
-    results: list[Result] = []
-    configurations = itertools.product(args.chats, args.latencies, args.modes)
-    runs = itertools.count(1)
     try:
         with tempfile.TemporaryDirectory() as folder:
             async with httpx.AsyncClient(timeout=600) as client:
-                for chats, latency, mode in configurations:
-                    repeats = [
-                        await run_one(client, emus, next(runs), chats, latency, args.parallel,
-                                      mode == "sequential", Path(folder))
-                        for _ in range(args.repeat)
-                    ]  # fmt: skip
-                    result = median_run(repeats)
-                    print(row(result), flush=True)
-                    results.append(result)
+                await run_all(client, emus, args, Path(folder))
     finally:
         for process in (bot_process, llm_process):
             process.terminate()
             process.wait()
-    return results
+
+
+async def run_all(
+    client: httpx.AsyncClient, emus: Emulators, args: argparse.Namespace, folder: Path
+) -> None:
+    """Print the table row by row, then the flat-out runs."""
+    runs = itertools.count(1)
+    print(HEADER, flush=True)
+    for chats, latency, mode in itertools.product(args.chats, args.latencies, args.modes):
+        repeats = [
+            await run_one(client, emus, next(runs), chats, latency, args.parallel,
+                          mode == "sequential", folder)
+            for _ in range(args.repeat)
+        ]  # fmt: skip
+        print(row(median_run(repeats)), flush=True)
+    if args.capacity:
+        print(f"\n{CAPACITY_HEADER}", flush=True)
+        for _ in range(args.repeat):
+            capacity = await run_capacity(
+                client, emus, next(runs), 1000, args.capacity, args.parallel, folder
+            )
+            print(capacity_row(capacity), flush=True)
 
 
 HEADER = (
@@ -264,6 +322,21 @@ def row(r: Result) -> str:
     )
 
 
+CAPACITY_HEADER = (
+    "| flat out: chats | messages | answers/s | bot CPU ms/answer | bot CPU use "
+    "| answers/s per core | goal (5 x 30/s) |\n|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def capacity_row(c: Capacity) -> str:
+    per_core = 1000 / c.cpu_ms
+    verdict = "met" if per_core >= CAPACITY_GOAL else "not met"
+    return (
+        f"| {c.chats} | {c.messages} | {c.throughput:.0f} | {c.cpu_ms:.2f} "
+        f"| {c.core_use:.0%} | {per_core:.0f} | {verdict} |"
+    )
+
+
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     floats = lambda text: [float(x) for x in text.split(",")]  # noqa: E731
@@ -276,10 +349,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--modes", type=modes, default=["concurrent", "sequential"])
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration; the "
                         "row shown is the run with the median CPU per message")  # fmt: skip
+    parser.add_argument("--capacity", type=int, default=2000, metavar="N",
+                        help="messages per flat-out run (no Telegram limits); 0: none")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="1 and 100 chats, latency 0 and 1")
     args = parser.parse_args()
     if args.quick:
-        args.chats, args.latencies = [1, 100], [0.0, 1.0]
+        args.chats, args.latencies, args.capacity = [1, 100], [0.0, 1.0], 1000
     return args
 
 
@@ -287,7 +362,6 @@ if __name__ == "__main__":
     arguments = parse()
     print(f"python {platform.python_version()}, {platform.machine()}, "
           f"LLM parallel {arguments.parallel}, {arguments.tokens} tokens per answer")  # fmt: skip
-    print(HEADER, flush=True)
     started = time.monotonic()
     trio.run(main, arguments)
     print(f"\ntotal {time.monotonic() - started:.0f} s")

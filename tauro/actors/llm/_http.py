@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
 from tauro.config import LLMSettings
 from tauro.errors import (
     LLMError,
@@ -263,3 +264,54 @@ def status_error(url: str, status: int, body: str, not_found: NotFound) -> LLMEr
             where, user_message="the LLM server had an internal error; please try again later"
         )
     return LLMResponseError(where, user_message="the LLM server refused the request")
+
+
+class HTTPProvider:
+    """What both server APIs share: one POST whose answer streams, GETs that list.
+
+    Subclasses say how a request body looks, how the stream is read and what an
+    error status means; errors of httpx are translated here, naming the server.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        root: str,
+        chat_path: str,
+        chat_body: Callable[[ChatRequest], dict[str, object]],
+    ) -> None:
+        self._client = client
+        self._chat_body = chat_body
+        self._root = root
+        self._url = display_url(root)
+        self._chat_url = httpx.URL(f"{root}{chat_path}")  # parsed once, not per request
+
+    @property
+    def base_url(self) -> str:
+        return self._url
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
+        try:
+            async with post_stream(
+                self._client, self._chat_url, self._chat_body(request)
+            ) as response:
+                if response.status_code != 200:
+                    raise await self._status_error(response, request.model)
+                return await self._read_answer(response, on_delta)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self._url) from exc
+
+    async def _get(self, path: str) -> httpx.Response:
+        try:
+            response = await self._client.get(f"{self._root}{path}")
+            if response.status_code != 200:
+                raise await self._status_error(response, None)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self._url) from exc
+        return response
+
+    async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
+        raise NotImplementedError
+
+    async def _status_error(self, response: httpx.Response, model: str | None) -> LLMError:
+        raise NotImplementedError

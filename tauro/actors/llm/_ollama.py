@@ -20,51 +20,28 @@ import trio
 
 from tauro.actors.llm._http import (
     DRAIN_TIMEOUT,
+    HTTPProvider,
     LineBuffer,
     body_chunks,
     cut,
-    display_url,
     garbage,
-    post_stream,
     read_error_body,
     status_error,
-    translate,
 )
 from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
 
 
-class OllamaProvider:
+class OllamaProvider(HTTPProvider):
     """Talks to one Ollama server through the actor's pooled client."""
 
     name = "ollama"
 
     def __init__(self, client: httpx.AsyncClient, host: str) -> None:
-        self._client = client
-        self._root = host.strip().rstrip("/")
-        self._url = display_url(host)
-        self._chat_url = httpx.URL(f"{self._root}/api/chat")  # parsed once, not per request
-
-    @property
-    def base_url(self) -> str:
-        return self._url
-
-    async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
-        try:
-            async with post_stream(self._client, self._chat_url, _chat_body(request)) as response:
-                if response.status_code != 200:
-                    raise await self._status_error(response, request.model)
-                return await self._read_answer(response, on_delta)
-        except httpx.HTTPError as exc:
-            raise translate(exc, self._url) from exc
+        super().__init__(client, host.strip().rstrip("/"), "/api/chat", _chat_body)
 
     async def list_models(self) -> tuple[str, ...]:
-        try:
-            response = await self._client.get(f"{self._root}/api/tags")
-            if response.status_code != 200:
-                raise await self._status_error(response, None)
-        except httpx.HTTPError as exc:
-            raise translate(exc, self._url) from exc
+        response = await self._get("/api/tags")
         return self._model_names(response.text)
 
     async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:

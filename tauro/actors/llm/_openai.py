@@ -26,13 +26,11 @@ import trio
 
 from tauro.actors.llm._http import (
     DRAIN_TIMEOUT,
+    HTTPProvider,
     cut,
-    display_url,
     garbage,
-    post_stream,
     read_error_body,
     status_error,
-    translate,
 )
 from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
@@ -58,37 +56,18 @@ class _Progress:
         )
 
 
-class OpenAIProvider:
+class OpenAIProvider(HTTPProvider):
     """Talks to one OpenAI-compatible server through the actor's pooled client."""
 
     name = "openai"
 
     def __init__(self, client: httpx.AsyncClient, host: str) -> None:
-        self._client = client
-        self._root = host.strip().rstrip("/").removesuffix("/v1")
-        self._url = display_url(self._root)
-        self._chat_url = httpx.URL(f"{self._root}/v1/chat/completions")  # parsed once
-
-    @property
-    def base_url(self) -> str:
-        return self._url
-
-    async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
-        try:
-            async with post_stream(self._client, self._chat_url, _chat_body(request)) as response:
-                if response.status_code != 200:
-                    raise await self._status_error(response, request.model)
-                return await self._read_answer(response, on_delta)
-        except httpx.HTTPError as exc:
-            raise translate(exc, self._url) from exc
+        super().__init__(
+            client, host.strip().rstrip("/").removesuffix("/v1"), "/v1/chat/completions", _chat_body
+        )
 
     async def list_models(self) -> tuple[str, ...]:
-        try:
-            response = await self._client.get(f"{self._root}/v1/models")
-            if response.status_code != 200:
-                raise await self._status_error(response, None)
-        except httpx.HTTPError as exc:
-            raise translate(exc, self._url) from exc
+        response = await self._get("/v1/models")
         try:
             return tuple(sorted(str(m["id"]) for m in json.loads(response.text)["data"]))
         except (ValueError, KeyError, TypeError):

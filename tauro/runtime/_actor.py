@@ -54,7 +54,7 @@ class Actor(Generic[MessageT]):
     """A long-lived task that handles the messages of its mailbox one at a time.
 
     Subclasses implement ``handle`` (or ``handle_batch`` with ``batch_size`` > 1)
-    and may override ``on_start`` and ``on_stop``. A new instance is made by the
+    and may override ``on_start``, ``drain`` and ``on_stop``. A new instance is made by the
     spec's factory for every (re)start, so state that must survive a restart
     belongs outside the instance (on disk, or in the mailbox).
     """
@@ -84,6 +84,21 @@ class Actor(Generic[MessageT]):
         for message in messages:
             results.append(await outcome.acapture(self.handle, message))
         return results
+
+    async def drain(self) -> None:
+        """A graceful stop has begun: stop taking new work, finish the work in progress.
+
+        Called once, in a task of its own, as soon as a graceful stop reaches
+        this actor's supervisor: every actor of a stopping system drains at the
+        same time, before any of them is stopped, so the actors it depends on
+        still serve it meanwhile. Return once the work in progress is done; the
+        runtime waits for that up to the spec's ``grace_period`` (counted from
+        the stop request), then cancels the background tasks, and what was
+        still running is cut. The mailbox is still open while this runs.
+
+        The default returns at once: an actor with no work of its own to finish
+        (its callers finish theirs) needs nothing more.
+        """
 
     async def on_stop(self) -> None:
         """Always called when the actor stops: gracefully, cancelled or failed.

@@ -45,6 +45,9 @@ class Cell:
         self.restarts = self.handled = self.dead_letters = self.drops = self.failures = 0
         self.last_error: str | None = None
         self._stop_mode: str | None = None  # None, "drain" or "pause"
+        self._start_scope = trio.CancelScope()  # on_start; a graceful stop cancels it
+        self._draining: _Draining | None = None
+        self._instance: tuple[Actor[Any], trio.Nursery] | None = None
 
     @property
     def restart_type(self) -> Restart:
@@ -53,6 +56,13 @@ class Cell:
     @property
     def stop_timeout(self) -> float:
         return self.spec.stop_timeout
+
+    async def wait_drained(self) -> None:
+        """Return once ``Actor.drain`` has returned or its grace deadline has passed."""
+        draining = self._draining
+        if draining is not None:
+            with trio.move_on_at(draining.deadline):
+                await draining.done.wait()
 
     @property
     def shutdown_budget(self) -> float:
@@ -113,6 +123,8 @@ class Cell:
         if self.state in (ActorState.STOPPED, ActorState.FAILED):
             self._open_mailbox()  # restarted after a final stop: a fresh mailbox
         self._stop_mode = None
+        self._draining = None
+        self._start_scope = trio.CancelScope()
         self.state = ActorState.STARTING
         actor = self.spec.factory()
         try:
@@ -120,17 +132,53 @@ class Cell:
         except BaseExceptionGroup as group:
             raise single_cause(group) from None
         finally:
+            self._instance = None
             await self._cleanup(actor)
 
     async def _run_instance(self, actor: Actor[Any], on_started: Callable[[], None]) -> None:
         async with trio.open_nursery() as background:
             actor._context = ActorContext(self.name, self._lookup, background, self.request_stop)
-            await actor.on_start()
+            with self._start_scope:
+                await actor.on_start()
+            if self._stop_mode == "drain":  # stopped while starting: it never ran
+                background.cancel_scope.cancel()
+                return
+            self._instance = (actor, background)
             self.state = ActorState.RUNNING
             log.debug("actor.started", extra={"fields": {"actor": self.name}})
             on_started()
             await self._process(actor)
+            if self._stop_mode == "drain" and self._draining is not None:
+                await self._draining.done.wait()  # bounded by the grace deadline
             background.cancel_scope.cancel()
+
+    def begin_drain(self) -> None:
+        """A graceful stop begins: run ``actor.drain`` within the grace period (once)."""
+        if self._instance is None or self._draining is not None:
+            return  # not running (starting, restarting, stopped), or draining already
+        actor, background = self._instance
+        deadline = trio.current_time() + self.spec.grace_period
+        self._draining = _Draining(deadline)
+        background.start_soon(self._drain, actor, self._draining)
+
+    async def _drain(self, actor: Actor[Any], draining: _Draining) -> None:
+        try:
+            with trio.move_on_at(draining.deadline) as scope:
+                await actor.drain()
+            if scope.cancelled_caught:
+                seconds = self.spec.grace_period
+                log.warning(
+                    "actor.drain.deadline",
+                    extra={"fields": {"actor": self.name, "seconds": seconds}},
+                )
+        except Exception as error:
+            log.error(
+                "actor.drain.failed",
+                extra={"fields": {"actor": self.name, "error": describe(error)}},
+                exc_info=error,
+            )
+        finally:
+            draining.done.set()
 
     async def _cleanup(self, actor: Actor[Any]) -> None:
         with trio.CancelScope(shield=True) as scope:
@@ -149,9 +197,15 @@ class Cell:
             )
 
     def request_stop(self, *, drain: bool = True) -> None:
-        """Stop after the current message; with drain, handle what is waiting first."""
+        """Stop after the current message; with drain, handle what is waiting first.
+
+        A graceful stop (drain) also lets the actor finish its work in progress
+        (``Actor.drain``, within the grace period), and cancels a start.
+        """
         if drain:
             self._stop_mode = "drain"
+            self.begin_drain()
+            self._start_scope.cancel()
             if self.accepting:
                 self.state = ActorState.STOPPING
         elif self._stop_mode is None:
@@ -272,6 +326,14 @@ class Cell:
             failures=self.failures,
             last_error=self.last_error,
         )
+
+
+class _Draining:
+    """One instance's drain: its deadline, and whether ``Actor.drain`` has returned."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.done = trio.Event()
 
 
 def _fail_replies(batch: list[Envelope], actor: str) -> None:

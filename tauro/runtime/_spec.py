@@ -41,6 +41,9 @@ class ActorSpec:
     restart: Restart = Restart.PERMANENT
     mailbox_size: int = 100
     ask_timeout: float = 30.0  # seconds; the default of every ask to this actor
+    # Seconds ``Actor.drain`` may take to finish the work in progress on a
+    # graceful stop, counted from the stop request; then that work is cancelled.
+    grace_period: float = 30.0
     stop_timeout: float = 5.0  # seconds to drain the mailbox on a graceful stop
     cleanup_timeout: float = 30.0  # seconds for on_stop, which runs shielded
     # Failures no restart can fix (a refused credential): the supervisor
@@ -54,11 +57,13 @@ class ActorSpec:
         for field in ("ask_timeout", "stop_timeout", "cleanup_timeout"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"actor {self.name!r}: {field} must be positive")
+        if self.grace_period < 0:
+            raise ValueError(f"actor {self.name!r}: grace_period must not be negative")
 
     @property
     def shutdown_budget(self) -> float:
         """The longest a graceful stop of this actor can take, cleanup included."""
-        return self.stop_timeout + self.cleanup_timeout
+        return self.grace_period + self.stop_timeout + self.cleanup_timeout
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,8 @@ class Child(Protocol):
     def stop_timeout(self) -> float: ...
     async def run(self, on_started: Callable[[], None]) -> None: ...
     def request_stop(self, *, drain: bool = True) -> None: ...
+    def begin_drain(self) -> None: ...
+    async def wait_drained(self) -> None: ...
     def is_fatal(self, error: Exception) -> bool: ...
     def record_failure(self, error: BaseException) -> None: ...
     def finalize(self, *, failed: bool = False) -> None: ...
@@ -72,6 +74,8 @@ class Supervisor:
         self._restart_times: list[float] = []
         self._events_in, self._events = trio.open_memory_channel[_Event](math.inf)
         self._stop_requested = False
+        self._stopped = trio.Event()  # set with _stop_requested: ends a restart backoff
+        self._starting: Child | None = None  # the child being started, if any
 
     # -- Child protocol, so that supervisors nest --------------------------------------
 
@@ -88,8 +92,27 @@ class Supervisor:
         return self.spec.shutdown_budget  # its children keep their own deadlines
 
     def request_stop(self, *, drain: bool = True) -> None:
+        """Stop whatever state the children are in: running, starting or backing off.
+
+        A graceful stop (drain) first lets every actor below begin draining at
+        once; a start in progress is stopped and a restart backoff ends.
+        """
+        if self._stop_requested:
+            return
         self._stop_requested = True
+        self._stopped.set()
+        if drain:
+            self.begin_drain()
+        if self._starting is not None:
+            self._starting.request_stop(drain=True)
         self._events_in.send_nowait(_StopRequested())
+
+    def begin_drain(self) -> None:
+        for child in self.children:
+            child.begin_drain()
+
+    async def wait_drained(self) -> None:
+        pass  # each child below waits for its own drain when this one stops it
 
     def record_failure(self, error: BaseException) -> None:
         pass  # the failing actor below already recorded it
@@ -105,18 +128,36 @@ class Supervisor:
 
     async def run(self, on_started: Callable[[], None]) -> None:
         self._restart_times = []
-        self._stop_requested = False
         try:
+            if self._stop_requested:
+                return  # stopped before it could start: nothing runs yet
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for child in self.children:
-                    await self._start_until_running(child)
-                on_started()
+                if await self._start_all():
+                    on_started()
                 await self._supervise()
         except BaseExceptionGroup as group:
             raise single_cause(group) from None
         finally:
             self._nursery = None
+            self._reset_stop()
+
+    def _reset_stop(self) -> None:
+        """A later run (a restart) starts afresh: no stop, no events of this run."""
+        self._stop_requested = False
+        self._stopped = trio.Event()
+        while True:
+            try:
+                self._events.receive_nowait()
+            except trio.WouldBlock:
+                break
+
+    async def _start_all(self) -> bool:
+        """Start the children in order; False if a stop came first."""
+        for child in self.children:
+            if not await self._start_until_running(child):
+                return False
+        return True
 
     async def _supervise(self) -> None:
         while True:
@@ -126,22 +167,33 @@ class Supervisor:
                 return
             await self._on_exit(event.child, event.error)
 
-    async def _start_until_running(self, child: Child) -> None:
-        """Start one child; a start failure counts against the restart intensity."""
-        while True:
+    async def _start_until_running(self, child: Child) -> bool:
+        """Start one child; a start failure counts against the restart intensity.
+
+        False when a stop is requested first (the child is then not running).
+        """
+        while not self._stop_requested:
             error = await self._start(child)
             if error is None:
-                return
+                return True
+            if self._stop_requested:
+                break  # stopped while starting: not a failure
             child.record_failure(error)
             _log_failure(self.name, child.name, error, "start")
             if child.is_fatal(error):
                 await self._escalate(child, error, fatal=True)
             await self._before_restart(child, error)
-            child.restarts += 1
+            if not self._stop_requested:
+                child.restarts += 1
+        return False
 
     async def _start(self, child: Child) -> Exception | None:
         assert self._nursery is not None  # invariant: only called inside run()
-        result = await self._nursery.start(self._child_task, child)
+        self._starting = child
+        try:
+            result = await self._nursery.start(self._child_task, child)
+        finally:
+            self._starting = None
         return result if isinstance(result, Exception) else None
 
     async def _child_task(self, child: Child, task_status: trio.TaskStatus[object]) -> None:
@@ -169,7 +221,7 @@ class Supervisor:
                 del self._running[child.name]
         if not started:
             task_status.started(error or RuntimeError(f"{child.name} exited while starting"))
-        elif not running.stopping:
+        elif not running.stopping and not self._stop_requested:
             self._events_in.send_nowait(_Exited(child, error))
 
     # -- restarts ----------------------------------------------------------------------
@@ -187,6 +239,8 @@ class Supervisor:
         await self._stop_children([c for c in affected if c is not child], drain=False)
         await self._before_restart(child, error)
         for restarting in affected:
+            if self._stop_requested:
+                return  # the stop that interrupted the backoff finalizes them
             restarting.restarts += 1
             log.info("actor.restarting", extra={"fields": {"actor": restarting.name}})
             await self._start_until_running(restarting)
@@ -203,10 +257,13 @@ class Supervisor:
         now = trio.current_time()
         window = self.spec.restart_window
         self._restart_times = [t for t in self._restart_times if now - t < window]
+        if self._stop_requested:
+            return
         if len(self._restart_times) >= self.spec.max_restarts:
             await self._escalate(child, error)
         self._restart_times.append(now)
-        await trio.sleep(self.spec.backoff(len(self._restart_times)))
+        with trio.move_on_after(self.spec.backoff(len(self._restart_times))):
+            await self._stopped.wait()  # a stop ends the backoff at once
 
     async def _escalate(
         self, child: Child, error: Exception | None, *, fatal: bool = False
@@ -246,6 +303,8 @@ class Supervisor:
             return
         running.stopping = True
         child.request_stop(drain=drain)
+        if drain:
+            await child.wait_drained()  # the work in progress, within the grace period
         with trio.move_on_after(child.stop_timeout):
             await running.done.wait()
         if not running.done.is_set():

@@ -39,7 +39,13 @@ def test_names_must_be_simple(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("mailbox_size", 0), ("ask_timeout", 0), ("stop_timeout", -1), ("cleanup_timeout", 0)],
+    [
+        ("mailbox_size", 0),
+        ("ask_timeout", 0),
+        ("stop_timeout", -1),
+        ("cleanup_timeout", 0),
+        ("grace_period", -1),
+    ],
 )
 def test_actor_limits_must_be_positive(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
@@ -55,8 +61,12 @@ def test_shutdown_budget_covers_every_child() -> None:
     spec = SupervisorSpec(
         name="s",
         children=(
-            ActorSpec(name="a", factory=ProbeActor, stop_timeout=2, cleanup_timeout=3),
-            ActorSpec(name="b", factory=ProbeActor, stop_timeout=1, cleanup_timeout=1),
+            ActorSpec(
+                name="a", factory=ProbeActor, grace_period=4, stop_timeout=2, cleanup_timeout=3
+            ),
+            ActorSpec(
+                name="b", factory=ProbeActor, grace_period=0, stop_timeout=1, cleanup_timeout=1
+            ),
         ),
     )
-    assert spec.shutdown_budget == 2 + 3 + 1 + 1 + 1
+    assert spec.shutdown_budget == 4 + 2 + 3 + 0 + 1 + 1 + 1

@@ -94,7 +94,8 @@ class Actor(Generic[MessageT]):
         still serve it meanwhile. Return once the work in progress is done; the
         runtime waits for that up to the spec's ``grace_period`` (counted from
         the stop request), then cancels the background tasks, and what was
-        still running is cut. The mailbox is still open while this runs.
+        still running is cut. Meanwhile the actor takes messages until its
+        supervisor, stopping children in reverse start order, reaches it.
 
         The default returns at once: an actor with no work of its own to finish
         (its callers finish theirs) needs nothing more.

@@ -1,4 +1,4 @@
-"""What an actor sees: its context, background tasks, batches, hooks."""
+"""What an actor sees: its context, background tasks, batches, hooks (drain, on_stop)."""
 
 from __future__ import annotations
 
@@ -118,3 +118,98 @@ async def test_on_stop_runs_after_the_mailbox_is_drained(autojump_clock: Clock) 
         for text in ("a", "b", "c"):
             await system.ref("w").tell(text)
     assert log == ["a", "b", "c", "flush"]
+
+
+class Channel(Actor[Any]):
+    """Takes work until drained; each job asks the "store" actor when it is done."""
+
+    def __init__(self, log: list[str], work: float) -> None:
+        self.log = log
+        self.work = work
+        self.open = True
+        self.jobs = 0
+        self.idle = trio.Event()
+        self.idle.set()
+
+    async def handle(self, message: Any) -> object:
+        if not self.open:
+            return "refused"
+        self.jobs += 1
+        self.idle = trio.Event()
+        self.context.start_soon(self.job, message)
+        return "taken"
+
+    async def job(self, name: str) -> None:
+        try:
+            await trio.sleep(self.work)
+            await self.context.ref("store").ask(f"{name} done")
+            self.log.append(f"{name} done at {trio.current_time():g}")
+        finally:
+            self.jobs -= 1
+            if not self.jobs:
+                self.idle.set()
+
+    async def drain(self) -> None:
+        self.open = False
+        self.log.append(f"{self.context.name} drains at {trio.current_time():g}")
+        await self.idle.wait()
+
+    async def on_stop(self) -> None:
+        self.log.append(f"{self.context.name} stopped at {trio.current_time():g}")
+
+
+class Store(Actor[Any]):
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def handle(self, message: Any) -> object:
+        return None
+
+    async def on_stop(self) -> None:
+        self.log.append(f"store flushed at {trio.current_time():g}")
+
+
+def two_channels(log: list[str], work: float, grace: float) -> SupervisorSpec:
+    return SupervisorSpec(
+        name="root",
+        children=(
+            ActorSpec(name="store", factory=lambda: Store(log)),
+            *(
+                ActorSpec(name=name, factory=lambda: Channel(log, work), grace_period=grace)
+                for name in ("telegram", "web")
+            ),
+        ),
+    )
+
+
+async def test_a_graceful_stop_lets_work_in_progress_finish_then_flushes_last(
+    autojump_clock: Clock,
+) -> None:
+    log: list[str] = []
+    async with open_actor_system(two_channels(log, work=5, grace=30)) as system:
+        assert await system.ref("web").ask("w1") == "taken"
+        await trio.sleep(1)
+        assert await system.ref("telegram").ask("t1") == "taken"
+    # Both channels drain at once (not one after the other), the store still
+    # serves their jobs, and is stopped last.
+    assert set(log[:2]) == {"telegram drains at 1", "web drains at 1"}
+    assert log[2:] == [
+        "w1 done at 5",
+        "web stopped at 5",
+        "t1 done at 6",
+        "telegram stopped at 6",
+        "store flushed at 6",
+    ]
+
+
+async def test_work_still_running_at_the_grace_deadline_is_cancelled(
+    autojump_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    log: list[str] = []
+    async with open_actor_system(two_channels(log, work=100, grace=3)) as system:
+        await system.ref("telegram").ask("t1")
+        await trio.sleep(1)
+    assert trio.current_time() == 4
+    assert "t1 done at 100" not in " ".join(log)
+    assert log[-1] == "store flushed at 4"
+    assert "actor.drain.deadline" in caplog.messages

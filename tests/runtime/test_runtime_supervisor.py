@@ -14,6 +14,7 @@ from tauro.runtime import (
     Actor,
     ActorSpec,
     ActorState,
+    ActorSystem,
     Restart,
     Strategy,
     SupervisorSpec,
@@ -384,3 +385,122 @@ async def test_errors_not_marked_fatal_are_still_restarted(autojump_clock: Clock
         await system.ref("a").tell("crash")
         await trio.sleep(5)
         assert probe.starts == 2
+
+
+# -- a graceful stop is honoured whatever state an actor is in -----------------------
+
+
+class HangingStart(ProbeActor):
+    """Starts the way a channel that cannot reach its server does: never, until stopped."""
+
+    def __init__(self, *, hang_from_start: int = 1) -> None:
+        super().__init__()
+        self.hang_from_start = hang_from_start
+        self.cancelled_starts = 0
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self.starts >= self.hang_from_start:
+            try:
+                await trio.sleep_forever()
+            finally:
+                self.cancelled_starts += 1
+
+
+def channels_tree(channel: ProbeActor, memory: ProbeActor, **kw: Any) -> SupervisorSpec:
+    """memory, then a nested supervisor with the channel: TauroBot's shape."""
+    return SupervisorSpec(
+        name="root",
+        children=(
+            ActorSpec(name="memory", factory=lambda: memory),
+            SupervisorSpec(
+                name="channels",
+                children=(ActorSpec(name="channel", factory=lambda: channel),),
+                **kw,
+            ),
+        ),
+    )
+
+
+async def run_then_stop(system: ActorSystem, stop_at: float) -> float:
+    """Run ``system``, request a graceful stop at ``stop_at``; seconds the stop took."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(system.run)
+        await trio.sleep_until(stop_at)
+        system.request_stop()
+    return trio.current_time() - stop_at
+
+
+async def test_a_stop_while_an_actor_is_starting_cancels_the_start(autojump_clock: Clock) -> None:
+    channel, memory = HangingStart(), ProbeActor()
+    system = ActorSystem(channels_tree(channel, memory))
+    took = await run_then_stop(system, stop_at=10)
+    assert took == 0
+    assert (channel.starts, channel.cancelled_starts, channel.stops) == (1, 1, 1)
+    assert memory.stops == 1  # the rest stopped in order, memory last
+    states = {a.name: a.state for a in system.statistics().actors}
+    assert states == {"memory": ActorState.STOPPED, "channel": ActorState.STOPPED}
+
+
+async def test_a_stop_during_a_restart_backoff_ends_it_without_restarting(
+    autojump_clock: Clock,
+) -> None:
+    channel, memory = FaultyActor(fail_starts=100), ProbeActor()
+    system = ActorSystem(
+        channels_tree(channel, memory, backoff_initial=50, backoff_max=50, max_restarts=100)
+    )
+    took = await run_then_stop(system, stop_at=10)  # the first backoff lasts until 50
+    assert took == 0
+    assert channel.starts == 1  # no start after the stop
+    assert system.statistics().actor("channel").state is ActorState.STOPPED
+    assert memory.stops == 1
+
+
+class CrashThenHang(HangingStart):
+    """Runs, crashes on "crash", and its restart then hangs in on_start."""
+
+    async def handle(self, message: Any) -> object:
+        await super().handle(message)
+        if message == "crash":
+            raise InjectedFault("crash")
+        return None
+
+
+async def test_a_stop_while_a_restart_is_starting_cancels_it(autojump_clock: Clock) -> None:
+    channel, memory = CrashThenHang(hang_from_start=2), ProbeActor()
+    system = ActorSystem(channels_tree(channel, memory, backoff_initial=1))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(system.run)
+        await trio.sleep(1)
+        await system.ref("channel").tell("crash")
+        await trio.sleep(10)  # the restart (after a 1 s backoff) hangs in on_start
+        assert system.statistics().actor("channel").state is ActorState.STARTING
+        system.request_stop()
+    assert trio.current_time() == 11
+    assert (channel.starts, channel.cancelled_starts) == (2, 1)
+    assert system.statistics().actor("channel").state is ActorState.STOPPED
+    assert memory.stops == 1
+
+
+async def test_a_stop_after_a_crash_does_not_restart(autojump_clock: Clock) -> None:
+    channel, memory = crashing(), ProbeActor()
+    system = ActorSystem(channels_tree(channel, memory, backoff_initial=30))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(system.run)
+        await trio.sleep(1)
+        await system.ref("channel").tell("crash")
+        await trio.sleep(1)  # in the 30 s backoff now
+        assert system.statistics().actor("channel").state is ActorState.RESTARTING
+        system.request_stop()
+    assert trio.current_time() == 2
+    assert channel.starts == 1
+    assert system.statistics().actor("channel").state is ActorState.STOPPED
+
+
+async def test_a_stop_of_a_running_system_drains_and_stops_at_once(autojump_clock: Clock) -> None:
+    channel, memory = ProbeActor(), ProbeActor()
+    system = ActorSystem(channels_tree(channel, memory))
+    took = await run_then_stop(system, stop_at=10)
+    assert took == 0
+    assert (channel.stops, memory.stops) == (1, 1)

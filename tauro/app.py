@@ -76,6 +76,7 @@ def build_system_spec(
         mailbox_size=runtime.mailbox_size,
         ask_timeout=runtime.ask_timeout,
         stop_timeout=runtime.stop_timeout,
+        grace_period=runtime.grace_period,
     )
     return _supervisor(
         "tauro",
@@ -102,6 +103,7 @@ def _actor(
         mailbox_size=runtime.mailbox_size,
         ask_timeout=runtime.ask_timeout,
         stop_timeout=runtime.stop_timeout,
+        grace_period=runtime.grace_period,
     )
 
 

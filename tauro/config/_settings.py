@@ -90,6 +90,7 @@ class RuntimeSettings:
     mailbox_size: int = 100
     ask_timeout: float = 30.0  # seconds
     stop_timeout: float = 5.0  # seconds per actor for a graceful stop
+    grace_period: float = 30.0  # seconds answers in progress get to finish on a graceful stop
     max_restarts: int = 5
     restart_window: float = 60.0  # seconds
     backoff_initial: float = 0.1  # seconds

@@ -511,6 +511,15 @@ SETTINGS: tuple[SettingDef, ...] = (
         "Seconds each actor gets to stop gracefully.",
     ),
     SettingDef(
+        "STOP_GRACE_PERIOD",
+        "runtime.grace_period",
+        "runtime",
+        "grace_period",
+        _number(_F, 0, 3600),
+        "Seconds answers in progress get to finish on a graceful stop (Ctrl-C, SIGTERM); "
+        "answers still running then are cancelled and answered at the next start.",
+    ),
+    SettingDef(
         "MAX_RESTARTS",
         "runtime.max_restarts",
         "runtime",

@@ -66,6 +66,7 @@ def memory_actor_spec(
     mailbox_size: int = 100,
     ask_timeout: float = 30.0,
     stop_timeout: float = 5.0,
+    grace_period: float = 30.0,
 ) -> ActorSpec:
     """The spec of the memory actor, with a cleanup deadline that fits its flush."""
     return ActorSpec(
@@ -75,5 +76,6 @@ def memory_actor_spec(
         mailbox_size=mailbox_size,
         ask_timeout=ask_timeout,
         stop_timeout=stop_timeout,
+        grace_period=grace_period,
         cleanup_timeout=settings.flush_timeout + _CLEANUP_MARGIN,
     )

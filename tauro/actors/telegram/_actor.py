@@ -7,8 +7,14 @@ Each update goes to its chat's worker (``ChatDispatcher``): access check,
 route, then a fixed reply, a command, or a ``run_turn`` streamed through a
 ``StreamingReply``. An update is settled, so confirmable to Telegram, once
 its user message is recorded, or once it is handled when there is nothing
-to record; see ``_polling``. Stopping cancels the turns in progress; their
-messages are recorded, so they are answered at the next start.
+to record; see ``_polling``.
+
+A graceful stop (``drain``) stops polling at once; updates received but not
+started stay unconfirmed, so Telegram delivers them again at the next start.
+The turns already started run to the end (answer, record, voice), then the
+settled updates are confirmed. Turns still running at the grace deadline are
+cancelled: their questions are recorded, so they are answered at the next
+start.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import BOT_PREFERENCES, CommandContext, run_command
 from tauro.actors.telegram._dispatch import ChatDispatcher, Ignore, Reply, RunCommand, route
 from tauro.actors.telegram._incoming import Incoming
-from tauro.actors.telegram._polling import UpdateTracker, poll_forever
+from tauro.actors.telegram._polling import UpdateTracker, confirm_settled, poll_forever
 from tauro.actors.telegram._stats import (
     StatsRecorder,
     TelegramMessage,
@@ -79,6 +85,8 @@ class TelegramActor(Actor[TelegramMessage]):
         self._stats = StatsRecorder()
         self._api: BotApi | None = None
         self._dispatcher: ChatDispatcher[_Job] | None = None
+        self._polling = trio.CancelScope()  # drain cancels it: no new work
+        self._served = trio.Event()  # _serve has ended: every started turn is done
 
     # Actor --------------------------------------------------------------------
 
@@ -87,6 +95,16 @@ class TelegramActor(Actor[TelegramMessage]):
 
     async def handle(self, message: TelegramMessage) -> object:
         return self.statistics()
+
+    async def drain(self) -> None:
+        """Stop polling; return once the turns already started have run to the end."""
+        dispatcher = self._dispatcher
+        fields = {"chats": dispatcher.chats_in_flight if dispatcher else 0}
+        log.info("telegram.draining", extra={"fields": fields})
+        self._polling.cancel()
+        if dispatcher is not None:
+            dispatcher.close()
+        await self._served.wait()
 
     def statistics(self) -> TelegramStatistics:
         counters = self._api.counters() if self._api else None
@@ -116,6 +134,8 @@ class TelegramActor(Actor[TelegramMessage]):
             # Fatal: restarting cannot help until the operator acts.
             log.critical("telegram.fatal", extra={"fields": {"error": str(error)}})
             raise
+        finally:
+            self._served.set()
 
     async def _connected(self, task_status: trio.TaskStatus[None]) -> None:
         settings = self._settings.telegram
@@ -130,11 +150,14 @@ class TelegramActor(Actor[TelegramMessage]):
                     nursery, self._handle_job, settings.max_chats_in_flight
                 )
                 task_status.started()
-                for job in pending:
-                    await self._dispatcher.submit(_chat_of(job), job)
-                await poll_forever(
-                    api, self._tracker, self._on_update, timeout=settings.poll_timeout
-                )
+                with self._polling:
+                    for job in pending:
+                        await self._dispatcher.submit(_chat_of(job), job)
+                    await poll_forever(
+                        api, self._tracker, self._on_update, timeout=settings.poll_timeout
+                    )
+            # Drained: the turns started have ended; confirm what they settled.
+            await confirm_settled(api, self._tracker)
 
     async def _restore_model(self) -> None:
         """Re-apply the model an admin chose with /model before the last stop."""

@@ -38,6 +38,7 @@ class ChatDispatcher(Generic[J]):
         self._handler = handler
         self._slots = trio.Semaphore(max_chats)
         self._queues: dict[int, deque[J]] = {}
+        self._closed = False
         self.handled = 0
 
     @property
@@ -48,8 +49,14 @@ class ChatDispatcher(Generic[J]):
     def queued(self) -> int:
         return sum(len(queue) for queue in self._queues.values())
 
+    def close(self) -> None:
+        """Take no new jobs; the jobs running finish, those queued behind them are dropped."""
+        self._closed = True
+
     async def submit(self, chat_id: int, job: J) -> None:
         """Queue ``job`` behind the chat's earlier ones; waits while all slots are busy."""
+        if self._closed:
+            return
         if self._append(chat_id, job):
             return
         await self._slots.acquire()
@@ -72,10 +79,11 @@ class ChatDispatcher(Generic[J]):
 
         Invariant: a job stays at the head of its queue while it runs, so the
         queue is never empty while the worker is alive and ``_append`` never
-        adds to a queue whose worker has finished.
+        adds to a queue whose worker has finished (after ``close`` nothing is
+        added, and the worker leaves the jobs not started).
         """
         try:
-            while queue:
+            while queue and not self._closed:
                 try:
                     await self._handler(queue[0])
                 except Exception:

@@ -23,6 +23,7 @@ from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
 log = logging.getLogger("tauro.telegram")
 
 STALLED_POLL_INTERVAL = 1.0  # seconds between polls while only old updates come back
+CONFIRM_TIMEOUT = 5.0  # seconds the last confirmation at a graceful stop may take
 ERROR_BACKOFF_MAX = 60.0  # seconds between polls while Telegram keeps failing
 
 
@@ -74,6 +75,11 @@ class UpdateTracker:
             return min(self._unsettled)
         return self._highest + 1 if self._highest >= 0 else self._confirmed
 
+    def unconfirmed_offset(self) -> int | None:
+        """The offset that would confirm settled updates Telegram still holds, if any."""
+        offset = self.offset()
+        return offset if offset > self._confirmed else None
+
     def confirmed(self, offset: int) -> None:
         """Telegram accepted ``offset``: ids below it will never come back."""
         if offset > self._confirmed:
@@ -118,6 +124,27 @@ async def poll_forever(
             await on_update(update)
         if updates and not fresh and tracker.unsettled:
             await _wait_for_progress(tracker)
+
+
+async def confirm_settled(source: UpdateSource, tracker: UpdateTracker) -> None:
+    """After polling stopped: tell Telegram what was settled since the last poll.
+
+    Without it the updates handled after the last getUpdates (a /clear, a
+    question answered meanwhile) would come back at the next start. Updates
+    at or after the offset are not confirmed by this call and are left alone.
+    Best effort, within CONFIRM_TIMEOUT: they are recorded, so a redelivery
+    would be recognised anyway.
+    """
+    offset = tracker.unconfirmed_offset()
+    if offset is None:
+        return
+    with trio.move_on_after(CONFIRM_TIMEOUT):
+        try:
+            await source.get_updates(offset, timeout=0, limit=1)
+        except TelegramError as error:
+            log.warning("telegram.confirm.failed", extra={"fields": {"error": str(error)}})
+            return
+        tracker.confirmed(offset)
 
 
 async def _pause_after_failure(failures: int, error: TelegramError) -> None:

@@ -1,5 +1,10 @@
 """WebActor: the web app as one actor of the system, and its backend of actor asks.
 
+A graceful stop first drains (``drain``): new questions get 503 at once, and
+the answers already being written run to the end, streamed to their pages,
+within STOP_GRACE_PERIOD; answers still running at that deadline are
+cancelled (their questions are recorded).
+
 Why the server runs shielded: the runtime cancels an actor's background tasks
 as soon as its mailbox is drained, before ``on_stop``. A cancelled hypercorn
 would drop every open answer stream mid-sentence. So the server runs in a
@@ -68,6 +73,7 @@ class WebActor(Actor[WebMessage]):
         self._shutdown = trio.Event()
         self._shield: trio.CancelScope | None = None
         self._clips: VoiceClips | None = None
+        self._runner: TurnRunner | None = None
         self._url = ""
 
     async def on_start(self) -> None:
@@ -94,11 +100,12 @@ class WebActor(Actor[WebMessage]):
             statistics=self._statistics,
             limiter=limiter,
         )
+        self._runner = TurnRunner(backend, streams, counters)
         return WebState(
             auth=auth,
             backend=backend,
             static=StaticFiles(self._pwa_root, limiter),
-            runner=TurnRunner(backend, streams, counters),
+            runner=self._runner,
             streams=streams,
             clips=clips,
             counters=counters,
@@ -132,6 +139,24 @@ class WebActor(Actor[WebMessage]):
         if self._shield is not None and not self._shutdown.is_set():
             self._shield.deadline = trio.current_time() + self._grace + 0.5
         self._shutdown.set()
+
+    async def drain(self) -> None:
+        """Refuse new questions; return once the answers being written are complete.
+
+        At the grace deadline (this is cancelled) the answers still running are
+        cancelled at once rather than given the server's shutdown grace too.
+        """
+        runner = self._runner
+        if runner is None:
+            return
+        log.info("web.draining", extra={"fields": {"turns": runner.in_flight}})
+        runner.close()
+        try:
+            await runner.wait_idle()
+        finally:
+            if runner.in_flight:
+                log.warning("web.turns.cancelled", extra={"fields": {"turns": runner.in_flight}})
+                runner.cancel()
 
     async def handle(self, message: WebMessage) -> object:
         match message:
@@ -180,4 +205,5 @@ def web_actor_spec(
         ask_timeout=settings.runtime.ask_timeout,
         stop_timeout=stop,
         cleanup_timeout=stop,
+        grace_period=settings.runtime.grace_period,
     )

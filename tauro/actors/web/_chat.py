@@ -84,6 +84,7 @@ class TurnRunner:
         self._busy: set[str] = set()
         self._idle = trio.Event()
         self._idle.set()
+        self._closed = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve turns until cancelled; cancelling it cancels the turns in flight."""
@@ -91,6 +92,20 @@ class TurnRunner:
             self._nursery = nursery
             task_status.started()
             await trio.sleep_forever()
+
+    def close(self) -> None:
+        """Start no new turn (503); the turns running carry on to the end."""
+        self._closed = True
+
+    def cancel(self) -> None:
+        """Cancel the turns still running (a stop's grace deadline has passed).
+
+        Their pages are told why first (a "shutting down" error event).
+        """
+        self._closed = True
+        self._streams.close_all()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
     @property
     def in_flight(self) -> int:
@@ -101,7 +116,7 @@ class TurnRunner:
         await self._idle.wait()
 
     def start(self, conversation: str, text: str) -> trio.MemoryReceiveChannel[TurnEvent]:
-        if self._nursery is None or self._streams.closing:
+        if self._nursery is None or self._closed or self._streams.closing:
             raise HTTPProblem(503, "the server is shutting down; try again in a moment")
         if conversation in self._busy:
             raise HTTPProblem(409, "an answer is still being written; wait for it to finish")

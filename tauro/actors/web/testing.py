@@ -98,6 +98,7 @@ def web_bot_settings(
     voice: bool = False,
     token: str = TEST_SECRET,
     stop_timeout: float = 3.0,
+    grace_period: float = 30.0,
 ) -> Settings:
     """Settings for a bot whose files live under ``root`` and whose LLM is ``llm_url``."""
     return Settings(
@@ -105,7 +106,7 @@ def web_bot_settings(
         memory=MemorySettings(file=root / "memory" / "conversations.json"),
         voice=VoiceSettings(enabled=voice, language="en"),
         web=WebSettings(host="127.0.0.1", port=0, token=token),
-        runtime=RuntimeSettings(stop_timeout=stop_timeout),
+        runtime=RuntimeSettings(stop_timeout=stop_timeout, grace_period=grace_period),
     )
 
 

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 import pytest
 import trio
 
@@ -124,25 +126,55 @@ async def test_status_shows_actors_memory_and_llm(tmp_path: Path, bot_kit: Kit) 
         assert "tauro_llm_completed_total 1.0" in metrics
 
 
-async def test_shutdown_with_an_answer_streaming(tmp_path: Path, bot_kit: Kit) -> None:
-    async with open_llm_server(first_token_latency=0.0, token_latency=0.5) as llm:
-        llm.script("one two three four five six seven eight nine ten eleven twelve")
-        settings = bot_kit.settings(tmp_path, llm.url, stop_timeout=3.0)
+COUNT = "one two three four five six seven eight nine ten eleven twelve"
+
+
+async def _stop_while_streaming(
+    bot: Any, client: httpx.AsyncClient, lines: list[str]
+) -> tuple[float, int]:
+    """Ask, stop at the first delta; the stream to its end, and a new question's status."""
+    async with client.stream("POST", "/api/chat", json={"text": "count"}) as response:
+        reader = response.aiter_lines()
+        async for line in reader:
+            lines.append(line)
+            if line.startswith("event: delta"):
+                break
+        stopped_at = trio.current_time()
+        bot.system.request_stop()
+        await trio.sleep(0.2)
+        refused = await client.post("/api/chat", json={"text": "too late"})
+        lines.extend([line async for line in reader])
+    return stopped_at, refused.status_code
+
+
+async def test_a_graceful_stop_finishes_the_answer_being_streamed(
+    tmp_path: Path, bot_kit: Kit
+) -> None:
+    async with open_llm_server(first_token_latency=0.0, token_latency=0.2) as llm:
+        llm.script(COUNT)
+        settings = bot_kit.settings(tmp_path, llm.url, grace_period=30.0)
         lines: list[str] = []
-        async with (
-            bot_kit.open_bot(settings) as bot,
-            bot.logged_in() as client,
-            client.stream("POST", "/api/chat", json={"text": "count"}) as response,
-        ):
-            reader = response.aiter_lines()
-            async for line in reader:
-                lines.append(line)
-                if line.startswith("event: delta"):
-                    break
-            stopped_at = trio.current_time()
-            bot.system.request_stop()
-            lines.extend([line async for line in reader])
-        assert trio.current_time() - stopped_at < 3.0
+        async with bot_kit.open_bot(settings) as bot, bot.logged_in() as client:
+            _, refused = await _stop_while_streaming(bot, client, lines)
+    assert refused == 503  # new questions are refused at once
+    done = [line for line in lines if line.startswith("data:") and "twelve" in line]
+    assert done, lines
+    assert not any('"kind":"shutdown"' in line for line in lines)
+    stored = (tmp_path / "memory" / "conversations.json").read_text()
+    assert "eleven twelve" in stored  # the whole answer was recorded
+    assert "too late" not in stored
+
+
+async def test_an_answer_past_the_grace_period_is_cut_with_a_reason(
+    tmp_path: Path, bot_kit: Kit
+) -> None:
+    async with open_llm_server(first_token_latency=0.0, token_latency=0.5) as llm:
+        llm.script(COUNT)
+        settings = bot_kit.settings(tmp_path, llm.url, stop_timeout=3.0, grace_period=1.0)
+        lines: list[str] = []
+        async with bot_kit.open_bot(settings) as bot, bot.logged_in() as client:
+            stopped_at, _ = await _stop_while_streaming(bot, client, lines)
+        assert trio.current_time() - stopped_at < 1.0 + 3.0
     assert any('"kind":"shutdown"' in line for line in lines)
 
 

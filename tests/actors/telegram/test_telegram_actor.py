@@ -89,13 +89,17 @@ def make_settings(
     )
 
 
-def system_spec(settings: Settings) -> SupervisorSpec:
+def system_spec(settings: Settings, grace: float = 30.0) -> SupervisorSpec:
     return SupervisorSpec(
         name="root",
         children=(
             memory_actor_spec(settings.memory),
             ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
+            ActorSpec(
+                name="telegram",
+                factory=lambda: TelegramActor(settings, voice=None),
+                grace_period=grace,
+            ),
         ),
     )
 
@@ -299,16 +303,41 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
         assert (await bot.stats()).api_floods == 1
 
 
-async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
-    """Stop while answers are being generated; the next start answers each exactly once."""
-    server = {"first_token_latency": 3.0}
+async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) -> None:
+    """Stop while answers are generated: they are completed; what waited comes back."""
+    server = {"first_token_latency": 2.0}
     async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
         settings = make_settings(tmp_path, emu, llm)
         async with open_actor_system(system_spec(settings)):
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
+            emu.push_message(1, "second 1")  # queued behind question 1: not started
             await llm.wait_for(lambda: len(llm.requests) == 3)
-        # Stopped mid-answer: nothing was answered, everything was recorded.
+        assert [emu.texts(chat) for chat in (1, 2, 3)] == [
+            ["Echo: question 1"],
+            ["Echo: question 2"],
+            ["Echo: question 3"],
+        ]
+        assert len(llm.requests) == 3
+        llm.set_latency(first_token=0.0)
+        async with open_actor_system(system_spec(settings)):
+            await emu.wait_for(lambda: len(emu.texts(1)) >= 2)  # Telegram redelivered it
+            await trio.sleep(1.5)  # a second answer to anything would have come by now
+        assert emu.texts(1) == ["Echo: question 1", "Echo: second 1"]
+        assert [emu.texts(chat) for chat in (2, 3)] == [["Echo: question 2"], ["Echo: question 3"]]
+
+
+async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
+    """Stop with answers still generating at the grace deadline; the next start answers
+    each exactly once."""
+    server = {"first_token_latency": 3.0}
+    async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
+        settings = make_settings(tmp_path, emu, llm)
+        async with open_actor_system(system_spec(settings, grace=0.5)):
+            for chat in (1, 2, 3):
+                emu.push_message(chat, f"question {chat}")
+            await llm.wait_for(lambda: len(llm.requests) == 3)
+        # Cut at the grace deadline: nothing was answered, everything was recorded.
         assert all(emu.texts(chat) == [] for chat in (1, 2, 3))
         llm.set_latency(first_token=0.0)
         async with open_actor_system(system_spec(settings)):

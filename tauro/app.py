@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import TelegramActor
+from tauro.actors.memory import GetPreferences, memory_actor_spec
+from tauro.actors.telegram import BOT_PREFERENCES, TelegramActor
 from tauro.actors.voice import VoiceActor
 from tauro.actors.web import web_actor_spec
 from tauro.config import Settings
 from tauro.errors import InvalidTokenError, PollingConflictError
 from tauro.runtime import (
     Actor,
+    ActorContext,
     ActorSpec,
     ActorSystem,
     SupervisorSpec,
@@ -55,7 +56,7 @@ def build_system_spec(
     settings: Settings, statistics: _StatisticsSource | None = None
 ) -> SupervisorSpec:
     services: list[ActorSpec | SupervisorSpec] = [
-        _actor(settings, "llm", lambda: LLMActor(settings.llm))
+        _actor(settings, "llm", lambda: LLMActor(settings.llm, saved_model=saved_model))
     ]
     if settings.voice.enabled:
         services.append(_actor(settings, "voice", lambda: VoiceActor(settings.voice)))
@@ -87,6 +88,13 @@ def build_system_spec(
             _supervisor("channels", settings, channels),
         ],
     )
+
+
+async def saved_model(context: ActorContext) -> str | None:
+    """The model an admin chose with /model, as memory keeps it (read at every LLM start)."""
+    preferences = await context.ref("memory").ask(GetPreferences(BOT_PREFERENCES))
+    model = preferences.get("model") if isinstance(preferences, dict) else None
+    return model if isinstance(model, str) and model else None
 
 
 def _actor(

@@ -10,6 +10,9 @@ way TauroBot's own tests do::
         message = await probe.expect_message(timeout=1)
         await probe.expect_no_message(duration=1)
 
+``crash_actor`` makes one running actor of a real system fail, so its
+supervisor restarts it alone: what it needs after a restart must come back.
+
 Timeouts use trio's clock, so these work under ``trio.testing.MockClock``.
 """
 
@@ -24,8 +27,17 @@ import trio
 
 from tauro.runtime._actor import Actor
 from tauro.runtime._spec import ActorSpec, SupervisorSpec
+from tauro.runtime._statistics import ActorState
+from tauro.runtime._system import ActorSystem
 
-__all__ = ["FaultyActor", "InjectedFault", "ProbeActor", "replace_actor"]
+__all__ = [
+    "FaultyActor",
+    "InjectedFault",
+    "ProbeActor",
+    "crash_actor",
+    "replace_actor",
+    "wait_restarted",
+]
 
 T = TypeVar("T")
 
@@ -135,3 +147,32 @@ def _replaced(spec: SupervisorSpec, name: str, factory: Callable[[], Actor[Any]]
         else:
             children.append(child)
     return dataclasses.replace(spec, children=tuple(children))
+
+
+def crash_actor(system: ActorSystem, name: str) -> None:
+    """Make the running actor ``name`` fail (``InjectedFault``) as if its own task had raised.
+
+    Its supervisor sees an ordinary failure and restarts it by its strategy
+    (with TauroBot's one_for_one, that actor alone).
+    """
+    cell = system._cells[name]
+    if cell._instance is None:
+        raise RuntimeError(f"actor {name!r} is not running ({cell.state.value})")
+    _, background = cell._instance
+
+    async def fail() -> None:
+        raise InjectedFault(f"injected crash of {name}")
+
+    background.start_soon(fail)
+
+
+async def wait_restarted(
+    system: ActorSystem, name: str, *, restarts: int, timeout: float = 30.0
+) -> None:
+    """Wait until ``name`` has been restarted ``restarts`` times and runs again."""
+    with trio.fail_after(timeout):
+        while True:
+            stats = system.statistics().actor(name)
+            if stats.restarts >= restarts and stats.state is ActorState.RUNNING:
+                return
+            await trio.sleep(0.01)

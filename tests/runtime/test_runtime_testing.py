@@ -7,7 +7,14 @@ import trio
 import trio.testing
 
 from tauro.runtime import ActorSpec, Restart, SupervisorSpec, open_actor_system
-from tauro.runtime.testing import FaultyActor, InjectedFault, ProbeActor, replace_actor
+from tauro.runtime.testing import (
+    FaultyActor,
+    InjectedFault,
+    ProbeActor,
+    crash_actor,
+    replace_actor,
+    wait_restarted,
+)
 
 Clock = trio.testing.MockClock
 
@@ -60,3 +67,18 @@ async def test_faulty_actor_fails_as_configured(autojump_clock: Clock) -> None:
         assert await system.ref("llm").ask("good") == "ok"
         with pytest.raises(InjectedFault):
             await system.ref("llm").ask("bad")
+
+
+async def test_crash_actor_restarts_that_actor_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    probes = {name: ProbeActor() for name in ("a", "b")}
+    spec = SupervisorSpec(
+        name="root",
+        children=tuple(ActorSpec(name=n, factory=lambda p=p: p) for n, p in probes.items()),
+    )
+    async with open_actor_system(spec) as system:
+        crash_actor(system, "a")
+        await wait_restarted(system, "a", restarts=1)
+        assert (probes["a"].starts, probes["b"].starts) == (2, 1)
+        assert system.statistics().actor("a").last_error == "InjectedFault: injected crash of a"

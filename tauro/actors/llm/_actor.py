@@ -6,9 +6,15 @@ an ``AnswerStream``; the generation itself runs as a task of this actor
 (``context.start_soon``), so it is cancelled when the actor stops and never
 holds up the mailbox. Only ``ListModels`` and ``SetModel`` wait for the
 server, for at most LIST_MODELS_TIMEOUT.
+
+The model an admin chose (``SetModel``) is persisted by whoever asked (memory
+owns it); every start, a restart of this actor alone included, reads it back
+through ``saved_model`` so the choice is never forgotten.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -24,7 +30,10 @@ from tauro.actors.llm._messages import (
 )
 from tauro.actors.llm._service import DEFAULT_BACKOFF, STREAM_BUFFER, LLMService, make_provider
 from tauro.config import LLMSettings
-from tauro.runtime import Actor
+from tauro.runtime import Actor, ActorContext
+
+# Reads the persisted model choice from its owner; None when there is none.
+SavedModel = Callable[[ActorContext], Awaitable[str | None]]
 
 
 class LLMActor(Actor[LLMMessage]):
@@ -37,8 +46,10 @@ class LLMActor(Actor[LLMMessage]):
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
         buffer: int = STREAM_BUFFER,
+        saved_model: SavedModel | None = None,
     ) -> None:
         self._settings = settings
+        self._saved_model = saved_model
         self._transport = transport  # tests only: an httpx.MockTransport
         self._backoff = backoff
         self._buffer = buffer
@@ -57,6 +68,10 @@ class LLMActor(Actor[LLMMessage]):
         self._service = LLMService(
             self._settings, provider, backoff=self._backoff, buffer=self._buffer
         )
+        if self._saved_model is not None:
+            model = await self._saved_model(self.context)
+            if model:
+                self._service.restore_model(model)
 
     async def handle(self, message: LLMMessage) -> object:
         service = self.service

@@ -92,6 +92,17 @@ class LLMService:
         logger.info("llm.model.switched", extra={"fields": fields})
         return resolved
 
+    def restore_model(self, name: str) -> None:
+        """Use the model chosen before a restart, without asking the server.
+
+        It was checked when it was chosen; asking again would make the start
+        depend on the server being up. A model removed since then fails each
+        answer with ``ModelNotFoundError``, which says what to do.
+        """
+        if name != self._model:
+            logger.info("llm.model.restored", extra={"fields": {"model": name}})
+        self._model = name
+
     def statistics(self) -> LLMStatistics:
         return self._engine.stats.snapshot(
             provider=self.provider.name,

@@ -23,6 +23,7 @@ from tauro.actors.telegram._bridge import BotApi as BotApi
 from tauro.actors.telegram._bridge import open_bot_api as open_bot_api
 from tauro.actors.telegram._check import TelegramCheck as TelegramCheck
 from tauro.actors.telegram._check import check_telegram as check_telegram
+from tauro.actors.telegram._commands import BOT_PREFERENCES as BOT_PREFERENCES
 from tauro.actors.telegram._incoming import BotIdentity as BotIdentity
 from tauro.actors.telegram._incoming import Incoming as Incoming
 from tauro.actors.telegram._splitting import split_message as split_message

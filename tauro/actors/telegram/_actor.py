@@ -1,8 +1,8 @@
 """TelegramActor: polls Telegram and answers each chat through the conversation turn.
 
-Start: the bridge opens (getMe: a bad token is fatal at once), the admin's
-model choice is restored, turns memory reports pending (recorded, never
-answered: the bot stopped in between) are queued first, then polling starts.
+Start: the bridge opens (getMe: a bad token is fatal at once), turns memory
+reports pending (recorded, never answered: the bot stopped in between) are
+queued first, then polling starts.
 Each update goes to its chat's worker (``ChatDispatcher``): access check,
 route, then a fixed reply, a command, or a ``run_turn`` streamed through a
 ``StreamingReply``. An update is settled, so confirmable to Telegram, once
@@ -25,11 +25,10 @@ from functools import partial
 
 import trio
 
-from tauro.actors.llm import SetModel
-from tauro.actors.memory import GetPreferences, PendingTurn, PendingTurns
+from tauro.actors.memory import PendingTurn, PendingTurns
 from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
 from tauro.actors.telegram._bridge import BotApi, open_bot_api
-from tauro.actors.telegram._commands import BOT_PREFERENCES, CommandContext, run_command
+from tauro.actors.telegram._commands import CommandContext, run_command
 from tauro.actors.telegram._dispatch import ChatDispatcher, Ignore, Reply, RunCommand, route
 from tauro.actors.telegram._incoming import Incoming
 from tauro.actors.telegram._polling import UpdateTracker, confirm_settled, poll_forever
@@ -46,7 +45,6 @@ from tauro.conversation import TurnRefs, run_turn
 from tauro.errors import (
     ActorError,
     InvalidTokenError,
-    LLMError,
     MemoryStoreError,
     PollingConflictError,
     TelegramError,
@@ -143,31 +141,30 @@ class TelegramActor(Actor[TelegramMessage]):
             self._api = api
             fields = {"username": api.identity.username, "base_url": settings.api_base_url}
             log.info("telegram.started", extra={"fields": fields})
-            await self._restore_model()
-            pending = await self._pending_turns()
-            async with trio.open_nursery() as nursery:
-                self._dispatcher = ChatDispatcher(
-                    nursery, self._handle_job, settings.max_chats_in_flight
-                )
-                task_status.started()
-                with self._polling:
-                    for job in pending:
-                        await self._dispatcher.submit(_chat_of(job), job)
-                    await poll_forever(
-                        api, self._tracker, self._on_update, timeout=settings.poll_timeout
-                    )
-            # Drained: the turns started have ended; confirm what they settled.
-            await confirm_settled(api, self._tracker)
+            try:
+                await self._dispatch(api, task_status)
+            finally:
+                # Drained, cut at the grace deadline, or crashed: confirm what was
+                # settled, so a restart of this actor alone does not run a command
+                # (/clear, /voice...) a second time when Telegram redelivers it.
+                with trio.CancelScope(shield=True):
+                    await confirm_settled(api, self._tracker)
 
-    async def _restore_model(self) -> None:
-        """Re-apply the model an admin chose with /model before the last stop."""
-        memory, llm = self.context.ref(self._names[0]), self.context.ref(self._names[1])
-        try:
-            model = (await memory.ask(GetPreferences(BOT_PREFERENCES))).get("model")
-            if isinstance(model, str) and model:
-                await llm.ask(SetModel(model))
-        except (LLMError, ActorError) as error:
-            log.warning("telegram.model.not_restored", extra={"fields": {"error": str(error)}})
+    async def _dispatch(self, api: BotApi, task_status: trio.TaskStatus[None]) -> None:
+        """Poll and run each update in its chat's worker until drained (or cancelled)."""
+        settings = self._settings.telegram
+        pending = await self._pending_turns()
+        async with trio.open_nursery() as nursery:
+            self._dispatcher = ChatDispatcher(
+                nursery, self._handle_job, settings.max_chats_in_flight
+            )
+            task_status.started()
+            with self._polling:
+                for job in pending:
+                    await self._dispatcher.submit(_chat_of(job), job)
+                await poll_forever(
+                    api, self._tracker, self._on_update, timeout=settings.poll_timeout
+                )
 
     async def _pending_turns(self) -> list[_Job]:
         """Turns recorded but never answered, as jobs; marked so redeliveries are skipped."""
@@ -193,6 +190,7 @@ class TelegramActor(Actor[TelegramMessage]):
 
     async def _handle_job(self, job: _Job) -> None:
         incoming = job.incoming
+        cut = False
         try:
             if job.resumed:
                 await self._turn(incoming, incoming.text or "")
@@ -202,8 +200,14 @@ class TelegramActor(Actor[TelegramMessage]):
             fields = {"chat_id": incoming.chat_id, "error": str(error)}
             log.warning("telegram.reply.failed", extra={"fields": fields})
             self._stats.count("undelivered")
+        except trio.Cancelled:
+            # Cut short (a stop's grace deadline, a crash): a turn recorded its
+            # message already (settled then); anything else comes back from Telegram.
+            cut = True
+            raise
         finally:
-            self._tracker.settle(incoming.update_id)
+            if not cut:
+                self._tracker.settle(incoming.update_id)
 
     async def _handle_update(self, incoming: Incoming) -> None:
         verdict = self._access.check(incoming.user_id)

@@ -23,7 +23,7 @@ from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
 log = logging.getLogger("tauro.telegram")
 
 STALLED_POLL_INTERVAL = 1.0  # seconds between polls while only old updates come back
-CONFIRM_TIMEOUT = 5.0  # seconds the last confirmation at a graceful stop may take
+CONFIRM_TIMEOUT = 2.0  # seconds the last confirmation when polling ends may take
 ERROR_BACKOFF_MAX = 60.0  # seconds between polls while Telegram keeps failing
 
 
@@ -127,7 +127,7 @@ async def poll_forever(
 
 
 async def confirm_settled(source: UpdateSource, tracker: UpdateTracker) -> None:
-    """After polling stopped: tell Telegram what was settled since the last poll.
+    """After polling ended (a stop, a crash): tell Telegram what was settled since the last poll.
 
     Without it the updates handled after the last getUpdates (a /clear, a
     question answered meanwhile) would come back at the next start. Updates

@@ -21,7 +21,8 @@ from tauro.actors.llm import (
 )
 from tauro.actors.llm.testing import Reply, ScriptedLLMServer, ollama_lines
 from tauro.errors import LLMError, ModelNotFoundError
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.runtime import ActorContext, ActorSpec, SupervisorSpec, open_actor_system
+from tauro.runtime.testing import crash_actor, wait_restarted
 
 ASK = Generate((ChatMessage("user", "ciao"),))
 
@@ -93,3 +94,30 @@ async def test_stopping_the_actor_interrupts_generations_and_closes_the_client(
     assert caught.value.user_message == "the answer was interrupted; please try again"
     assert stream.result.text == "a"
     assert actor._client is None  # on_stop closed it
+
+
+async def test_every_start_reads_the_saved_model_back(kit: Any, server: ScriptedLLMServer) -> None:
+    """A restart of the LLM actor alone keeps the admin's choice (memory owns it)."""
+    reads: list[str] = []
+
+    async def saved_model(context: ActorContext) -> str | None:
+        reads.append(context.name)
+        return "mistral:7b"
+
+    spec = SupervisorSpec(
+        name="root",
+        children=(
+            ActorSpec(
+                name="llm",
+                factory=lambda: LLMActor(
+                    kit.settings(), transport=server.transport(), saved_model=saved_model
+                ),
+            ),
+        ),
+    )
+    async with open_actor_system(spec) as system:
+        assert await system.ref("llm").ask(GetModel()) == "mistral:7b"
+        crash_actor(system, "llm")
+        await wait_restarted(system, "llm", restarts=1)
+        assert await system.ref("llm").ask(GetModel()) == "mistral:7b"
+    assert reads == ["llm", "llm"]

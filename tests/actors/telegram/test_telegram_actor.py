@@ -23,6 +23,7 @@ from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.voice import VoiceActor
+from tauro.app import saved_model
 from tauro.config import (
     AccessSettings,
     LLMSettings,
@@ -94,7 +95,7 @@ def system_spec(settings: Settings, grace: float = 30.0) -> SupervisorSpec:
         name="root",
         children=(
             memory_actor_spec(settings.memory),
-            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm, saved_model=saved_model)),
             ActorSpec(
                 name="telegram",
                 factory=lambda: TelegramActor(settings, voice=None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -155,3 +156,158 @@ def test_tauro_run_without_a_token_exits_2(tmp_path: Path) -> None:
     assert done.returncode == EXIT_CONFIG
     assert "TELEGRAM_BOT_TOKEN" in done.stderr
     assert "@BotFather" in done.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the block ends
+
+
+def _tauro_run(cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tauro", "run"],
+        cwd=cwd,
+        text=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "wait_for", "extra"),
+    [
+        # getMe retried inside the start: the telegram actor is starting
+        ("starting", "telegram.request.retry", {}),
+        # getMe given up at once: the actor failed and waits a minute to restart
+        (
+            "backing off",
+            "actor.failed",
+            {
+                "TELEGRAM_MAX_RETRIES": "0",
+                "RESTART_BACKOFF_INITIAL": "60",
+                "RESTART_BACKOFF_MAX": "60",
+            },
+        ),
+    ],
+)
+def test_one_sigterm_stops_a_bot_that_cannot_reach_telegram(
+    state: str, wait_for: str, extra: dict[str, str], tmp_path: Path
+) -> None:
+    """The reproduction of issue 9.1: one SIGTERM is enough, whatever the actor is doing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OLLAMA"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN="123456:ABC",
+        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}/bot",
+        WEB_PORT="0",
+        ENABLE_TTS="false",
+        **extra,
+    )
+    process = _tauro_run(tmp_path, env)
+    lines: list[str] = []
+    _wait_for_line(process, wait_for, lines)
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, rest = process.communicate(timeout=20)  # far less than the 60 s backoff
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, rest = process.communicate()
+        pytest.fail(f"still running 20 s after SIGTERM ({state}):\n{''.join(lines)}{rest}")
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert "system.stopped graceful=True" in log
+    after_stop = log.split("system.stopping", 1)[1]
+    assert "actor.restarting" not in after_stop
+    assert "method=getMe" not in after_stop
+
+
+def _texts(bot_url: str, chat_id: int) -> list[str]:
+    sent = _control(bot_url, f"/_emulator/sent?chat_id={chat_id}")
+    assert isinstance(sent, dict)
+    return [str(m.get("text")) for m in sent["messages"] if m.get("text") not in (None, "…")]
+
+
+def _wait_for_requests(llm_url: str, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = _control(llm_url, "/_emulator/requests")
+        assert isinstance(listed, dict)
+        if len(listed["requests"]) >= count:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the LLM emulator never got {count} requests")
+
+
+@pytest.fixture
+def slow_emulators() -> Iterator[tuple[str, str]]:
+    """The Bot API, and an LLM that thinks 2 s before its first token."""
+    botapi, bot_url = _start("tauro.testing.botapi", "--token", TOKEN, "--any-chat")
+    llm, llm_url = _start(
+        "tauro.testing.llm_server", "--model", "llama2", "--first-token-latency", "2"
+    )
+    yield bot_url, llm_url
+    for process in (botapi, llm):
+        process.terminate()
+        process.wait(timeout=10)
+
+
+CHATS = (101, 102, 103, 104, 105)
+
+
+def _ask_five_then_sigterm(
+    tmp_path: Path, bot_url: str, llm_url: str, **extra: str
+) -> tuple[subprocess.Popen[str], str]:
+    env = _environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8", **extra)
+    process = _tauro_run(tmp_path, env)
+    lines: list[str] = []
+    _wait_for_line(process, "system.ready", lines)
+    for chat in CHATS:
+        _control(bot_url, "/_emulator/push_message", {"chat_id": chat, "text": f"q{chat}"})
+    _wait_for_requests(llm_url, len(CHATS))  # all five are being generated now
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=60)
+    return process, "".join(lines) + rest
+
+
+def _stored(tmp_path: Path) -> dict[str, list[str]]:
+    stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
+    return {k: [m["content"] for m in v] for k, v in stored["conversations"].items()}
+
+
+def test_sigterm_while_answers_are_generated_finishes_them_first(
+    slow_emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    bot_url, llm_url = slow_emulators
+    process, log = _ask_five_then_sigterm(tmp_path, bot_url, llm_url)
+    assert process.returncode == 0, log
+    assert "system.stopped graceful=True" in log
+    for chat in CHATS:
+        assert _texts(bot_url, chat) == [f"Echo: q{chat}"], log
+        assert _stored(tmp_path)[str(chat)] == [f"q{chat}", f"Echo: q{chat}"]
+
+
+def test_answers_past_the_grace_period_are_given_after_the_restart(
+    slow_emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    bot_url, llm_url = slow_emulators
+    process, log = _ask_five_then_sigterm(tmp_path, bot_url, llm_url, STOP_GRACE_PERIOD="0.5")
+    assert process.returncode == 0, log
+    assert "actor.drain.deadline" in log
+    assert all(_texts(bot_url, chat) == [] for chat in CHATS)
+    assert all(_stored(tmp_path)[str(chat)] == [f"q{chat}"] for chat in CHATS)  # pending
+    env = _environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8")
+    process = _tauro_run(tmp_path, env)
+    try:
+        _control(bot_url, f"/_emulator/wait_sent?count={2 * len(CHATS)}&timeout=30")
+        for chat in CHATS:
+            texts = [t for t in _texts(bot_url, chat) if t.startswith("Echo")]
+            deadline = time.monotonic() + 30
+            while not texts and time.monotonic() < deadline:
+                time.sleep(0.1)
+                texts = [t for t in _texts(bot_url, chat) if t.startswith("Echo")]
+            assert texts == [f"Echo: q{chat}"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    assert process.returncode == 0, rest

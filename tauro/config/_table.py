@@ -517,7 +517,7 @@ SETTINGS: tuple[SettingDef, ...] = (
         "grace_period",
         _number(_F, 0, 3600),
         "Seconds answers in progress get to finish on a graceful stop (Ctrl-C, SIGTERM); "
-        "answers still running then are cancelled and answered at the next start.",
+        "then they are cancelled (Telegram's are answered at the next start).",
     ),
     SettingDef(
         "MAX_RESTARTS",

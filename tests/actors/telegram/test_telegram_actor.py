@@ -494,3 +494,30 @@ async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:
         assert voice.file.data is not None
         assert voice.file.data.startswith(b"OggS")
         assert not any((tmp_path / "notes").glob("*.ogg"))  # each note removed once sent
+
+
+async def test_a_graceful_stop_waits_for_the_voice_note_too(tmp_path: Path) -> None:
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=1.0) as llm:
+        settings = dataclasses.replace(
+            make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
+        )
+        spec = SupervisorSpec(
+            name="root",
+            children=(
+                memory_actor_spec(settings.memory),
+                ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+                ActorSpec(
+                    name="voice",
+                    factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
+                ),
+                ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
+            ),
+        )
+        async with open_actor_system(spec):
+            emu.push_message(42, "/voice on")
+            await emu.wait_for(lambda: len(emu.messages(42)) == 1)
+            emu.push_message(42, "hello there")
+            await llm.wait_for(lambda: len(llm.requests) == 1)  # stop while it thinks
+        answer, voice = emu.messages(42)[1:]
+    assert answer.text == "Echo: hello there"
+    assert voice.kind == "voice"

@@ -221,6 +221,10 @@ class Supervisor:
                 del self._running[child.name]
         if not started:
             task_status.started(error or RuntimeError(f"{child.name} exited while starting"))
+        elif self._stop_requested and not running.stopping and error is not None:
+            # Failed while the stop drains the others: logged, never restarted.
+            child.record_failure(error)
+            _log_failure(self.name, child.name, error, "stop")
         elif not running.stopping and not self._stop_requested:
             self._events_in.send_nowait(_Exited(child, error))
 

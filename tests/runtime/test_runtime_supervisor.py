@@ -504,3 +504,29 @@ async def test_a_stop_of_a_running_system_drains_and_stops_at_once(autojump_cloc
     took = await run_then_stop(system, stop_at=10)
     assert took == 0
     assert (channel.stops, memory.stops) == (1, 1)
+
+
+async def test_a_failure_during_a_stop_is_recorded_not_restarted(
+    autojump_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class SlowDrain(ProbeActor):
+        async def drain(self) -> None:
+            await trio.sleep(10)
+
+    failing, slow = crashing(), SlowDrain()
+    spec = SupervisorSpec(
+        name="root",
+        children=(
+            ActorSpec(name="failing", factory=lambda: failing),
+            ActorSpec(name="slow", factory=lambda: slow),
+        ),
+    )
+    async with trio.open_nursery() as nursery:
+        system = ActorSystem(spec)
+        await nursery.start(system.run)
+        system.request_stop()  # "slow" drains for 10 s; "failing" fails meanwhile
+        await system.ref("failing").tell("crash")
+    assert failing.starts == 1
+    stats = system.statistics().actor("failing")
+    assert (stats.failures, stats.state) == (1, ActorState.STOPPED)
+    assert "actor.failed" in caplog.messages

@@ -36,7 +36,7 @@ def split_message(text: str, limit: int = 4096) -> list[str]:
     pieces: list[str] = []
     rest = text.strip()
     while telegram_length(rest) > limit:
-        cut, resume = _cut_point(rest, limit)
+        cut, resume = cut_point(rest, limit)
         pieces.append(rest[:cut].rstrip())
         rest = rest[resume:].lstrip()
     if rest:
@@ -44,7 +44,7 @@ def split_message(text: str, limit: int = 4096) -> list[str]:
     return pieces
 
 
-def _cut_point(text: str, limit: int) -> tuple[int, int]:
+def cut_point(text: str, limit: int) -> tuple[int, int]:
     """Where this piece ends and where the next one starts."""
     window = _fitting_prefix(text, limit)
     for pattern in _BOUNDARIES:

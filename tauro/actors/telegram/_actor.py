@@ -31,6 +31,7 @@ from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import CommandContext, run_command
 from tauro.actors.telegram._dispatch import ChatDispatcher, Ignore, Reply, RunCommand, route
 from tauro.actors.telegram._incoming import Incoming
+from tauro.actors.telegram._markdown import plain_piece
 from tauro.actors.telegram._polling import UpdateTracker, confirm_settled, poll_forever
 from tauro.actors.telegram._stats import (
     StatsRecorder,
@@ -255,7 +256,7 @@ class TelegramActor(Actor[TelegramMessage]):
         assert incoming.chat_id is not None
         reply_to = incoming.message_id if incoming.is_group else None
         api = self._api_or_fail()
-        await api.send_text(incoming.chat_id, text, markdown=False, reply_to=reply_to)
+        await api.send_text(incoming.chat_id, plain_piece(text), reply_to=reply_to)
 
     async def _turn(self, incoming: Incoming, text: str) -> None:
         """One conversation turn, streamed into the chat."""

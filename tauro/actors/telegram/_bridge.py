@@ -11,7 +11,9 @@ trio-asyncio loop opened by ``open_bot_api`` (every call goes through
   line and traceback the libraries underneath produce while it is open;
 - 429s wait their ``retry_after``, network errors and 5xx back off and retry
   (``_limits.retrying``); every send waits for Telegram's limits first;
-- "can't parse entities" resends the text plain; "message is not modified"
+- answers go in Telegram's HTML parse mode (``_markdown``); if Telegram
+  still answers "can't parse entities", the same message goes once more as
+  plain text (counted, logged), never more; "message is not modified"
   counts as done.
 """
 
@@ -37,6 +39,7 @@ from telegram.warnings import PTBDeprecationWarning
 from tauro.actors.telegram._groups import unwrapped_errors
 from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
 from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
+from tauro.actors.telegram._markdown import TelegramPiece
 from tauro.actors.telegram._redact import redact_text, redacting_logs
 from tauro.actors.telegram._request import TrioHTTPXRequest
 from tauro.actors.telegram._streaming import Sent, Text
@@ -176,77 +179,82 @@ class BotApi:
 
     # Sending (the streaming reply's ChatApi) ------------------------------------
 
-    async def send_text(
-        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
-    ) -> Sent:
-        """Send a message once the limits allow; plain text if Markdown is refused.
+    async def send_text(self, chat_id: int, text: Text, *, reply_to: int | None) -> Sent:
+        """Send a message once the limits allow; plain text if the HTML is refused.
 
         ``text`` may be a function: it is called when the message actually
         goes, so a reply that waited for its slot sends what it has by then.
         """
         try:
-            return await self._send_text(chat_id, text, markdown=markdown, reply_to=reply_to)
+            return await self._send_text(chat_id, text, formatted=True, reply_to=reply_to)
         except TelegramError as error:
-            if not (markdown and _CANT_PARSE in str(error).lower()):
+            if _CANT_PARSE not in str(error).lower():
                 raise
+            self._refused(chat_id, error)
+        return await self._send_text(chat_id, text, formatted=False, reply_to=reply_to)
+
+    def _refused(self, chat_id: int, error: TelegramError) -> None:
+        """Telegram refused our HTML: it should not happen, so it is counted and logged."""
         self._counts["fallbacks"] += 1
-        return await self._send_text(chat_id, text, markdown=False, reply_to=reply_to)
+        fields = {"chat_id": chat_id, "error": str(error)}
+        log.warning("telegram.html.refused", extra={"fields": fields})
 
     async def _send_text(
-        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
+        self, chat_id: int, text: Text, *, formatted: bool, reply_to: int | None
     ) -> Sent:
-        sent = ""
+        sent = TelegramPiece("")
 
         async def invoke() -> telegram.Message:
             nonlocal sent
             sent = text() if callable(text) else text
-            parse_mode = ParseMode.MARKDOWN if markdown else None
+            body, parse_mode = _body(sent, formatted)
             send = trio_asyncio.aio_as_trio(self._bot.send_message)
             message: telegram.Message = await send(
-                chat_id, sent, parse_mode=parse_mode, reply_to_message_id=reply_to
+                chat_id, body, parse_mode=parse_mode, reply_to_message_id=reply_to
             )
             return message
 
         wait = partial(self.limiter.message, chat_id)
         message = await self._call("sendMessage", invoke, wait=wait, limit_chat=chat_id)
-        return Sent(message.message_id, sent, markdown)
+        return Sent(message.message_id, sent, formatted and sent.html is not None)
 
     async def edit_text(
-        self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
+        self, chat_id: int, message_id: int, text: TelegramPiece, *, optional: bool
     ) -> Sent | None:
         """Edit a message; an ``optional`` edit returns None when limits are busy."""
         if optional and not self.limiter.try_edit(chat_id):
             return None
         wait = None if optional else partial(self.limiter.edit, chat_id)
         try:
-            return await self._edit_text(chat_id, message_id, text, markdown, wait)
+            return await self._edit_text(chat_id, message_id, text, True, wait)
         except TelegramError as error:
-            if not (markdown and _CANT_PARSE in str(error).lower()):
+            if _CANT_PARSE not in str(error).lower():
                 raise
-        self._counts["fallbacks"] += 1
+            self._refused(chat_id, error)
         return await self._edit_text(chat_id, message_id, text, False, wait)
 
     async def _edit_text(
         self,
         chat_id: int,
         message_id: int,
-        text: str,
-        markdown: bool,
+        piece: TelegramPiece,
+        formatted: bool,
         wait: Callable[[], Awaitable[None]] | None,
     ) -> Sent:
+        body, parse_mode = _body(piece, formatted)
         invoke = _aio(
             self._bot.edit_message_text,
-            text,
+            body,
             chat_id=chat_id,
             message_id=message_id,
-            parse_mode=ParseMode.MARKDOWN if markdown else None,
+            parse_mode=parse_mode,
         )
         try:
             await self._call("editMessageText", invoke, wait=wait, limit_chat=chat_id)
         except TelegramError as error:
             if _NOT_MODIFIED not in str(error).lower():
                 raise
-        return Sent(message_id, text, markdown)
+        return Sent(message_id, piece, parse_mode is not None)
 
     async def typing(self, chat_id: int) -> None:
         invoke = _aio(self._bot.send_chat_action, chat_id, "typing")
@@ -277,6 +285,13 @@ class BotApi:
             await self._call("sendVoice", invoke, wait=wait, limit_chat=chat_id)
         finally:
             audio.close()
+
+
+def _body(piece: TelegramPiece, formatted: bool) -> tuple[str, ParseMode | None]:
+    """The text to send and its parse mode: the HTML, or the plain text without one."""
+    if formatted and piece.html is not None:
+        return piece.html, ParseMode.HTML
+    return piece.text, None
 
 
 def _aio(

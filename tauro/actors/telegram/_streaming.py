@@ -6,9 +6,10 @@ TELEGRAM_EDIT_INTERVAL and only when Telegram's limits have room: an
 intermediate edit is skipped, never queued, so a busy bot sends fewer edits
 instead of falling behind. The final text always gets through (the edit
 waits for its slot). Past the length limit the answer continues in new
-messages, cut at paragraph or sentence boundaries. Intermediate edits are
-plain text (half an answer is rarely valid Markdown); the final one tries
-Markdown and falls back to plain. No edit ever repeats what is shown.
+messages, cut at paragraph or sentence boundaries. Every edit shows the
+model's Markdown formatted (``_markdown``: Telegram HTML, with what the text
+so far left open closed), the final one the full rendering. No edit ever
+repeats what is shown.
 
 Voice comes after the text: from ``voice_pending`` until the note is sent
 (or fails) the chat shows "recording a voice message", renewed like
@@ -28,7 +29,7 @@ from typing import Protocol
 import trio
 
 from tauro.actors.telegram._groups import unwrapped_errors
-from tauro.actors.telegram._splitting import split_message
+from tauro.actors.telegram._markdown import TelegramPiece, plain_piece, telegram_pieces
 from tauro.actors.voice import VoiceNote
 from tauro.errors import TelegramError
 
@@ -41,10 +42,10 @@ TYPING_AFTER = 0.3  # seconds; an answer faster than this needs no "typing" (one
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for 5 s per action
 RECORDING_EVERY = TYPING_EVERY  # "record_voice" lasts as long as "typing"
 EMPTY_ANSWER = "(The model returned an empty answer.)"
-_MARKUP = frozenset("*_`[")
 
 
-Text = str | Callable[[], str]  # a function is called when the message actually goes
+# A function is called when the message actually goes.
+Text = TelegramPiece | Callable[[], TelegramPiece]
 
 
 @dataclass(frozen=True)
@@ -52,23 +53,26 @@ class Sent:
     """A message as Telegram shows it now."""
 
     message_id: int
-    text: str
-    markdown: bool  # True when Telegram accepted it with Markdown parsing
+    piece: TelegramPiece
+    formatted: bool  # True when Telegram accepted ``piece.html`` (HTML parse mode)
+
+    @property
+    def text(self) -> str:
+        """What the user reads."""
+        return self.piece.text
 
 
 class ChatApi(Protocol):
     """What a streaming reply needs of the Bot API, limits and retries applied."""
 
-    async def send_text(
-        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
-    ) -> Sent:
+    async def send_text(self, chat_id: int, text: Text, *, reply_to: int | None) -> Sent:
         """Send a new message, waiting for the chat's and the bot's limits.
 
         A callable ``text`` is read once the limits allow the send.
         """
 
     async def edit_text(
-        self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
+        self, chat_id: int, message_id: int, text: TelegramPiece, *, optional: bool
     ) -> Sent | None:
         """Edit a message; ``optional`` edits return None at once when limits are busy."""
 
@@ -162,8 +166,8 @@ class StreamingReply:
 
     async def voice_failed(self, user_message: str) -> None:
         self._voice_over.set()
-        notice = f"({user_message})"
-        await self._api.send_text(self._chat_id, notice, markdown=False, reply_to=self._reply_to)
+        notice = plain_piece(f"({user_message})")
+        await self._api.send_text(self._chat_id, notice, reply_to=self._reply_to)
 
     # Background: typing, placeholder, throttled edits ---------------------------
 
@@ -218,7 +222,7 @@ class StreamingReply:
             if self._done:
                 return
             try:
-                await self._converge(split_message(text, self._limit), final=False)
+                await self._converge(self._pieces(text, streaming=True), final=False)
             except TelegramError as error:
                 fields = {"chat_id": self._chat_id, "error": str(error)}
                 log.warning("telegram.stream.update_failed", extra={"fields": fields})
@@ -231,10 +235,15 @@ class StreamingReply:
         self._finished.set()
         self._changed.set()
         async with self._lock:
-            await self._converge(split_message(text, self._limit), final=True)
+            await self._converge(self._pieces(text, streaming=False), final=True)
         self._completed = trio.current_time()
 
-    async def _converge(self, pieces: list[str], *, final: bool) -> None:
+    def _pieces(self, text: str, *, streaming: bool) -> list[TelegramPiece]:
+        if text == PLACEHOLDER:
+            return [plain_piece(text)]
+        return telegram_pieces(text, self._limit, streaming=streaming)
+
+    async def _converge(self, pieces: list[TelegramPiece], *, final: bool) -> None:
         """Edit the messages already shown and send the missing ones.
 
         While streaming, only the last piece can still change and the earlier
@@ -244,38 +253,35 @@ class StreamingReply:
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             if index < len(self._shown):
-                await self._edit(index, piece, final=final, optional=last and not final)
+                await self._edit(index, piece, optional=last and not final)
             elif final:
-                await self._send(piece, markdown=bool(_MARKUP.intersection(piece)))
+                await self._send(piece)
             else:
-                await self._send(partial(self._piece_now, index, piece), markdown=False)
+                await self._send(partial(self._piece_now, index, piece))
 
-    def _piece_now(self, index: int, fallback: str) -> str:
+    def _piece_now(self, index: int, fallback: TelegramPiece) -> TelegramPiece:
         """Piece ``index`` of the newest text: a send that waited for its slot
         (a busy bot) shows all that arrived meanwhile, often the whole answer,
         which then needs no edit at all."""
         newest = self._final if self._final is not None else self._latest
-        pieces = split_message(newest, self._limit) if newest else []
+        pieces = self._pieces(newest, streaming=self._final is None) if newest else []
         return pieces[index] if index < len(pieces) else fallback
 
-    async def _send(self, text: Text, *, markdown: bool) -> None:
+    async def _send(self, text: Text) -> None:
         reply_to = self._reply_to if not self._shown else None
-        sent = await self._api.send_text(self._chat_id, text, markdown=markdown, reply_to=reply_to)
+        sent = await self._api.send_text(self._chat_id, text, reply_to=reply_to)
         self._shown.append(sent)
         if self._first_visible is None and sent.text != PLACEHOLDER:
             self._first_visible = trio.current_time()
 
-    async def _edit(self, index: int, text: str, *, final: bool, optional: bool) -> None:
+    async def _edit(self, index: int, piece: TelegramPiece, *, optional: bool) -> None:
         shown = self._shown[index]
-        markdown = final and bool(_MARKUP.intersection(text))
-        if shown.text == text and (shown.markdown or not markdown):
+        if shown.piece == piece:
             return  # never an unchanged edit
-        sent = await self._api.edit_text(
-            self._chat_id, shown.message_id, text, markdown=markdown, optional=optional
-        )
+        sent = await self._api.edit_text(self._chat_id, shown.message_id, piece, optional=optional)
         if sent is not None:
             self._shown[index] = sent
-            if self._first_visible is None and text != PLACEHOLDER:
+            if self._first_visible is None and piece.text != PLACEHOLDER:
                 self._first_visible = trio.current_time()
 
 

@@ -200,11 +200,13 @@ async def test_long_answer_continues_in_more_messages(tmp_path: Path) -> None:
         assert all(len(t) <= 4096 for t in texts)
 
 
-async def test_markdown_that_telegram_refuses_is_sent_plain(tmp_path: Path) -> None:
+async def test_broken_markdown_is_shown_as_written_and_never_refused(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
-        bot.llm.script("Use *bold and `code")
+        bot.llm.script("Use *bold and `code <b>")
         bot.emu.push_message(42, "format")
-        await bot.expect(42, ["Use *bold and `code"])
+        await bot.expect(42, ["Use *bold and `code <b>"])
+        assert (await bot.stats()).markdown_fallbacks == 0
+        assert all(call.status == 200 for call in bot.emu.calls_of("sendMessage"))
 
 
 async def test_non_text_empty_and_group_rules(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 import trio
 
 from tauro.actors.telegram._bridge import BotApi, classify, open_bot_api
+from tauro.actors.telegram._markdown import TelegramPiece, plain_piece, telegram_pieces
 from tauro.actors.voice import VoiceNote
 from tauro.config import TelegramSettings
 from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
@@ -83,12 +84,12 @@ async def test_get_updates_with_offsets() -> None:
 async def test_send_and_edit_and_unchanged_edit() -> None:
     async with bridge() as (emu, api):
         emu.add_chat(42)
-        sent = await api.send_text(42, "hello", markdown=False, reply_to=None)
+        sent = await api.send_text(42, plain_piece("hello"), reply_to=None)
         assert emu.texts(42) == ["hello"]
-        edited = await api.edit_text(42, sent.message_id, "hello!", markdown=False, optional=False)
+        edited = await api.edit_text(42, sent.message_id, plain_piece("hello!"), optional=False)
         assert edited is not None
         # "message is not modified" counts as done.
-        same = await api.edit_text(42, sent.message_id, "hello!", markdown=False, optional=False)
+        same = await api.edit_text(42, sent.message_id, plain_piece("hello!"), optional=False)
         assert same == edited
         assert emu.texts(42) == ["hello!"]
 
@@ -96,27 +97,56 @@ async def test_send_and_edit_and_unchanged_edit() -> None:
 async def test_lazy_text_is_read_when_the_message_goes() -> None:
     async with bridge() as (emu, api):
         emu.add_chat(42)
-        sent = await api.send_text(42, lambda: "computed late", markdown=False, reply_to=None)
+        sent = await api.send_text(42, lambda: plain_piece("computed late"), reply_to=None)
         assert sent.text == "computed late"
         assert emu.texts(42) == ["computed late"]
 
 
-async def test_refused_markdown_is_resent_plain() -> None:
+async def test_html_goes_in_html_parse_mode() -> None:
     async with bridge() as (emu, api):
         emu.add_chat(42)
-        sent = await api.send_text(42, "a *broken `markdown", markdown=True, reply_to=None)
-        assert not sent.markdown
-        assert emu.texts(42) == ["a *broken `markdown"]
-        ok = await api.send_text(42, "*fine*", markdown=True, reply_to=None)
-        assert ok.markdown
-        assert api.counters().markdown_fallbacks == 1
+        piece = telegram_pieces("**Ciao** `x < y` 🎉")[0]
+        sent = await api.send_text(42, piece, reply_to=None)
+        assert sent.formatted
+        (call,) = emu.calls_of("sendMessage")
+        assert call.params["parse_mode"] == "HTML"
+        assert call.params["text"] == "<b>Ciao</b> <code>x &lt; y</code> 🎉"
+        assert emu.texts(42) == ["Ciao x < y 🎉"]
+        entities = emu.messages(42)[0].raw["entities"]
+        assert [(e["type"], e["offset"], e["length"]) for e in entities] == [
+            ("bold", 0, 4),
+            ("code", 5, 5),
+        ]
+
+
+async def test_refused_html_is_resent_plain_once_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with bridge() as (emu, api):
+        emu.add_chat(42)
+        broken = TelegramPiece("a <b broken", html="a <b broken")
+        sent = await api.send_text(42, broken, reply_to=None)
+        assert not sent.formatted
+        assert emu.texts(42) == ["a <b broken"]
+        assert len(emu.calls_of("sendMessage")) == 2  # one extra request, no more
+        edited = await api.edit_text(
+            42, sent.message_id, TelegramPiece("a <i", html="a <i"), optional=False
+        )
+        assert edited is not None
+        assert not edited.formatted
+        assert emu.texts(42) == ["a <i"]
+        assert len(emu.calls_of("editMessageText")) == 2
+        ok = await api.send_text(42, TelegramPiece("fine", html="<b>fine</b>"), reply_to=None)
+        assert ok.formatted
+        assert api.counters().markdown_fallbacks == 2
+        assert caplog.messages.count("telegram.html.refused") == 2
 
 
 async def test_5xx_is_retried_then_succeeds() -> None:
     async with bridge() as (emu, api):
         emu.add_chat(42)
         emu.inject_error("sendMessage", 502, "Bad Gateway", times=2)
-        await api.send_text(42, "made it", markdown=False, reply_to=None)
+        await api.send_text(42, plain_piece("made it"), reply_to=None)
         assert emu.texts(42) == ["made it"]
         assert api.counters().retries == 2
 
@@ -126,7 +156,7 @@ async def test_retries_give_up_with_a_translated_error() -> None:
         emu.add_chat(42)
         emu.inject_error("sendMessage", 500, "Internal Server Error", times=5)
         with pytest.raises(TelegramError, match="sendMessage failed"):
-            await api.send_text(42, "lost?", markdown=False, reply_to=None)
+            await api.send_text(42, plain_piece("lost?"), reply_to=None)
         assert api.counters().failures == 1
 
 
@@ -135,7 +165,7 @@ async def test_429_waits_retry_after_and_holds_the_chat_back() -> None:
         emu.add_chat(42)
         emu.inject_error("sendMessage", 429, "Too Many Requests: retry after 1", 1)
         start = trio.current_time()
-        await api.send_text(42, "after the flood", markdown=False, reply_to=None)
+        await api.send_text(42, plain_piece("after the flood"), reply_to=None)
         assert trio.current_time() - start >= 1.0
         assert api.counters().floods == 1
 
@@ -143,10 +173,10 @@ async def test_429_waits_retry_after_and_holds_the_chat_back() -> None:
 async def test_optional_edit_is_skipped_when_the_chat_is_busy() -> None:
     async with bridge() as (emu, api):
         emu.add_chat(42)
-        sent = await api.send_text(42, "1", markdown=False, reply_to=None)
+        sent = await api.send_text(42, plain_piece("1"), reply_to=None)
         for text in ("2", "3"):
-            await api.send_text(42, text, markdown=False, reply_to=None)
-        assert await api.edit_text(42, sent.message_id, "x", markdown=False, optional=True) is None
+            await api.send_text(42, plain_piece(text), reply_to=None)
+        assert await api.edit_text(42, sent.message_id, plain_piece("x"), optional=True) is None
 
 
 class CountingFile(io.FileIO):
@@ -266,10 +296,10 @@ async def test_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) ->
     caplog.set_level(logging.DEBUG)
     async with bridge(max_retries=1) as (emu, api):
         emu.add_chat(42)
-        await api.send_text(42, "hi", markdown=False, reply_to=None)
+        await api.send_text(42, plain_piece("hi"), reply_to=None)
         emu.inject_error("sendMessage", 500, f"boom {TOKEN}", times=5)
         with pytest.raises(TelegramError) as caught:
-            await api.send_text(42, "fails", markdown=False, reply_to=None)
+            await api.send_text(42, plain_piece("fails"), reply_to=None)
         logging.getLogger("httpx").exception("request to %s failed", emu.base_url + TOKEN)
     assert any("HTTP Request" in record.getMessage() for record in caplog.records)
     secret = TOKEN.partition(":")[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from tauro.actors.telegram._markdown import TelegramPiece
 from tauro.actors.telegram._streaming import (
     EMPTY_ANSWER,
     FIRST_TEXT_DELAY,
@@ -31,35 +32,36 @@ class FakeChatApi:
     send_wait: float = 0.01  # seconds a send waits for its slot
     ops: list[tuple[float, str, int, str]] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)
+    pieces: dict[int, TelegramPiece] = field(default_factory=dict)
     typings: list[float] = field(default_factory=list)
     recordings: list[float] = field(default_factory=list)
     voices: list[Path] = field(default_factory=list)
     refused_optional: int = 0
 
-    async def send_text(
-        self, chat_id: int, text: Text, *, markdown: bool, reply_to: int | None
-    ) -> Sent:
+    async def send_text(self, chat_id: int, text: Text, *, reply_to: int | None) -> Sent:
         if self.fail_sends:
             self.fail_sends -= 1
             raise TelegramError("sendMessage failed: Bad Gateway")
         await trio.sleep(self.send_wait)
-        text = text() if callable(text) else text
+        piece = text() if callable(text) else text
         message_id = len(self.texts) + 1
-        self.texts[message_id] = text
-        self.ops.append((trio.current_time(), "send", message_id, text))
-        return Sent(message_id, text, markdown)
+        self.texts[message_id] = piece.text
+        self.pieces[message_id] = piece
+        self.ops.append((trio.current_time(), "send", message_id, piece.text))
+        return Sent(message_id, piece, piece.html is not None)
 
     async def edit_text(
-        self, chat_id: int, message_id: int, text: str, *, markdown: bool, optional: bool
+        self, chat_id: int, message_id: int, text: TelegramPiece, *, optional: bool
     ) -> Sent | None:
         if optional and not self.allow_optional:
             self.refused_optional += 1
             return None
-        assert self.texts[message_id] != text or markdown, "an unchanged edit"
+        assert self.pieces[message_id] != text, "an unchanged edit"
         await trio.sleep(0.01)
-        self.texts[message_id] = text
-        self.ops.append((trio.current_time(), "edit", message_id, text))
-        return Sent(message_id, text, markdown)
+        self.texts[message_id] = text.text
+        self.pieces[message_id] = text
+        self.ops.append((trio.current_time(), "edit", message_id, text.text))
+        return Sent(message_id, text, text.html is not None)
 
     async def typing(self, chat_id: int) -> None:
         self.typings.append(trio.current_time())
@@ -72,6 +74,9 @@ class FakeChatApi:
 
     def shown(self) -> list[str]:
         return [self.texts[k] for k in sorted(self.texts)]
+
+    def html(self) -> list[str | None]:
+        return [self.pieces[k].html for k in sorted(self.pieces)]
 
 
 def reply_to(api: FakeChatApi, limit: int = 4096, interval: float = 1.0):  # type: ignore[no-untyped-def]
@@ -166,13 +171,40 @@ async def test_no_edit_when_the_final_text_is_already_shown(
     assert [op[1] for op in api.ops] == ["send"]
 
 
-async def test_final_with_markup_is_edited_with_markdown(autojump_clock: trio.abc.Clock) -> None:
+async def test_every_edit_is_formatted_with_what_is_open_closed(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api = FakeChatApi()
+    seen: list[str | None] = []
+    async with reply_to(api) as reply:
+        for text in ("Use **bol", "Use **bold** and\n\n```python\nprint(1 < 2", "Use **bold**"):
+            await reply.partial(text)
+            await trio.sleep(2)
+            seen.append(api.html()[-1])
+        await reply.final("Use **bold** and\n\n```python\nprint(1 < 2)\n```\n\nDone.")
+    assert seen[0] == "Use <b>bol</b>"
+    assert seen[1] == (
+        'Use <b>bold</b> and\n\n<pre><code class="language-python">print(1 &lt; 2</code></pre>'
+    )
+    assert api.html() == [
+        'Use <b>bold</b> and\n\n<pre><code class="language-python">print(1 &lt; 2)</code></pre>'
+        "\n\nDone."
+    ]
+    assert api.shown() == ["Use bold and\n\nprint(1 < 2)\n\nDone."]
+
+
+async def test_plain_notices_and_the_placeholder_go_without_parse_mode(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     api = FakeChatApi()
     async with reply_to(api) as reply:
-        await reply.partial("*bold*")
-        await trio.sleep(2)
-        await reply.final("*bold*")
-    assert [op[1] for op in api.ops] == ["send", "edit"]
+        await trio.sleep(5)
+        assert api.html() == [None]  # the placeholder
+        await reply.final("<b>not a tag</b>")
+        await reply.voice_pending()
+        await reply.voice_failed("no <voice> today")
+    assert api.html() == ["&lt;b&gt;not a tag&lt;/b&gt;", None]
+    assert api.shown() == ["<b>not a tag</b>", "(no <voice> today)"]
 
 
 async def test_busy_limits_skip_intermediate_edits_but_not_the_final(

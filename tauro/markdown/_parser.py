@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 __all__ = ["close_dangling", "parse_tree", "safe_link"]
@@ -14,8 +13,6 @@ __all__ = ["close_dangling", "parse_tree", "safe_link"]
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 _SPANS = frozenset({"strong_open", "em_open", "s_open", "code_inline"})
-# Tried in this order: an inline code span first (inside it nothing else counts),
-# then the longer emphasis markers before the shorter ones.
 _CLOSERS = ("`", "**", "__", "~~", "*", "_")
 _MARKER_CHARS = frozenset("*_`~")
 _MOST_CLOSERS = 4
@@ -36,30 +33,30 @@ def close_dangling(text: str) -> str:
     """``text`` with the emphasis or inline code its last paragraph left open closed.
 
     For a stream's text so far: ``"use **bold wo"`` renders as bold at once
-    instead of showing ``**`` until the closing marker arrives. A marker is
-    added only if it really closes a span (markdown-it finds one more), so a
-    ``*`` in arithmetic or inside an open code block is left alone. An open
-    code fence needs nothing: CommonMark closes it at the end of the document.
+    instead of showing ``**`` until the closing marker arrives. A closer is
+    kept only if markdown-it then finds more spans or fewer markers left as
+    text, so a ``*`` in arithmetic or inside an open code block is left alone.
+    An open code fence needs nothing: CommonMark closes it at the end.
     """
     text = text.rstrip()
     last_paragraph = text[text.rfind("\n\n") + 1 :]
     if not _MARKER_CHARS.intersection(last_paragraph):
         return text
-    spans = _count_spans(text)
+    score = _score(text)
     for _ in range(_MOST_CLOSERS):
-        for closer in _CLOSERS:
-            closed = _count_spans(text + closer)
-            if closed > spans:
-                text, spans = text + closer, closed
-                break
-        else:
+        best, closer = max((_score(text + closer), closer) for closer in _CLOSERS)
+        if best <= score:
             break
+        text, score = text + closer, best
     return text
 
 
-def _count_spans(text: str) -> int:
-    return sum(_spans_in(token) for token in _MARKDOWN.parse(text))
-
-
-def _spans_in(token: Token) -> int:
-    return sum(child.type in _SPANS for child in token.children or ())
+def _score(text: str) -> tuple[int, int]:
+    """(spans found, minus the markers left as literal text): more is better."""
+    spans = literal = 0
+    for token in _MARKDOWN.parse(text):
+        for child in token.children or ():
+            spans += child.type in _SPANS
+            if child.type == "text":
+                literal += sum(child.content.count(marker) for marker in _MARKER_CHARS)
+    return spans, -literal

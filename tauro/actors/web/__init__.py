@@ -43,6 +43,7 @@ from tauro.actors.web._events import Delta as Delta
 from tauro.actors.web._events import Done as Done
 from tauro.actors.web._events import Failed as Failed
 from tauro.actors.web._events import OpenStreams as OpenStreams
+from tauro.actors.web._events import Rendered as Rendered
 from tauro.actors.web._events import TurnEvents as TurnEvents
 from tauro.actors.web._events import VoiceReady as VoiceReady
 from tauro.actors.web._server import serve_app as serve_app

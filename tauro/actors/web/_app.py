@@ -6,7 +6,8 @@ Routes (every error is JSON ``{"error": reason}``)::
     POST /api/login   {"token"}              sets the session cookie   (401 if wrong)
     POST /api/logout  {}                     forgets the cookie
     GET  /api/session                        {"voice", "voice_available"} (401 if none)
-    GET  /api/history                        {"messages": [...], "voice", "voice_available"}
+    GET  /api/history                        {"messages": [...], "voice", "voice_available"};
+                                             answers also carry "html" (sanitised Markdown)
     POST /api/chat    {"text"}               the answer as server-sent events
     POST /api/clear   {}                     forgets the conversation
     POST /api/voice   {"enabled": bool}      voice answers on/off
@@ -21,10 +22,11 @@ memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -34,7 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tauro.actors.web._auth import SESSION_COOKIE, WebAuth
-from tauro.actors.web._backend import ChatBackend
+from tauro.actors.web._backend import ChatBackend, HistoryEntry
 from tauro.actors.web._chat import (
     CLIP_GONE,
     MAX_MESSAGE_CHARS,
@@ -48,6 +50,7 @@ from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_orig
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
 from tauro.errors import TauroError
+from tauro.markdown import render_html
 
 __all__ = ["WebState", "build_app"]
 
@@ -210,7 +213,7 @@ class _Api:
     async def history(self, request: Request) -> Response:
         conversation = self._conversation(request)
         entries = await self._s.backend.history(conversation, _HISTORY_LIMIT)
-        messages = [vars(entry) for entry in entries]
+        messages = await trio.to_thread.run_sync(_rendered_history, entries)
         body = {"messages": messages, **await self._voice_state(conversation)}
         return JSONResponse(body, headers=_NO_STORE)
 
@@ -281,6 +284,15 @@ class _Api:
 
 def _etags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _rendered_history(entries: Sequence[HistoryEntry]) -> list[dict[str, str]]:
+    """History for the page: answers also as sanitised HTML (in a worker thread)."""
+    messages = [vars(entry) for entry in entries]
+    for message in messages:
+        if message["role"] == "assistant":
+            message["html"] = render_html(message["content"])
+    return messages
 
 
 def _message_text(body: Mapping[str, object]) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "Failed",
     "FailureKind",
     "OpenStreams",
+    "Rendered",
     "TurnEvent",
     "TurnEvents",
     "VoiceFailed",
@@ -40,6 +41,18 @@ class Delta:
     """A piece of the answer as the LLM produced it."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The answer so far as sanitised HTML (``tauro.markdown.render_html``).
+
+    Sent at most every ``RENDER_EVERY`` seconds while the answer streams and
+    once for the final text, just before ``Done``; the page shows the deltas
+    after the last rendering as they come.
+    """
+
+    html: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,7 @@ class Done:
     text: str
 
 
-TurnEvent = Delta | VoiceReady | VoiceFailed | Failed | Done
+TurnEvent = Delta | Rendered | VoiceReady | VoiceFailed | Failed | Done
 
 
 class TurnEvents:
@@ -101,6 +114,7 @@ def open_turn_events() -> tuple[TurnEvents, trio.MemoryReceiveChannel[TurnEvent]
 
 _EVENT_NAMES: dict[type[TurnEvent], str] = {
     Delta: "delta",
+    Rendered: "render",
     VoiceReady: "voice",
     VoiceFailed: "voice_failed",
     Failed: "error",

@@ -1,7 +1,8 @@
 """The web channel's side of the shared conversation turn (``tauro.conversation``).
 
 ``WebSink`` turns the calls of ``run_turn`` into the events a browser gets:
-``partial`` carries the whole text so far, the browser wants only what is new;
+``partial`` carries the whole text so far, the browser wants only what is new
+(and, every ``RENDER_EVERY`` seconds, the Markdown rendered as sanitised HTML);
 ``failed`` carries a safe message, the browser also wants to know *which* kind
 of failure it was, to show "LLM unreachable" rather than a generic error. The
 turn does not pass the exception, so :class:`WatchedLLM` wraps the LLM reference
@@ -11,6 +12,7 @@ answer stream) that ``failed`` then classifies.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import trio
@@ -23,14 +25,20 @@ from tauro.actors.web._events import (
     Done,
     Failed,
     FailureKind,
+    Rendered,
     TurnEvents,
     VoiceFailed,
     VoiceReady,
 )
 from tauro.conversation import Asker
 from tauro.errors import LLMError, LLMTimeoutError, LLMUnreachableError
+from tauro.markdown import render_html
 
-__all__ = ["WatchedLLM", "WebSink", "failure_kind"]
+__all__ = ["RENDER_EVERY", "WatchedLLM", "WebSink", "failure_kind"]
+
+# Seconds between renderings of a streaming answer: often enough to look live,
+# rarely enough that a long answer is not rendered (and sent) once per token.
+RENDER_EVERY = 0.2
 
 
 class WatchedLLM:
@@ -84,18 +92,26 @@ class WebSink:
         self._clips = clips
         self._limiter = limiter
         self._shown = ""
+        self._rendered_at = -math.inf
 
     async def thinking(self) -> None:
         """Nothing to send: the page shows "thinking" from the moment it posts."""
 
     async def partial(self, text_so_far: str) -> None:
         self._show(text_so_far)
+        now = trio.current_time()
+        if now - self._rendered_at >= RENDER_EVERY:
+            self._rendered_at = now
+            self._events.emit(Rendered(render_html(text_so_far, streaming=True)))
 
     async def final(self, text: str) -> None:
         self._show(text)
+        self._events.emit(Rendered(render_html(text)))
         self._events.emit(Done(text))
 
     async def failed(self, user_message: str) -> None:
+        if self._shown:  # what arrived stays, rendered as it is
+            self._events.emit(Rendered(render_html(self._shown)))
         self._events.emit(Failed(failure_kind(self._llm.error), user_message))
 
     async def voice_pending(self) -> None:

@@ -181,6 +181,8 @@ async def test_chat_streams_and_history_keeps_it(start_web: StartWeb) -> None:
             ("user", "ciao"),
             ("assistant", "Hello, world"),
         ]
+        # Answers come with their Markdown rendered; the user's words stay text.
+        assert [m.get("html") for m in history["messages"]] == [None, "<p>Hello, world</p>\n"]
     conversation = web.backend.calls[0][1][0]
     assert conversation.startswith("web:")
 

@@ -15,6 +15,7 @@ PUBLIC = {
     "HistoryEntry",
     "LatencySummary",
     "OpenStreams",
+    "Rendered",
     "PWA_ROOT",
     "SESSION_COOKIE",
     "StaticFiles",

@@ -13,8 +13,8 @@ from tauro.actors.llm import AnswerStream, GenerationResult
 from tauro.actors.llm._stream import GenerationState
 from tauro.actors.voice import VoiceNote
 from tauro.actors.web import Delta, Done, Failed, VoiceClips, VoiceReady, WebSink
-from tauro.actors.web._events import VoiceFailed, encode_sse, open_turn_events
-from tauro.actors.web._sink import WatchedLLM, failure_kind
+from tauro.actors.web._events import Rendered, VoiceFailed, encode_sse, open_turn_events
+from tauro.actors.web._sink import RENDER_EVERY, WatchedLLM, failure_kind
 from tauro.errors import (
     LLMError,
     LLMResponseError,
@@ -61,14 +61,60 @@ async def test_partials_become_deltas_of_only_what_is_new() -> None:
     for text in ("Ci", "Ciao", "Ciao", "Ciao!"):
         await sink.partial(text)
     await sink.final("Ciao!")
-    assert _drain(receive) == [Delta("Ci"), Delta("ao"), Delta("!"), Done("Ciao!")]
+    assert _drain(receive) == [
+        Delta("Ci"),
+        Rendered("<p>Ci</p>\n"),  # at once, then at most every RENDER_EVERY
+        Delta("ao"),
+        Delta("!"),
+        Rendered("<p>Ciao!</p>\n"),  # the final text, always
+        Done("Ciao!"),
+    ]
 
 
 async def test_final_text_completes_what_partials_missed() -> None:
     sink, receive = _sink()
     await sink.partial("Hel")
     await sink.final("Hello")
-    assert _drain(receive) == [Delta("Hel"), Delta("lo"), Done("Hello")]
+    assert _drain(receive) == [
+        Delta("Hel"),
+        Rendered("<p>Hel</p>\n"),
+        Delta("lo"),
+        Rendered("<p>Hello</p>\n"),
+        Done("Hello"),
+    ]
+
+
+async def test_a_streaming_answer_is_rendered_at_most_every_render_every(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sink, receive = _sink()
+    text = "Ecco **il"
+    for word in range(20):  # a token every 0.05 s: one rendering per 4 tokens
+        text += f" w{word}"
+        await sink.partial(text)
+        await trio.sleep(0.05)
+    rendered = [e for e in _drain(receive) if isinstance(e, Rendered)]
+    assert len(rendered) == 20 * 0.05 / RENDER_EVERY
+    assert rendered[0] == Rendered("<p>Ecco <strong>il w0</strong></p>\n")  # closed so far
+
+
+async def test_what_arrived_before_a_failure_stays_rendered() -> None:
+    sink, receive = _sink()
+    await sink.partial("Half **an")
+    await sink.failed("the answer was cut short")
+    assert _drain(receive)[-2:] == [
+        Rendered("<p>Half **an</p>\n"),  # as written: no closing it any more
+        Failed("llm_error", "the answer was cut short"),
+    ]
+
+
+async def test_model_html_in_an_answer_is_text() -> None:
+    sink, receive = _sink()
+    await sink.final('<img src=x onerror="alert(1)"> **ok**')
+    rendered = [e for e in _drain(receive) if isinstance(e, Rendered)]
+    assert rendered == [
+        Rendered('<p>&lt;img src=x onerror="alert(1)"&gt; <strong>ok</strong></p>\n')
+    ]
 
 
 @pytest.mark.parametrize(
@@ -131,6 +177,7 @@ async def test_a_voice_that_failed_is_a_discreet_event() -> None:
     await sink.voice_failed("I could not make the voice note this time.")
     assert _drain(receive) == [
         Delta("Ciao"),
+        Rendered("<p>Ciao</p>\n"),
         Done("Ciao"),
         VoiceFailed("I could not make the voice note this time."),
     ]

@@ -13,22 +13,114 @@ let voiceAvailable = false;
 
 startServiceWorker();
 
-/** One chat bubble; text only (never HTML), so an answer cannot inject markup. */
-function addMessage(role, content, { pending = false } = {}) {
+/**
+ * One chat bubble. The user's words and notes are text only (never HTML). An
+ * answer shows `html` when given: the server's rendering of the model's
+ * Markdown, sanitised there (an allow-list of tags, the model's own HTML as
+ * text), parsed here in an inert <template>.
+ */
+function addMessage(role, content, { pending = false, html = null } = {}) {
   const item = document.createElement("li");
   item.className = `message ${role}`;
   const who = document.createElement("span");
   who.className = "visually-hidden";
   who.textContent = role === "user" ? "You said:" : role === "assistant" ? "TauroBot said:" : "Note:";
-  const body = document.createElement("p");
+  const body = document.createElement(role === "assistant" ? "div" : "p");
   body.className = "content";
-  body.textContent = content;
+  if (role === "assistant") startAnswer(body, content, html);
+  else body.textContent = content;
   item.append(who, body);
   if (pending) item.classList.add("pending");
   list.append(item);
   $("empty").hidden = true;
   item.scrollIntoView({ block: "end" });
   return item;
+}
+
+// An answer's body: the rendered blocks, then `tail`, the raw text that arrived
+// after the last rendering (shown at once, replaced by the next rendering).
+function startAnswer(body, markdown, html) {
+  body.markdown = markdown;
+  body.blocks = [];
+  body.tail = document.createElement("span");
+  body.tail.className = "tail";
+  body.append(body.tail);
+  if (html !== null) showRendered(body, html);
+  else body.tail.textContent = markdown;
+}
+
+/**
+ * Show a new rendering without flicker: blocks whose HTML did not change stay
+ * in place (a code block being copied, a selection); only the rest is replaced.
+ */
+function showRendered(body, html) {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  body.append(body.tail); // out of the last block, which may be replaced
+  const fresh = [...template.content.childNodes].filter((node) => !isBlank(node));
+  let same = 0;
+  while (same < fresh.length && same < body.blocks.length
+         && body.blocks[same].source === sourceOf(fresh[same])) same++;
+  for (const old of body.blocks.slice(same)) old.node.remove();
+  const added = fresh.slice(same).map((node) => ({ source: sourceOf(node), node: withCopyButtons(node) }));
+  for (const block of added) body.insertBefore(block.node, body.tail);
+  body.blocks = body.blocks.slice(0, same).concat(added);
+  body.rendered = html;
+  body.tail.textContent = "";
+  lastBlockOf(body).append(body.tail);
+}
+
+function isBlank(node) {
+  return node.nodeType === Node.TEXT_NODE && !node.textContent.trim();
+}
+
+function sourceOf(node) {
+  return node.nodeType === Node.ELEMENT_NODE ? node.outerHTML : node.textContent;
+}
+
+/** Where streamed text continues: the innermost last block (paragraph, item, code). */
+function lastBlockOf(body) {
+  let block = body.blocks.length ? body.blocks[body.blocks.length - 1].node : body;
+  for (;;) {
+    const last = block.lastElementChild;
+    const inside = last && last !== body.tail
+      && (BLOCKS.test(last.nodeName) || (block.nodeName === "PRE" && last.nodeName === "CODE"));
+    if (!inside) return block;
+    block = last;
+  }
+}
+
+const BLOCKS = /^(P|H[1-6]|UL|OL|LI|BLOCKQUOTE|DIV|PRE)$/;
+
+/** Each code block in a box with a "Copy" button (copies the code, not the button). */
+function withCopyButtons(node) {
+  if (node.nodeType !== Node.ELEMENT_NODE) return node;
+  const blocks = node.nodeName === "PRE" ? [node] : [...node.querySelectorAll("pre")];
+  let outer = node;
+  for (const pre of blocks) {
+    const box = document.createElement("div");
+    box.className = "code";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy code");
+    button.addEventListener("click", () => copyCode(pre, button));
+    if (pre === node) outer = box;
+    else pre.replaceWith(box);
+    box.append(button, pre);
+  }
+  return outer;
+}
+
+async function copyCode(pre, button) {
+  try {
+    await navigator.clipboard.writeText(pre.textContent.replace(/\n$/, ""));
+    button.textContent = "Copied";
+  } catch {
+    button.textContent = "Copy failed";
+  }
+  setTimeout(() => { button.textContent = "Copy"; }, 1500);
 }
 
 function addNote(content, kind = "error") {
@@ -58,10 +150,12 @@ function saveHistory() {
   const items = [...list.querySelectorAll(".message.user, .message.assistant")]
     .filter((item) => !item.classList.contains("pending"))
     .slice(-SAVED_MAX)
-    .map((item) => ({
-      role: item.classList.contains("user") ? "user" : "assistant",
-      content: item.querySelector(".content").textContent,
-    }));
+    .map((item) => {
+      const content = item.querySelector(".content");
+      return item.classList.contains("user")
+        ? { role: "user", content: content.textContent }
+        : { role: "assistant", content: content.markdown, html: content.rendered ?? null };
+    });
   try {
     localStorage.setItem(SAVED, JSON.stringify(items));
   } catch {
@@ -81,7 +175,7 @@ function showSaved() {
   } catch {
     items = [];
   }
-  for (const item of items) addMessage(item.role, item.content);
+  for (const item of items) addMessage(item.role, item.content, { html: item.html ?? null });
   if (items.length) {
     const note = document.createElement("li");
     note.className = "saved-note";
@@ -97,7 +191,9 @@ async function loadHistory() {
     if (!response.ok) throw new Error(await reasonOf(response));
     const data = await response.json();
     list.replaceChildren();
-    for (const message of data.messages) addMessage(message.role, message.content);
+    for (const message of data.messages) {
+      addMessage(message.role, message.content, { html: message.html ?? null });
+    }
     $("empty").hidden = data.messages.length > 0;
     saveHistory();
     voiceAvailable = data.voice_available;
@@ -183,8 +279,12 @@ async function sendMessage(message) {
 /** Handle one streamed event; true once the answer is complete or failed. */
 function onEvent(event, data, answer, content) {
   if (event === "delta") {
-    content.textContent += data.text;
+    content.markdown += data.text;
+    content.tail.textContent += data.text;
     setState("writing");
+    answer.scrollIntoView({ block: "end" });
+  } else if (event === "render") {
+    showRendered(content, data.html);
     answer.scrollIntoView({ block: "end" });
   } else if (event === "voice") {
     addAudio(answer, data.url);
@@ -193,7 +293,8 @@ function onEvent(event, data, answer, content) {
     addVoiceFailed(answer, data.message);
     setState("ready");
   } else if (event === "done") {
-    content.textContent = data.text;
+    content.markdown = data.text;
+    if (content.rendered === undefined) content.tail.textContent = data.text;
     answer.classList.remove("pending");
     saveHistory();
     const speaking = voiceAvailable && voice.getAttribute("aria-pressed") === "true";

@@ -416,3 +416,98 @@ def test_bad_requests_from_a_logged_in_browser_change_nothing(
     assert bot.llm.requests == []
     after = bot.call(memory.ask, GetStats())
     assert (after.messages, after.journal_appends) == (before.messages, before.journal_appends)
+
+
+CODING_ANSWER = """## Leggere un file
+
+Usa **`pathlib`**, è *semplice*:
+
+1. Crea il `Path`
+2. Chiama `read_text()`
+
+```python
+from pathlib import Path
+
+def leggi(nome: str) -> str:
+    return Path(nome).read_text(encoding="utf-8")
+```
+
+- funziona con UTF-8 🎉
+- e con ~~codifiche strane~~ tutto il resto
+"""
+CODE = """from pathlib import Path
+
+def leggi(nome: str) -> str:
+    return Path(nome).read_text(encoding="utf-8")"""
+
+
+def test_a_coding_answer_shows_formatted_with_a_copy_button(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    assert bot.llm is not None
+    bot.llm.set_latency(first_token=0.2, per_token=0.03)
+    bot.llm.script(CODING_ANSWER)
+    browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=bot.url)
+    page = _page(browser)
+    _log_in(page, bot.url)
+    _send(page, "Come leggo un file in Python?")
+    # Streaming: once the code block shows, the paragraphs above it are final,
+    # and later renderings must leave them in place (no flicker, no lost selection).
+    wait_until(page, "document.querySelector('.message.assistant.pending .content pre') !== null")
+    page.evaluate("window.intro = document.querySelector('.message.assistant .content > p')")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    assert page.evaluate("window.intro.isConnected")
+    _check_coding_answer(page)
+    page.locator(".message.assistant .copy").click()
+    expect(page.locator(".message.assistant .copy")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == CODE
+    page.reload()  # the history comes back rendered too
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    _check_coding_answer(page)
+
+
+def _check_coding_answer(page: Page) -> None:
+    answer = page.locator(".message.assistant .content")
+    expect(answer.locator("h2")).to_have_text("Leggere un file")
+    expect(answer.locator("strong")).to_have_text("pathlib")
+    expect(answer.locator("em")).to_have_text("semplice")
+    expect(answer.locator("ol > li")).to_have_text(["Crea il Path", "Chiama read_text()"])
+    expect(answer.locator("ul > li")).to_have_count(2)
+    expect(answer.locator("s")).to_have_text("codifiche strane")
+    code = answer.locator(".code pre code.language-python")
+    expect(code).to_have_text(CODE)
+    font = code.evaluate("element => getComputedStyle(element).fontFamily")
+    assert "mono" in font.lower()
+    expect(answer.locator(".code button.copy")).to_have_count(1)
+
+
+XSS_ANSWER = (
+    '<img src=x onerror="window.pwned = 1"> <script>window.pwned = 2</script> '
+    "[click](javascript:window.pwned=3) **still bold**\n\n"
+    "```html\n<script>window.pwned = 4</script>\n```"
+)
+
+
+def test_html_and_scripts_in_answers_and_questions_stay_inert(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    assert bot.llm is not None
+    bot.llm.script(XSS_ANSWER)
+    page = _page(browser)
+    _log_in(page, bot.url)
+    question = '<img src=x onerror="window.pwned = 5"> **not bold**'
+    _send(page, question)
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    for _ in range(2):
+        messages = page.locator("#messages")
+        expect(messages.locator("img, script, iframe")).to_have_count(0)
+        expect(page.locator(".message.user .content")).to_have_text(question)
+        expect(page.locator(".message.user strong")).to_have_count(0)
+        answer = page.locator(".message.assistant .content")
+        expect(answer.locator("strong")).to_have_text("still bold")
+        expect(answer.locator("a")).to_have_count(0)  # no javascript: link
+        expect(answer).to_contain_text('<img src=x onerror="window.pwned = 1">')
+        expect(answer.locator("pre code")).to_have_text("<script>window.pwned = 4</script>")
+        assert page.evaluate("window.pwned") is None
+        page.reload()
+        expect(page.locator("#state")).to_have_attribute("data-state", "ready")

@@ -311,3 +311,50 @@ def test_answers_past_the_grace_period_are_given_after_the_restart(
         process.send_signal(signal.SIGTERM)
         _, rest = process.communicate(timeout=60)
     assert process.returncode == 0, rest
+
+
+def test_tauro_run_sends_the_model_markdown_formatted_and_plain_once_when_refused(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    """Outside in: a real `tauro run`, the emulators in their own processes."""
+    bot_url, llm_url = emulators
+    llm_root = llm_url.rstrip("/")
+    answers = ["Ecco **il codice**:\n\n```python\nprint('ciao <3')\n```", "Di **nuovo**"]
+    _control(llm_root, "/_emulator/script", {"answers": answers})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tauro", "run"],
+        cwd=tmp_path,
+        text=True,
+        env=_environment(tmp_path, bot_url, llm_url, WEB_ENABLED="false"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    lines: list[str] = []
+    try:
+        _wait_for_line(process, "system.ready", lines)
+        _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "codice?"})
+        _control(bot_url, "/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+        # Telegram refuses the next formatted message (it should never happen).
+        refusal = 'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0'
+        _control(
+            bot_url,
+            "/_emulator/inject_error",
+            {"method": "sendMessage", "status": 400, "description": refusal},
+        )
+        _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "ancora"})
+        _control(bot_url, "/_emulator/wait_sent?count=2&chat_id=4242&timeout=30")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    sent = _control(bot_url, "/_emulator/sent?chat_id=4242")
+    assert isinstance(sent, dict)
+    first, second = sent["messages"]
+    assert first["text"] == "Ecco il codice:\n\nprint('ciao <3')"
+    kinds = [(e["type"], e.get("language")) for e in first["entities"]]
+    assert kinds == [("bold", None), ("pre", "python")]
+    assert (second["text"], second["entities"]) == ("Di nuovo", [])  # plain, once
+    calls = _control(bot_url, "/_emulator/calls?method=sendMessage")
+    assert isinstance(calls, dict)
+    modes = [(c["status"], c["params"].get("parse_mode")) for c in calls["calls"]]
+    assert modes == [(200, "HTML"), (400, "HTML"), (200, None)]  # one extra request
+    assert ("".join(lines) + rest).count("telegram.html.refused") == 1

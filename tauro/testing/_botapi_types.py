@@ -132,6 +132,7 @@ class BotMessage:
         doc.update(kind=self.kind, text=self.text, history=self.texts, times=self.times)
         doc["unix_times"] = [epoch + t for t in self.times]
         doc.update(reply_to_message_id=self.reply_to_message_id, deleted=self.deleted)
+        doc["entities"] = list(self.raw.get("entities", ()))  # what formats ``text`` now
         if self.file is not None:
             doc["file"] = {"file_id": self.file.file_id, "size": self.file.file_size}
             doc["file"]["mime_type"] = self.file.mime_type

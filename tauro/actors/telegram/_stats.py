@@ -29,7 +29,7 @@ class TelegramStatistics:
     api_calls: int
     api_retries: int
     api_floods: int  # 429s received
-    markdown_fallbacks: int
+    markdown_fallbacks: int  # formatted messages Telegram refused (then sent as plain text)
     api_failures: int
     first_visible: tuple[float, float]
     complete: tuple[float, float]
@@ -70,7 +70,8 @@ def statistics_lines(stats: TelegramStatistics) -> list[str]:
         f"Telegram: @{stats.bot_username}, {stats.updates} updates ({outcomes})",
         f"Chats in progress: {stats.chats_in_flight}, waiting: {stats.queued}",
         f"Bot API: {stats.api_calls} calls, {stats.api_retries} retries, "
-        f"{stats.api_floods} flood waits, {stats.api_failures} failures",
+        f"{stats.api_floods} flood waits, {stats.api_failures} failures, "
+        f"{stats.markdown_fallbacks} formatting refused",
         f"First text visible: p50 {stats.first_visible[0]:.2f} s, "
         f"p99 {stats.first_visible[1]:.2f} s; complete: p50 {stats.complete[0]:.2f} s, "
         f"p99 {stats.complete[1]:.2f} s",

@@ -209,6 +209,65 @@ async def test_broken_markdown_is_shown_as_written_and_never_refused(tmp_path: P
         assert all(call.status == 200 for call in bot.emu.calls_of("sendMessage"))
 
 
+CODING = """## Leggere un file
+
+Usa **pathlib**, è *semplice* 🎉:
+
+```python
+from pathlib import Path
+
+testo = Path("nota.txt").read_text(encoding="utf-8")
+```
+
+1. funziona
+2. con `UTF-8`"""
+
+
+async def test_a_coding_answer_arrives_formatted_through_streamed_edits(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, llm_server={"token_latency": 0.05}) as bot:
+        bot.llm.script(CODING)
+        bot.emu.push_message(42, "come leggo un file?")
+        await bot.emu.wait_for(
+            lambda: bool(bot.final_texts(42)) and "UTF-8" in bot.final_texts(42)[0], 30
+        )
+        await trio.sleep(0.5)
+        (message,) = bot.emu.messages(42)
+        assert message.edits >= 2  # it streamed: every version was accepted
+        calls = bot.emu.calls_of("sendMessage") + bot.emu.calls_of("editMessageText")
+        assert {call.status for call in calls} == {200}
+        assert {call.params.get("parse_mode") for call in calls} == {"HTML"}
+        assert message.text == (
+            "Leggere un file\n\nUsa pathlib, è semplice 🎉:\n\n"
+            'from pathlib import Path\n\ntesto = Path("nota.txt").read_text(encoding="utf-8")'
+            "\n\n1. funziona\n2. con UTF-8"
+        )
+        kinds = [(e["type"], e.get("language")) for e in message.raw["entities"]]
+        assert kinds == [
+            ("bold", None), ("bold", None), ("italic", None), ("pre", "python"), ("code", None)
+        ]  # fmt: skip
+        assert (await bot.stats()).markdown_fallbacks == 0
+
+
+async def test_a_code_block_over_4096_continues_as_code_in_the_next_message(
+    tmp_path: Path,
+) -> None:
+    code = "\n".join(f"riga_{n} = 'è {n}' * 2  # 🐍" for n in range(200))
+    answer = f"Ecco:\n\n```python\n{code}\n```\n\nFatto."
+    async with running_bot(tmp_path, llm_server={"token_latency": 0.0}) as bot:
+        bot.llm.script(answer)
+        bot.emu.push_message(42, "codice lungo")
+        await bot.emu.wait_for(lambda: "Fatto." in "".join(bot.final_texts(42)), 30)
+        await trio.sleep(0.5)
+        messages = [m for m in bot.emu.messages(42) if m.text != "…"]
+        assert len(messages) >= 3
+        for message in messages[1:]:
+            first = message.raw["entities"][0]
+            assert (first["type"], first["offset"], first.get("language")) == ("pre", 0, "python")
+        shown = "\n".join(m.text for m in messages)
+        assert [line for line in shown.splitlines() if "riga_" in line] == code.splitlines()
+        assert (await bot.stats()).markdown_fallbacks == 0
+
+
 async def test_non_text_empty_and_group_rules(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         bot.emu.push_sticker(42)

@@ -1,4 +1,4 @@
-"""Take the screenshots of docs/web.md: the chat, the status page, the offline state.
+"""Take the screenshots of docs/web.md: the chat, a coding answer, the status page, offline.
 
 The real bot (memory, LLM actor on the LLM emulator, web actor) runs in a thread
 and Debian's Chromium shows it at a phone's size:
@@ -23,6 +23,19 @@ ANSWERS = (
     "Ecco tre idee per stasera:\n1. Una passeggiata lungo il fiume\n2. Pasta al pomodoro "
     "fatta in casa\n3. Un film di Fellini",
 )
+CODING_QUESTION = "Come leggo un file di testo in Python?"
+CODING_ANSWER = """Con **pathlib** bastano due righe:
+
+```python
+from pathlib import Path
+
+testo = Path("note.txt").read_text(encoding="utf-8")
+print(testo.splitlines()[0])
+```
+
+- `read_text` apre e chiude il file da sola
+- indica *sempre* la codifica: i file italiani hanno spesso **accenti** (è, à)
+"""
 
 
 def chat(page: Page, url: str, out: Path) -> None:
@@ -34,6 +47,17 @@ def chat(page: Page, url: str, out: Path) -> None:
         expect(page.locator("#state")).to_have_attribute("data-state", "ready")
     page.locator("#text").fill("Grazie!")
     page.screenshot(path=out / "chat.png")
+
+
+def coding(page: Page, url: str, out: Path) -> None:
+    """A coding answer in a conversation of its own (a fresh browser profile)."""
+    page.goto(f"{url}/login#token={TEST_SECRET}")
+    page.wait_for_url(f"{url}/")
+    page.locator("#text").fill(CODING_QUESTION)
+    page.keyboard.press("Enter")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    expect(page.locator(".message.assistant .copy")).to_have_count(1)
+    page.screenshot(path=out / "chat-code.png")
 
 
 def status(page: Page, url: str, out: Path) -> None:
@@ -68,9 +92,13 @@ def main() -> None:
                 chat(page, bot.url, out)
                 status(page, bot.url, out)
                 offline(page, bot.url, out)
+            bot.llm.script(CODING_ANSWER)
+            with open_chromium(Path(folder) / "profile-code", viewport=PHONE) as context:
+                page = context.pages[0] if context.pages else context.new_page()
+                coding(page, bot.url, out)
         finally:
             bot.stop()
-    for name in ("chat.png", "status.png", "chat-offline.png"):
+    for name in ("chat.png", "chat-code.png", "status.png", "chat-offline.png"):
         print(out / name)
 
 

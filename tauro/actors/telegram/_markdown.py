@@ -253,16 +253,24 @@ def _plain(node: SyntaxTreeNode) -> str:
 def _split_runs(runs: list[_Run], limit: int) -> Iterator[list[_Run]]:
     """Runs per message: cut where ``_splitting`` would cut their plain text."""
     plain = "".join(run.text for run in runs)
-    start, end = len(plain) - len(plain.lstrip()), len(plain.rstrip())
+    start, end = _next_start(plain, 0, len(plain.rstrip())), len(plain.rstrip())
     while start < end:
         rest = plain[start:end]
         if telegram_length(rest) <= limit:
             yield _slice(runs, start, end)
             return
-        cut, resume = cut_point(rest, limit)
+        cut, _ = cut_point(rest, limit)
         yield _slice(runs, start, start + len(rest[:cut].rstrip()))
-        start += resume
-        start += len(plain[start:end]) - len(plain[start:end].lstrip())
+        start = _next_start(plain, start + cut, end)
+
+
+def _next_start(plain: str, position: int, end: int) -> int:
+    """Where the next message starts: past the blank at the cut, but at the start
+    of its line, so the first line of a code block that goes on keeps its indent."""
+    rest = plain[position:end]
+    visible = position + len(rest) - len(rest.lstrip())
+    line_start = plain.rfind("\n", position, visible) + 1
+    return line_start if line_start > position else visible
 
 
 def _slice(runs: list[_Run], start: int, end: int) -> list[_Run]:

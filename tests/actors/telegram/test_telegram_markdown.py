@@ -117,6 +117,9 @@ def test_a_code_block_crossing_4096_is_reopened_in_the_next_message() -> None:
     assert [p.html for p in pieces[:1]] == ["Ecco il codice:"]
     assert pieces[1].html is not None
     assert pieces[1].html.startswith(f"{CODE}def main():")
+    for middle in pieces[2:-1]:  # sent with the indentation of their first line
+        assert middle.html is not None
+        assert middle.html.startswith(f"{CODE}    print(")
     for middle in pieces[1:-1]:
         assert middle.html is not None
         assert middle.html.startswith(CODE)

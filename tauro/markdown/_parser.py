@@ -42,13 +42,28 @@ def close_dangling(text: str) -> str:
     last_paragraph = text[text.rfind("\n\n") + 1 :]
     if not _MARKER_CHARS.intersection(last_paragraph):
         return text
-    score = _score(text)
+    block = _last_block(text)
+    if block is None:
+        return text
+    # Only the last block can hold what is open, and it parses the same on its
+    # own: trying closers on it alone keeps a long answer's cost at one parse.
+    closers, score = "", _score(block)
     for _ in range(_MOST_CLOSERS):
-        best, closer = max((_score(text + closer), closer) for closer in _CLOSERS)
+        best, closer = max((_score(block + closers + closer), closer) for closer in _CLOSERS)
         if best <= score:
             break
-        text, score = text + closer, best
-    return text
+        closers, score = closers + closer, best
+    return text + closers
+
+
+def _last_block(text: str) -> str | None:
+    """The source of the last top-level block; None if it is code (nothing to close)."""
+    last = next(
+        (t for t in reversed(_MARKDOWN.parse(text)) if t.level == 0 and t.map is not None), None
+    )
+    if last is None or last.map is None or last.type in ("fence", "code_block"):
+        return None
+    return "\n".join(text.split("\n")[last.map[0] :])
 
 
 def _score(text: str) -> tuple[int, int]:

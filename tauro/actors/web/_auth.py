@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tauro.errors import WebError
+from tauro.files import make_directories, open_private_file
 
 __all__ = [
     "SESSION_COOKIE",
@@ -80,8 +81,8 @@ def _read_token(path: Path) -> str:
 
 def _write_private(path: Path, token: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        make_directories(path.parent)
+        fd = open_private_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(token + "\n")
             file.flush()

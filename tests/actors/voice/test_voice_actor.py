@@ -175,7 +175,7 @@ async def test_nothing_to_say_is_a_voice_error_and_the_actor_goes_on(
 async def test_leftovers_are_swept_at_start_and_everything_at_stop(
     tmp_path: Path, voice_settings: VoiceSettings
 ) -> None:
-    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache").mkdir(mode=0o700)
     for name in ("note-old-1.wav", "note-old-2.ogg", "cache/abc.ogg"):
         (tmp_path / name).write_bytes(b"left by a crash")
     async with voice_system(voice_settings, tmp_path) as system:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 import trio
 import trio.testing
@@ -14,13 +17,17 @@ def all_files(folder: Path) -> list[Path]:
     return list(folder.rglob("*"))
 
 
-def test_the_default_folder_is_private_to_the_user() -> None:
-    assert default_directory().name.startswith("taurobot-voice-")
+def test_the_default_folder_is_one_per_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    assert default_directory().parent.name == f"taurobot-{os.geteuid()}"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert default_directory() == Path("/run/user/1000/taurobot/voice")
 
 
 async def test_open_creates_the_folders_and_sweeps_leftovers(tmp_path: Path) -> None:
     store = NoteStore(tmp_path / "voice")
-    store.cache_directory.mkdir(parents=True)
+    store.directory.mkdir(mode=0o700)
+    store.cache_directory.mkdir(mode=0o700)
     for name in ("note-a-1.ogg", "note-a-1.wav", "cache/abc.ogg"):
         (store.directory / name).write_bytes(b"x")
     (store.directory / "README.txt").write_text("not ours")

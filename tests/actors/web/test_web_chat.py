@@ -164,6 +164,7 @@ async def test_folders_of_dead_processes_are_swept(tmp_path: Path) -> None:
     stale = parent / f"{exited_pid()}-0badf00d"  # a crashed bot's folder
     live = parent / f"{os.getppid()}-12345678"  # a process that is still there
     foreign = parent / "not-ours"
+    parent.mkdir(mode=0o700)
     for folder in (stale, live, foreign):
         folder.mkdir(parents=True)
         (folder / "x.ogg").write_bytes(b"x")

@@ -69,7 +69,15 @@ def make_directories(path: Path) -> None:
 
 
 def private_directory_problem(path: Path) -> str | None:
-    """Why the existing ``path`` is not a private folder; None if it is or is absent."""
+    """Why ``path`` is not a private folder; None if it is (or is absent, in a safe place).
+
+    Its parent counts too: whoever may rename entries there could swap the
+    folder for their own. The parent must belong to the bot's user or root and
+    be writable by nobody else, or be sticky (like /tmp).
+    """
+    parent_problem = _parent_problem(path.parent)
+    if parent_problem is not None:
+        return parent_problem
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -83,6 +91,19 @@ def private_directory_problem(path: Path) -> str | None:
     if info.st_mode & 0o077:
         mode = stat.S_IMODE(info.st_mode)
         return f"gives other users access (mode {mode:04o}; it must be 0700)"
+    return None
+
+
+def _parent_problem(parent: Path) -> str | None:
+    try:
+        info = os.stat(parent)
+    except FileNotFoundError:
+        return None
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"is in {parent}, which belongs to user id {info.st_uid}"
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        mode = stat.S_IMODE(info.st_mode)
+        return f"is in {parent}, where other users may rename it (mode {mode:04o})"
     return None
 
 
@@ -126,8 +147,10 @@ def make_private_directory(path: Path, setting: str) -> Path:
     ``setting`` names what chooses the folder, for the error's "what to do".
     Raises ``UnsafePathError`` otherwise; nothing is written there.
     """
-    make_directories(path)
-    problem = private_directory_problem(path)
+    problem = private_directory_problem(path)  # before making anything in a bad place
+    if problem is None:
+        make_directories(path)
+        problem = private_directory_problem(path)
     if problem is not None:
         raise UnsafePathError(
             str(path),

@@ -430,6 +430,41 @@ async def test_zero_retention_days_never_sweeps(
         await memory._retention_loop()
 
 
+async def test_year_old_history_of_the_original_bot_is_kept_by_default(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Upgrading never deletes history: retention is off unless an operator sets it."""
+    settings = make_settings(tmp_path)
+    assert settings.retention_days == 0
+    stamp = (datetime.now() - timedelta(days=365)).isoformat()
+    old = [{"role": "user", "content": "un anno fa", "timestamp": stamp}]
+    settings.file.parent.mkdir(mode=0o700)
+    settings.file.write_text(json.dumps({"conversations": {"42": old}, "last_updated": stamp}))
+    memory = MemoryEngine(settings)
+    await memory.open()
+    with trio.move_on_after(7 * 86400):  # a week of running, background work included
+        await memory.run()
+    (context,) = values(await memory.process([GetContext("42", 10)]))
+    await memory.close()
+    assert [m.content for m in context] == ["un anno fa"]  # type: ignore[attr-defined]
+    assert stored(memory.path, "42") == ["un anno fa"]
+
+
+async def test_a_sweep_that_deletes_says_so_at_warning(
+    tmp_path: Path, mock_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, retention_days=1.0), wall_clock=mock_wall_clock)
+    await memory.open()
+    values(await memory.process([Append("a", "user", "x"), Append("b", "user", "y")]))
+    mock_clock.jump(86400 + 1)
+    with caplog.at_level("WARNING", logger="tauro.memory"):
+        assert await memory.sweep() == 2
+    await memory.close()
+    (record,) = [r for r in caplog.records if r.getMessage() == "memory.retention.dropped"]
+    assert record.levelname == "WARNING"
+    assert record.fields == {"conversations": 2, "retention_days": 1.0}  # type: ignore[attr-defined]
+
+
 async def test_trimming_survives_restarts(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, max_size=3)
     memory = MemoryEngine(settings)

@@ -25,7 +25,12 @@ from pathlib import Path
 import trio
 
 from tauro.actors.web._app import WebState, build_app
-from tauro.actors.web._auth import WebAuth, load_or_create_token
+from tauro.actors.web._auth import (
+    REVOKED_FILE_NAME,
+    RevokedSessions,
+    WebAuth,
+    load_or_create_token,
+)
 from tauro.actors.web._backend_actors import ActorBackend
 from tauro.actors.web._chat import TurnRunner, VoiceClips, WebCounters, make_clip_parent
 from tauro.actors.web._events import OpenStreams
@@ -82,9 +87,11 @@ class WebActor(Actor[WebMessage]):
         token = await trio.to_thread.run_sync(
             load_or_create_token, self._settings.web.token, self._settings.memory.file
         )
+        revoked = RevokedSessions(self._settings.memory.file.parent / REVOKED_FILE_NAME)
+        await trio.to_thread.run_sync(revoked.load)
         clip_parent = self._settings.audio_directory() / "web"
         await trio.to_thread.run_sync(make_clip_parent, clip_parent)  # refuse a planted one
-        state = self._state(WebAuth(token.value), limiter, clip_parent)
+        state = self._state(WebAuth(token.value, revoked), limiter, clip_parent)
         url = await self.context.start(self._serve, state)
         assert isinstance(url, str)
         self._url = url

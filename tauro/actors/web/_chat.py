@@ -66,7 +66,7 @@ class WebCounters:
     turns: int = 0
     turns_failed: int = 0
     requests: int = 0
-    rejected: int = 0  # 400/401/404/413/415 answers
+    rejected: int = 0  # 400/401/404/413/415/429 answers
     logins: int = 0
 
     def snapshot(self, streams: OpenStreams) -> dict[str, int]:

@@ -34,7 +34,12 @@ from tauro.actors.memory import (
 from tauro.actors.memory import _engine as engine_module
 from tauro.actors.memory._journal import list_segments
 from tauro.config import MemorySettings
-from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
+from tauro.errors import (
+    CorruptMemoryFileError,
+    MemoryStoreError,
+    PersistenceError,
+    UnsafePathError,
+)
 
 BASE = datetime(2025, 11, 5, 19, 52, 21)
 
@@ -463,6 +468,29 @@ async def test_a_sweep_that_deletes_says_so_at_warning(
     (record,) = [r for r in caplog.records if r.getMessage() == "memory.retention.dropped"]
     assert record.levelname == "WARNING"
     assert record.fields == {"conversations": 2, "retention_days": 1.0}  # type: ignore[attr-defined]
+
+
+async def test_the_original_bots_readable_file_is_made_private_at_start(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    settings.file.parent.mkdir(mode=0o755)
+    settings.file.write_text('{"conversations": {"1": []}}')
+    settings.file.chmod(0o644)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    await memory.close()
+    assert settings.file.stat().st_mode & 0o777 == 0o600
+    made = [p for p in settings.file.parent.iterdir() if p.is_file()]
+    assert made and all(p.stat().st_mode & 0o777 == 0o600 for p in made)
+
+
+async def test_a_memory_folder_others_may_write_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    settings.file.parent.mkdir()
+    settings.file.parent.chmod(0o777)
+    with pytest.raises(UnsafePathError, match="MEMORY_FILE") as caught:
+        await MemoryEngine(settings).open()
+    assert str(settings.file.parent) in str(caught.value)
+    assert list(settings.file.parent.iterdir()) == []
 
 
 async def test_trimming_survives_restarts(tmp_path: Path) -> None:

@@ -480,7 +480,8 @@ async def test_the_original_bots_readable_file_is_made_private_at_start(tmp_path
     await memory.close()
     assert settings.file.stat().st_mode & 0o777 == 0o600
     made = [p for p in settings.file.parent.iterdir() if p.is_file()]
-    assert made and all(p.stat().st_mode & 0o777 == 0o600 for p in made)
+    assert made
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in made)
 
 
 async def test_a_memory_folder_others_may_write_is_refused(tmp_path: Path) -> None:

@@ -149,7 +149,9 @@ async def test_logout_ends_the_session_for_every_copy_of_the_cookie(start_web: S
         assert (await client.get("/api/session")).status_code == 200
 
 
-async def test_repeated_wrong_secrets_from_one_client_get_429(start_web: StartWeb) -> None:
+async def test_repeated_wrong_secrets_from_one_client_get_429(
+    start_web: StartWeb, caplog: pytest.LogCaptureFixture
+) -> None:
     web = await start_web()
     async with web.client() as client:
         codes = [(await client.post("/api/login", json={"token": "guess"})).status_code]
@@ -162,6 +164,10 @@ async def test_repeated_wrong_secrets_from_one_client_get_429(start_web: StartWe
         assert int(refused.headers["retry-after"]) >= 1
         assert "try again in" in refused.json()["error"]
         assert "set-cookie" not in refused.headers
+    refusals = [r for r in caplog.records if r.getMessage() == "web.login.refused"]
+    assert len(refusals) == len(codes) - 1  # one WARNING per secret checked and wrong
+    assert {r.levelname for r in refusals} == {"WARNING"}
+    assert SECRET not in caplog.text
 
 
 @pytest.mark.parametrize(

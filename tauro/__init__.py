@@ -16,8 +16,9 @@ Layering — who may import whom (lower layers never import higher ones)::
     tauro.runtime                   actors, supervisors, mailboxes; knows nothing of Telegram
         │
     tauro.config, tauro.logs,       settings, structured logging with redaction,
-    tauro.errors, tauro.markdown    the one error tree, the model's Markdown parsed
-                                    (one parser for both channels; pure functions)
+    tauro.files, tauro.errors,      private folders and files (0700/0600), the one error tree,
+    tauro.markdown                  the model's Markdown parsed (one parser for both
+                                    channels; pure functions)
 
 ``tauro.testing`` (Bot API and LLM server emulators) and ``tauro.runtime.testing``
 (probe and fault-injecting actors) are for tests and may import anything.

@@ -28,7 +28,7 @@ from tauro.actors.telegram import BOT_PREFERENCES, TelegramActor
 from tauro.actors.voice import VoiceActor
 from tauro.actors.web import web_actor_spec
 from tauro.config import Settings
-from tauro.errors import InvalidTokenError, PollingConflictError
+from tauro.errors import InvalidTokenError, PollingConflictError, UnsafePathError
 from tauro.runtime import (
     Actor,
     ActorContext,
@@ -59,7 +59,15 @@ def build_system_spec(
         _actor(settings, "llm", lambda: LLMActor(settings.llm, saved_model=saved_model))
     ]
     if settings.voice.enabled:
-        services.append(_actor(settings, "voice", lambda: VoiceActor(settings.voice)))
+        notes = settings.audio_directory() / "notes"
+        services.append(
+            _actor(
+                settings,
+                "voice",
+                lambda: VoiceActor(settings.voice, directory=notes),
+                fatal_errors=(UnsafePathError,),
+            )
+        )
     voice = "voice" if settings.voice.enabled else None
     channels: list[ActorSpec | SupervisorSpec] = [
         _actor(

@@ -17,6 +17,7 @@ from tauro.actors.llm import check_llm
 from tauro.actors.telegram import check_telegram
 from tauro.actors.voice import check_voice
 from tauro.config import LoadedSettings, Settings
+from tauro.files import private_directory_problem, state_directory_problem
 
 __all__ = ["collect_findings", "run_checks"]
 
@@ -37,6 +38,7 @@ async def collect_findings(loaded: LoadedSettings) -> list[str]:
     settings = loaded.settings
     lines = _settings_lines(loaded)
     lines += _memory_lines(settings)
+    lines += _audio_lines(settings)
     lines += _web_lines(settings)
     lines += (await check_telegram(settings.telegram)).lines()
     lines += (await check_llm(settings.llm)).lines()
@@ -72,8 +74,43 @@ def _memory_lines(settings: Settings) -> list[str]:
         existing = existing.parent
     if not os.access(existing, os.W_OK):
         return [f"FAIL MEMORY_FILE={path}: {existing} is not writable; choose another path"]
+    problem = state_directory_problem(directory)
+    if problem is not None:
+        return [
+            f"FAIL MEMORY_FILE={path}: its folder {directory} {problem}; "
+            "make it the bot user's own, writable only by it, or choose another path"
+        ]
     state = f"{path.stat().st_size} bytes" if path.is_file() else "will be created"
-    return [f"ok   MEMORY_FILE={path} ({state})"]
+    return [f"ok   MEMORY_FILE={path} ({state})", _retention_line(settings.memory.retention_days)]
+
+
+def _retention_line(days: float) -> str:
+    if days <= 0:
+        return "ok   MEMORY_RETENTION_DAYS=0: every conversation is kept forever"
+    return (
+        f"ok   MEMORY_RETENTION_DAYS={days:g}: conversations idle longer than {days:g} days "
+        "are DELETED (set 0 to keep them forever)"
+    )
+
+
+def _audio_lines(settings: Settings) -> list[str]:
+    """VOICE_DIR: where voice notes and web clips go, refused unless private."""
+    if not settings.voice.enabled and not settings.web.enabled:
+        return []
+    folder = settings.audio_directory()
+    problems = [
+        f"{path} {problem}"
+        for path in (folder, folder / "notes", folder / "notes" / "cache", folder / "web")
+        if (problem := private_directory_problem(path)) is not None
+    ]
+    if problems:
+        return [
+            f"FAIL VOICE_DIR: {'; '.join(problems)}; the bot refuses to keep audio there: "
+            "remove it (it is recreated private) or set VOICE_DIR to a folder only the "
+            "bot's user can open"
+        ]
+    state = "private" if folder.exists() else "will be created private (0700)"
+    return [f"ok   VOICE_DIR={folder} ({state})"]
 
 
 def _web_lines(settings: Settings) -> list[str]:

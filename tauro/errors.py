@@ -23,7 +23,8 @@ and every message names the setting or file involved and says what to do::
     │   ├── LLMTimeoutError         no first token / no answer in time
     │   └── LLMResponseError        the server answered with an error or garbage
     ├── VoiceError                  speech synthesis or encoding failed
-    └── WebError                    the web channel
+    ├── WebError                    the web channel
+    └── UnsafePathError             a folder others could reach or swap (refused)
 
 ``trio.Cancelled`` is a ``BaseException`` and never caught by ``except TauroError``.
 """
@@ -49,6 +50,7 @@ __all__ = [
     "PollingConflictError",
     "TauroError",
     "TelegramError",
+    "UnsafePathError",
     "VoiceError",
     "WebError",
 ]
@@ -169,3 +171,15 @@ class VoiceError(TauroError):
 
 class WebError(TauroError):
     """The web channel failed to start or serve."""
+
+
+class UnsafePathError(TauroError):
+    """A folder the bot would keep private data in is not private; ``path`` names it.
+
+    Raised instead of using it: a symbolic link, something that is not a folder,
+    a folder of another user, or one other users can read or write.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")

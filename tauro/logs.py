@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from tauro.files import make_directories, open_private_file
 
 __all__ = ["Redactor", "StructuredFormatter", "configure_logging"]
 
@@ -91,8 +94,7 @@ def configure_logging(
     formatter = StructuredFormatter(json_lines=json_lines, redactor=Redactor(secrets))
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(file, encoding="utf-8"))
+        handlers.append(logging.FileHandler(_private_log_file(file), encoding="utf-8"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -103,3 +105,13 @@ def configure_logging(
     quiet = logging.WARNING if level != "DEBUG" else logging.INFO
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
+
+
+def _private_log_file(file: Path) -> Path:
+    """Create LOG_FILE (and missing folders) private: 0600, in 0700 folders.
+
+    An existing file keeps the mode its owner gave it.
+    """
+    make_directories(file.parent)
+    os.close(open_private_file(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+    return file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -60,3 +61,44 @@ async def test_problems_say_what_to_do(tmp_path: Path) -> None:
     assert "WEB_PORT" in failures
     assert "TTS_LANGUAGE=xx-nowhere" in failures
     await trio.lowlevel.checkpoint()
+
+
+async def _findings(tmp_path: Path, **extra: str) -> list[str]:
+    env = {
+        "OLLAMA_HOST": f"http://127.0.0.1:{_free_port()}",
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{_free_port()}/bot",
+        "MEMORY_FILE": str(tmp_path / "memory" / "m.json"),
+        "WEB_PORT": str(_free_port()),
+        "ENABLE_TTS": "false",
+        **extra,
+    }
+    return await collect_findings(load_settings(None, env, None))
+
+
+async def test_a_planted_voice_folder_is_reported_naming_it(tmp_path: Path) -> None:
+    planted = tmp_path / "taurobot-voice-0"
+    planted.mkdir(mode=0o777)
+    os.chmod(planted, 0o777)
+    os.chown(planted, 65534, 65534)
+    lines = await _findings(tmp_path, VOICE_DIR=str(planted))
+    (line,) = [line for line in lines if "VOICE_DIR" in line]
+    assert line.startswith("FAIL")
+    assert str(planted) in line
+    assert "user id 65534" in line
+
+
+async def test_the_private_voice_folder_and_retention_are_shown(tmp_path: Path) -> None:
+    lines = await _findings(tmp_path)
+    text = "\n".join(lines)
+    assert f"ok   VOICE_DIR={tmp_path / 'memory' / 'voice'} (will be created private" in text
+    assert "ok   MEMORY_RETENTION_DAYS=0: every conversation is kept forever" in text
+    lines = await _findings(tmp_path, MEMORY_RETENTION_DAYS="90")
+    assert any("MEMORY_RETENTION_DAYS=90" in line and "DELETED" in line for line in lines)
+
+
+async def test_a_memory_folder_others_may_write_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "memory").mkdir()
+    os.chmod(tmp_path / "memory", 0o777)
+    lines = await _findings(tmp_path)
+    (line,) = [line for line in lines if line.startswith("FAIL MEMORY_FILE")]
+    assert "may write there" in line

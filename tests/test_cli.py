@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -358,3 +359,75 @@ def test_tauro_run_sends_the_model_markdown_formatted_and_plain_once_when_refuse
     modes = [(c["status"], c["params"].get("parse_mode")) for c in calls["calls"]]
     assert modes == [(200, "HTML"), (400, "HTML"), (200, None)]  # one extra request
     assert ("".join(lines) + rest).count("telegram.html.refused") == 1
+
+
+def _original_memory_file(path: Path, year_ago: datetime) -> dict[str, object]:
+    """TauroBot 3.0's memory/conversations.json, last written a year ago."""
+    stamp = year_ago.isoformat()
+    original = {
+        "conversations": {
+            "4242": [
+                {"role": "user", "content": "Mi chiamo Aldo e ho un gatto", "timestamp": stamp},
+                {"role": "assistant", "content": "Piacere, Aldo!", "timestamp": stamp},
+            ],
+            "777": [{"role": "user", "content": "ciao dal 2025", "timestamp": stamp}],
+        },
+        "last_updated": stamp,
+    }
+    path.parent.mkdir(mode=0o700)
+    path.write_text(json.dumps(original, indent=2))
+    return original
+
+
+def test_an_upgrade_keeps_year_old_history_and_the_model_sees_it(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    bot_url, llm_url = emulators
+    memory_file = tmp_path / "memory" / "conversations.json"
+    _original_memory_file(memory_file, datetime.now() - timedelta(days=365))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tauro", "run"],
+        cwd=tmp_path,
+        text=True,
+        env=_environment(tmp_path, bot_url, llm_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    lines: list[str] = []
+    _wait_for_line(process, "system.ready", lines)
+    _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "Come mi chiamo?"})
+    _control(bot_url, "/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+    requests = _control(llm_url, "/_emulator/requests")
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=60)
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert isinstance(requests, dict)
+    (request,) = requests["requests"]
+    contents = [message["content"] for message in request["messages"]]
+    assert contents[-3:] == ["Mi chiamo Aldo e ho un gatto", "Piacere, Aldo!", "Come mi chiamo?"]
+    assert "retention" not in log
+    stored = json.loads(memory_file.read_text())["conversations"]
+    assert [m["content"] for m in stored["777"]] == ["ciao dal 2025"]
+    assert [m["content"] for m in stored["4242"]][:2] == contents[-3:-1]
+
+
+def test_a_voice_folder_planted_by_another_user_stops_the_bot_naming_it(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    """Issue 16's attack, as another local user (uid 65534) would set it up."""
+    planted = tmp_path / "shared-tmp" / "taurobot-voice-0"
+    for folder in (planted, planted / "cache"):
+        folder.mkdir(parents=True)
+        os.chmod(folder, 0o777)
+        os.chown(folder, 65534, 65534)
+    bot_url, llm_url = emulators
+    env = _environment(tmp_path, bot_url, llm_url, VOICE_DIR=str(planted))
+    env["ENABLE_TTS"] = "true"
+    done = _run_to_the_end(tmp_path, env)
+    assert done.returncode == 1, done.stderr
+    (failed,) = [line for line in done.stderr.splitlines() if "system.failed" in line]
+    assert "actor=voice" in failed
+    assert str(planted) in failed
+    assert "user id 65534" in failed
+    assert [p.name for p in planted.rglob("*")] == ["cache"]  # nothing of ours went there

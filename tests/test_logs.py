@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,13 @@ def test_redactor_keeps_ordinary_text() -> None:
     redact = Redactor(["abc"])  # too short to be a secret worth replacing
     assert redact("chat 12345: hello abc") == "chat 12345: hello abc"
     assert redact(f"token {TOKEN}!") == "token <redacted>!"
+
+
+def test_a_log_file_the_bot_creates_is_private(tmp_path: Path) -> None:
+    file = tmp_path / "logs" / "deep" / "tauro.log"
+    configure_logging(level="INFO", file=file, stream=io.StringIO())
+    logging.getLogger("tauro.test").warning("private.line")
+    configure_logging(level="WARNING")
+    assert "private.line" in file.read_text()
+    assert file.stat().st_mode & 0o777 == 0o600
+    assert [(p.stat().st_mode & 0o777) for p in (file.parent.parent, file.parent)] == [0o700] * 2

@@ -59,7 +59,7 @@ class MemorySettings:
     file: Path = Path("memory/conversations.json")
     max_size: int = 1000  # messages kept per conversation
     save_interval: int = 5  # messages committed per batch at most
-    retention_days: float = 30.0
+    retention_days: float = 0.0  # 0: keep every conversation forever, as the original did
     retention_check_interval: float = 3600.0  # seconds
     durability: Literal["fsync", "none"] = "fsync"
     flush_timeout: float = 30.0  # seconds for the final snapshot at shutdown
@@ -74,6 +74,7 @@ class VoiceSettings:
     max_chars: int = 1000  # longer answers are cut for speech
     workers: int = 1  # synthesis processes
     cache_entries: int = 32
+    directory: Path | None = None  # private audio folder; None: beside the memory file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +116,10 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    def audio_directory(self) -> Path:
+        """The private folder of voice notes (``notes/``) and web clips (``web/``)."""
+        return self.voice.directory or self.memory.file.parent / "voice"
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line or an error."""

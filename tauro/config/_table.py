@@ -367,7 +367,8 @@ SETTINGS: tuple[SettingDef, ...] = (
         "memory",
         "retention_days",
         _number(_F, 0, _INF),
-        "Conversations idle longer than this are dropped (0 = never).",
+        "Days after which an idle conversation is deleted; 0 (the default) keeps every "
+        "conversation forever, as the original bot did. Each sweep that deletes logs a WARNING.",
     ),
     SettingDef(
         "MEMORY_RETENTION_CHECK_INTERVAL",
@@ -449,6 +450,15 @@ SETTINGS: tuple[SettingDef, ...] = (
         "cache_entries",
         _number(_I, 0, 10000),
         "Voice notes kept for identical texts (0 = no cache).",
+    ),
+    SettingDef(
+        "VOICE_DIR",
+        "voice.directory",
+        "voice",
+        "directory",
+        _optional_path,
+        "Private folder (0700) for voice notes and web clips; empty = `voice/` beside "
+        "MEMORY_FILE. An existing folder must be the bot user's own, 0700, not a link.",
     ),
     # Web
     SettingDef("WEB_ENABLED", "web.enabled", "web", "enabled", _bool, "Serve the web app."),

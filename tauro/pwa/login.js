@@ -27,7 +27,16 @@ async function logIn(token) {
     return showProblem("You are offline: the bot cannot be reached.");
   }
   if (response.status === 204) return location.replace(nextPage());
-  showProblem(response.status === 401 ? "That secret is not right." : `Login failed (HTTP ${response.status}).`);
+  showProblem(await failure(response));
+}
+
+async function failure(response) {
+  if (response.status === 401) return "That secret is not right.";
+  if (response.status === 429) {
+    const wait = response.headers.get("Retry-After") || "a few";
+    return `Too many wrong secrets: wait ${wait} s before the next try.`;
+  }
+  return `Login failed (HTTP ${response.status}).`;
 }
 
 function showProblem(text) {
@@ -41,8 +50,14 @@ form.addEventListener("submit", (event) => {
   logIn(input.value.trim());
 });
 
-const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromLink) {
+// The link may be opened in a tab already on /login: then only the #fragment
+// changes and the page does not reload, so the fragment is read on both.
+function logInFromLink() {
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (!fromLink) return;
   history.replaceState(null, "", location.pathname + location.search); // drop the secret from the address bar
   logIn(fromLink);
 }
+
+window.addEventListener("hashchange", logInFromLink);
+logInFromLink();

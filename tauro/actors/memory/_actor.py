@@ -15,6 +15,7 @@ import outcome
 from tauro.actors.memory._engine import REWRITE_GROWTH, REWRITE_MIN_BYTES, MemoryEngine
 from tauro.actors.memory._messages import MemoryMessage
 from tauro.config import MemorySettings
+from tauro.errors import UnsafePathError
 from tauro.runtime import Actor, ActorSpec, Restart
 
 __all__ = ["MEMORY_ACTOR", "MemoryActor", "memory_actor_spec"]
@@ -73,6 +74,7 @@ def memory_actor_spec(
         name=MEMORY_ACTOR,
         factory=lambda: MemoryActor(settings),
         restart=Restart.PERMANENT,
+        fatal_errors=(UnsafePathError,),  # a folder others may write: restarting cannot help
         mailbox_size=mailbox_size,
         ask_timeout=ask_timeout,
         stop_timeout=stop_timeout,

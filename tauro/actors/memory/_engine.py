@@ -61,6 +61,7 @@ from tauro.actors.memory._snapshot import (
 from tauro.actors.memory._store import MemoryState
 from tauro.config import MemorySettings
 from tauro.errors import MemoryStoreError, PersistenceError
+from tauro.files import make_state_directory, tighten_file
 
 __all__ = ["REWRITE_GROWTH", "REWRITE_MIN_BYTES", "MemoryEngine"]
 
@@ -131,8 +132,10 @@ class MemoryEngine:
         return recovery
 
     def _open_sync(self) -> Recovery:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_state_directory(self.path.parent, "MEMORY_FILE")
         self._lock_fd = lock_memory_file(self.path)
+        if tighten_file(self.path):  # the original bot's file was readable by all
+            logger.info("memory.file.made_private", extra={"fields": {"file": str(self.path)}})
         try:
             for temp in sweep_temp_files(self.path):
                 logger.info("memory.temp.removed", extra={"fields": {"file": str(temp)}})
@@ -388,8 +391,9 @@ class MemoryEngine:
                 changes: list[tuple[int, Change]] = [(i, Clear(n)) for i, n in enumerate(idle)]
                 await self._commit_locked(changes, outcomes)
         dropped = sum(isinstance(result, outcome.Value) for result in outcomes) if idle else 0
-        if dropped:
-            logger.info("memory.retention.dropped", extra={"fields": {"conversations": dropped}})
+        if dropped:  # deleting history is never quiet
+            fields = {"conversations": dropped, "retention_days": self.settings.retention_days}
+            logger.warning("memory.retention.dropped", extra={"fields": fields})
         return dropped
 
 

@@ -70,7 +70,7 @@ def lock_memory_file(memory_file: Path) -> int:
     error at start. The kernel drops it when the process dies, even by SIGKILL.
     """
     path = memory_file.with_name(memory_file.name + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -27,6 +27,7 @@ from tauro.actors.memory._journal import fsync_directory
 from tauro.actors.memory._messages import PreferenceValue
 from tauro.actors.memory._records import dumps, fragment_from_dict
 from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
+from tauro.files import tighten_file
 
 __all__ = [
     "LoadedSnapshot",
@@ -286,6 +287,7 @@ def move_aside(path: Path, replacement: Path | None = None) -> Path:
     else:
         _link_or_copy(path, target)
         os.replace(replacement, path)
+    tighten_file(target)  # the damaged file may be the original bot's, readable by all
     fsync_directory(path.parent)
     return target
 

@@ -147,6 +147,11 @@ class VoiceActor(Actor[VoiceMessage]):
         if not await self._store.link(item.path, path):
             self._cache.forget(key)
             return None
+        if not await self._store.verify(path, item.size):  # never send what we did not make
+            log.warning("voice.cache.rejected", extra={"fields": {"file": str(item.path)}})
+            self._cache.forget(key)
+            await self._store.remove([path, item.path])
+            return None
         self._store.issue(path)
         return VoiceNote(path, item.duration_seconds, item.size)
 
@@ -177,7 +182,7 @@ class VoiceActor(Actor[VoiceMessage]):
         if not self._cache.enabled:
             return
         path = self._store.cache_path(key)
-        if await self._store.link(ogg, path):
+        if await self._store.put_in_cache(ogg, path):
             evicted = self._cache.put(key, CachedAudio(path, done.duration_seconds, done.size))
             await self._store.remove(item.path for item in evicted)
 

@@ -39,6 +39,7 @@ WORKER_NICENESS = 10
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.umask(0o077)  # the WAV and OGG it writes are the bot user's alone (0600)
     os.nice(WORKER_NICENESS)
     replies = _claim_stdout()
     try:

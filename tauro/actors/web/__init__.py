@@ -3,7 +3,8 @@
 Layers, each importing only those above it:
 
 - ``_events``   what a turn tells the browser, as server-sent events;
-- ``_auth``     the one secret and the signed per-browser sessions;
+- ``_auth``     the one secret, the signed per-browser sessions, ended sessions;
+- ``_throttle`` the per-client backoff after wrong secrets;
 - ``_status``   one status snapshot, as JSON and Prometheus text;
 - ``_backend``  the narrow interface to the rest of the bot (:class:`ChatBackend`);
 - ``_chat``     turns that outlive their request, voice clips;
@@ -30,6 +31,7 @@ from tauro.actors.web._actor import web_actor_spec as web_actor_spec
 from tauro.actors.web._app import WebState as WebState
 from tauro.actors.web._app import build_app as build_app
 from tauro.actors.web._auth import SESSION_COOKIE as SESSION_COOKIE
+from tauro.actors.web._auth import RevokedSessions as RevokedSessions
 from tauro.actors.web._auth import WebAuth as WebAuth
 from tauro.actors.web._auth import load_or_create_token as load_or_create_token
 from tauro.actors.web._backend import ChatBackend as ChatBackend
@@ -52,3 +54,4 @@ from tauro.actors.web._static import StaticFiles as StaticFiles
 from tauro.actors.web._status import ActorStatus as ActorStatus
 from tauro.actors.web._status import LatencySummary as LatencySummary
 from tauro.actors.web._status import StatusReport as StatusReport
+from tauro.actors.web._throttle import LoginThrottle as LoginThrottle

@@ -25,13 +25,19 @@ from pathlib import Path
 import trio
 
 from tauro.actors.web._app import WebState, build_app
-from tauro.actors.web._auth import WebAuth, load_or_create_token
+from tauro.actors.web._auth import (
+    REVOKED_FILE_NAME,
+    RevokedSessions,
+    WebAuth,
+    load_or_create_token,
+)
 from tauro.actors.web._backend_actors import ActorBackend
-from tauro.actors.web._chat import TurnRunner, VoiceClips, WebCounters
+from tauro.actors.web._chat import TurnRunner, VoiceClips, WebCounters, make_clip_parent
 from tauro.actors.web._events import OpenStreams
 from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
 from tauro.config import Settings
+from tauro.errors import UnsafePathError
 from tauro.runtime import Actor, ActorSpec, Restart, SystemStatistics
 
 __all__ = ["PWA_ROOT", "WEB_ACTOR", "GetWebAddress", "WebActor", "WebMessage", "web_actor_spec"]
@@ -81,16 +87,21 @@ class WebActor(Actor[WebMessage]):
         token = await trio.to_thread.run_sync(
             load_or_create_token, self._settings.web.token, self._settings.memory.file
         )
-        state = self._state(WebAuth(token.value), limiter)
+        revoked = RevokedSessions(self._settings.memory.file.parent / REVOKED_FILE_NAME)
+        await trio.to_thread.run_sync(revoked.load)
+        clip_parent = self._settings.audio_directory() / "web"
+        await trio.to_thread.run_sync(make_clip_parent, clip_parent)  # refuse a planted one
+        state = self._state(WebAuth(token.value, revoked), limiter, clip_parent)
         url = await self.context.start(self._serve, state)
         assert isinstance(url, str)
         self._url = url
         self.context.start_soon(self._watch_stop)
         _log_address(url, token.value if token.generated else None, token.path)
 
-    def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter) -> WebState:
+    def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter, clip_parent: Path) -> WebState:
         streams, counters = OpenStreams(), WebCounters()
-        clips = self._clips = VoiceClips(max(1, self._settings.voice.cache_entries))
+        capacity = max(1, self._settings.voice.cache_entries)
+        clips = self._clips = VoiceClips(capacity, clip_parent)
         backend = ActorBackend(
             self.context.ref,
             self._settings,
@@ -201,6 +212,7 @@ def web_actor_spec(
         name=WEB_ACTOR,
         factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root),
         restart=Restart.PERMANENT,
+        fatal_errors=(UnsafePathError,),
         mailbox_size=settings.runtime.mailbox_size,
         ask_timeout=settings.runtime.ask_timeout,
         stop_timeout=stop,

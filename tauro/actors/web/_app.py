@@ -3,8 +3,9 @@
 Routes (every error is JSON ``{"error": reason}``)::
 
     GET  /, /login, /status, /<shell file>   the PWA (public: it holds no data)
-    POST /api/login   {"token"}              sets the session cookie   (401 if wrong)
-    POST /api/logout  {}                     forgets the cookie
+    POST /api/login   {"token"}              sets the session cookie   (401 if wrong, 429
+                                             after repeated wrong ones from one address)
+    POST /api/logout  {}                     ends the session on the server, drops the cookie
     GET  /api/session                        {"voice", "voice_available"} (401 if none)
     GET  /api/history                        {"messages": [...], "voice", "voice_available"};
                                              answers also carry "html" (sanitised Markdown)
@@ -14,6 +15,9 @@ Routes (every error is JSON ``{"error": reason}``)::
     GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
 
+The secret is read only from a JSON body, never from a query string: a
+``GET /login?token=...`` is just the login page.
+
 Checks run in a fixed order (secret, origin, body size, JSON shape) and all of
 them before the backend is called, so a bad request never reaches the LLM or
 memory.
@@ -22,8 +26,9 @@ memory.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -49,6 +54,7 @@ from tauro.actors.web._events import OpenStreams, sse_frames
 from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
+from tauro.actors.web._throttle import LoginThrottle
 from tauro.errors import TauroError
 from tauro.markdown import render_html
 
@@ -73,6 +79,7 @@ class WebState:
     clips: VoiceClips
     counters: WebCounters
     max_body: int
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def build_app(state: WebState) -> Starlette:
@@ -132,7 +139,7 @@ class CountingMiddleware:
 
         async def wrapped_send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                if message.get("status") in (400, 401, 404, 413, 415):
+                if message.get("status") in (400, 401, 404, 413, 415, 429):
                     self._counters.rejected += 1
                 message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
             await send(message)
@@ -174,10 +181,17 @@ class _Api:
         return await read_json(request, self._s.max_body)
 
     async def login(self, request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        wait = self._s.throttle.retry_after(client)
+        if wait > 0:  # the secret is not even looked at
+            return _too_many(wait)
         body = await self._body(request)
         token = body.get("token")
         if not isinstance(token, str) or not self._s.auth.check_token(token):
+            self._s.throttle.failed(client)
+            log.warning("web.login.refused", extra={"fields": {"client": client}})
             raise HTTPProblem(401, "wrong secret: use the link from the bot's log or WEB_TOKEN")
+        self._s.throttle.succeeded(client)
         cookie, conversation = self._s.auth.new_session()
         self._s.counters.logins += 1
         log.info("web.login", extra={"fields": {"conversation": conversation}})
@@ -195,9 +209,23 @@ class _Api:
 
     async def logout(self, request: Request) -> Response:
         await self._body(request)
+        await self._end_session(request.cookies.get(SESSION_COOKIE))
         response = Response(status_code=204, headers=_NO_STORE)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+    async def _end_session(self, cookie: str | None) -> None:
+        """Refuse this cookie from now on, for whoever holds a copy (and after restarts)."""
+        revoked = self._s.auth.revoked
+        session_id = self._s.auth.session_id(cookie)
+        if session_id is None:
+            return
+        revoked.revoke(session_id)
+        log.info("web.logout", extra={"fields": {"conversation": f"web:{session_id}"}})
+        try:
+            await trio.to_thread.run_sync(revoked.store, session_id)
+        except TauroError as error:
+            log.error("web.logout.not_stored", extra={"fields": {"error": str(error)}})
 
     async def session(self, request: Request) -> Response:
         conversation = self._conversation(request)
@@ -280,6 +308,13 @@ class _Api:
             return Response(status_code=304, headers=headers)
         body = b"" if request.method == "HEAD" else found.body
         return Response(body, media_type=found.media_type, headers=headers)
+
+
+def _too_many(wait: float) -> Response:
+    seconds = math.ceil(wait)
+    response = json_error(429, f"too many wrong secrets from here; try again in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _etags(header: str) -> set[str]:

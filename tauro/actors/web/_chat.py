@@ -16,7 +16,6 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +37,7 @@ from tauro.actors.web._events import (
     open_turn_events,
 )
 from tauro.actors.web._http import HTTPProblem, json_error
+from tauro.files import default_audio_directory, make_private_directory, open_private_file
 
 __all__ = [
     "CLIP_GONE",
@@ -66,7 +66,7 @@ class WebCounters:
     turns: int = 0
     turns_failed: int = 0
     requests: int = 0
-    rejected: int = 0  # 400/401/404/413/415 answers
+    rejected: int = 0  # 400/401/404/413/415/429 answers
     logins: int = 0
 
     def snapshot(self, streams: OpenStreams) -> dict[str, int]:
@@ -153,8 +153,8 @@ class VoiceClip:
 
 
 def default_clip_directory() -> Path:
-    """Where every bot process of this user keeps its clip folder."""
-    return Path(tempfile.gettempdir()) / f"taurobot-web-voice-{os.getuid()}"
+    """Clip folder of code given none (the bot passes VOICE_DIR/web); checked private."""
+    return default_audio_directory() / "web"
 
 
 class VoiceClips:
@@ -227,13 +227,25 @@ async def _in_thread(limiter: trio.CapacityLimiter, fn: Callable[..., T], *args:
     return result
 
 
+def make_clip_parent(parent: Path) -> None:
+    """Create or check the clips' parent folder: private (0700, ours, not a link).
+
+    ``UnsafePathError`` otherwise, so a planted folder never receives a clip.
+    """
+    make_private_directory(parent, "VOICE_DIR")
+
+
 def _make_folder(folder: Path) -> None:
     """Create ``folder`` (private), removing the folders of processes that died."""
-    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_clip_parent(folder.parent)
     for other in folder.parent.iterdir():
-        if other != folder and other.is_dir() and not _owner_alive(other.name):
+        if other != folder and _is_real_folder(other) and not _owner_alive(other.name):
             shutil.rmtree(other, ignore_errors=True)
-    folder.mkdir(mode=0o700, exist_ok=True)
+    make_private_directory(folder, "VOICE_DIR")
+
+
+def _is_real_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 def _owner_alive(name: str) -> bool:
@@ -256,7 +268,15 @@ def _link_or_copy(source: Path, target: Path) -> None:
     except FileNotFoundError:
         raise  # the note is gone: nothing to copy either
     except OSError:  # no hard links here, or another file system
-        shutil.copyfile(source, target)  # in chunks, never whole in memory
+        _copy_private(source, target)
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    """Copy in chunks (never whole in memory) into a new 0600 file, never through a link."""
+    with source.open("rb") as reader:
+        fd = open_private_file(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with os.fdopen(fd, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
 
 
 def _remove(paths: Iterable[Path]) -> None:

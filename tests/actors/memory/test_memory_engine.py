@@ -34,7 +34,12 @@ from tauro.actors.memory import (
 from tauro.actors.memory import _engine as engine_module
 from tauro.actors.memory._journal import list_segments
 from tauro.config import MemorySettings
-from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
+from tauro.errors import (
+    CorruptMemoryFileError,
+    MemoryStoreError,
+    PersistenceError,
+    UnsafePathError,
+)
 
 BASE = datetime(2025, 11, 5, 19, 52, 21)
 
@@ -428,6 +433,65 @@ async def test_zero_retention_days_never_sweeps(
     monkeypatch.setattr(memory, "sweep", sweep)
     with trio.move_on_after(365 * 86400):
         await memory._retention_loop()
+
+
+async def test_year_old_history_of_the_original_bot_is_kept_by_default(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Upgrading never deletes history: retention is off unless an operator sets it."""
+    settings = make_settings(tmp_path)
+    assert settings.retention_days == 0
+    stamp = (datetime.now() - timedelta(days=365)).isoformat()
+    old = [{"role": "user", "content": "un anno fa", "timestamp": stamp}]
+    settings.file.parent.mkdir(mode=0o700)
+    settings.file.write_text(json.dumps({"conversations": {"42": old}, "last_updated": stamp}))
+    memory = MemoryEngine(settings)
+    await memory.open()
+    with trio.move_on_after(7 * 86400):  # a week of running, background work included
+        await memory.run()
+    (context,) = values(await memory.process([GetContext("42", 10)]))
+    await memory.close()
+    assert [m.content for m in context] == ["un anno fa"]  # type: ignore[attr-defined]
+    assert stored(memory.path, "42") == ["un anno fa"]
+
+
+async def test_a_sweep_that_deletes_says_so_at_warning(
+    tmp_path: Path, mock_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, retention_days=1.0), wall_clock=mock_wall_clock)
+    await memory.open()
+    values(await memory.process([Append("a", "user", "x"), Append("b", "user", "y")]))
+    mock_clock.jump(86400 + 1)
+    with caplog.at_level("WARNING", logger="tauro.memory"):
+        assert await memory.sweep() == 2
+    await memory.close()
+    (record,) = [r for r in caplog.records if r.getMessage() == "memory.retention.dropped"]
+    assert record.levelname == "WARNING"
+    assert record.fields == {"conversations": 2, "retention_days": 1.0}  # type: ignore[attr-defined]
+
+
+async def test_the_original_bots_readable_file_is_made_private_at_start(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    settings.file.parent.mkdir(mode=0o755)
+    settings.file.write_text('{"conversations": {"1": []}}')
+    settings.file.chmod(0o644)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    await memory.close()
+    assert settings.file.stat().st_mode & 0o777 == 0o600
+    made = [p for p in settings.file.parent.iterdir() if p.is_file()]
+    assert made
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in made)
+
+
+async def test_a_memory_folder_others_may_write_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    settings.file.parent.mkdir()
+    settings.file.parent.chmod(0o777)
+    with pytest.raises(UnsafePathError, match="MEMORY_FILE") as caught:
+        await MemoryEngine(settings).open()
+    assert str(settings.file.parent) in str(caught.value)
+    assert list(settings.file.parent.iterdir()) == []
 
 
 async def test_trimming_survives_restarts(tmp_path: Path) -> None:

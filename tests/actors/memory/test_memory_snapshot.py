@@ -193,6 +193,14 @@ def test_move_aside_with_a_replacement_never_leaves_no_file(path: Path) -> None:
     assert not replacement.exists()
 
 
+def test_a_file_moved_aside_is_made_private(path: Path) -> None:
+    path.write_text("damaged, from the original bot")
+    path.chmod(0o644)
+    moved = move_aside(path)
+    assert moved.stat().st_mode & 0o777 == 0o600
+    assert moved.read_text() == "damaged, from the original bot"
+
+
 def test_stale_temp_files_are_swept(path: Path) -> None:
     ours = path.with_name(".conversations.json.abc123.tmp")
     original = path.with_name("conversations.json.tmp")

@@ -175,7 +175,7 @@ async def test_nothing_to_say_is_a_voice_error_and_the_actor_goes_on(
 async def test_leftovers_are_swept_at_start_and_everything_at_stop(
     tmp_path: Path, voice_settings: VoiceSettings
 ) -> None:
-    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache").mkdir(mode=0o700)
     for name in ("note-old-1.wav", "note-old-2.ogg", "cache/abc.ogg"):
         (tmp_path / name).write_bytes(b"left by a crash")
     async with voice_system(voice_settings, tmp_path) as system:
@@ -281,4 +281,49 @@ async def test_two_workers_speak_two_answers_at_once(tmp_path: Path, audio: Audi
         assert len((await statistics(ref)).worker_pids) == 2
         for note in notes:
             audio.inspect(note.path)
+            note.discard()
+
+
+def mode(path: Path) -> int:
+    return os.lstat(path).st_mode & 0o777
+
+
+async def test_notes_and_cached_notes_are_0600_in_0700_folders(
+    tmp_path: Path, voice_settings: VoiceSettings
+) -> None:
+    folder = tmp_path / "voice" / "notes"
+    async with voice_system(voice_settings, folder) as system:
+        note = await speak(system.ref("voice"), "Solo per te.")
+        cached = list((folder / "cache").glob("*.ogg"))
+        assert len(cached) == 1
+        assert [mode(p) for p in (tmp_path / "voice", folder, folder / "cache")] == [0o700] * 3
+        assert mode(note.path) == mode(cached[0]) == 0o600
+        note.discard()
+
+
+@pytest.mark.parametrize("planted", ["other size", "same size, not Ogg"])
+async def test_a_planted_cache_file_is_never_sent(
+    tmp_path: Path,
+    voice_settings: VoiceSettings,
+    audio: Audio,
+    planted: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with voice_system(voice_settings, tmp_path) as system:
+        ref = system.ref("voice")
+        first = await speak(ref, "Ciao, ben tornato.")
+        (cached,) = (tmp_path / "cache").glob("*.ogg")
+        size = cached.stat().st_size
+        cached.unlink()  # someone swaps the entry for audio of their own
+        fake = b"OggS" + b"x" * 100 if planted == "other size" else b"RIFF" + b"x" * (size - 4)
+        cached.write_bytes(fake)
+        second = await speak(ref, "Ciao, ben tornato.")
+        stats = await statistics(ref)
+        assert (stats.syntheses, stats.cache_hits) == (2, 0)  # made anew, not sent from cache
+        assert second.path.read_bytes() != fake
+        assert audio.inspect(second.path).decoded_seconds == second.duration_seconds > 1
+        assert "voice.cache.rejected" in caplog.text
+        third = await speak(ref, "Ciao, ben tornato.")  # the new entry is the bot's own
+        assert (await statistics(ref)).cache_hits == 1
+        for note in (first, second, third):
             note.discard()

@@ -121,6 +121,55 @@ async def test_login_sets_a_strict_httponly_cookie(start_web: StartWeb) -> None:
     assert web.state.counters.logins == 1
 
 
+async def test_a_token_in_a_query_string_is_never_read(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        page = await client.get(f"/login?token={SECRET}")
+        assert page.status_code == 200
+        assert "set-cookie" not in page.headers
+        login = await client.post(f"/api/login?token={SECRET}", json={})
+        assert login.status_code == 401
+        assert "set-cookie" not in login.headers
+        form = await client.post("/api/login", data={"token": SECRET})  # a form sent without JS
+        assert form.status_code == 415
+        assert (await client.get("/api/session")).status_code == 401
+    assert web.state.counters.logins == 0
+
+
+async def test_logout_ends_the_session_for_every_copy_of_the_cookie(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as client:
+        copied = client.cookies["tauro_session"]
+        assert (await client.post("/api/logout", json={})).status_code == 204
+    async with web.client() as thief:
+        thief.cookies.set("tauro_session", copied)
+        assert (await thief.get("/api/session")).status_code == 401
+        assert (await thief.get("/api/history")).status_code == 401
+    async with web.logged_in() as client:  # logging in again gives a new, working session
+        assert (await client.get("/api/session")).status_code == 200
+
+
+async def test_repeated_wrong_secrets_from_one_client_get_429(
+    start_web: StartWeb, caplog: pytest.LogCaptureFixture
+) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        codes = [(await client.post("/api/login", json={"token": "guess"})).status_code]
+        while codes[-1] == 401 and len(codes) < 10:
+            codes.append((await client.post("/api/login", json={"token": "guess"})).status_code)
+        assert codes[:3] == [401, 401, 401]
+        assert codes[-1] == 429
+        refused = await client.post("/api/login", json={"token": SECRET})
+        assert refused.status_code == 429  # the secret is not even checked while waiting
+        assert int(refused.headers["retry-after"]) >= 1
+        assert "try again in" in refused.json()["error"]
+        assert "set-cookie" not in refused.headers
+    refusals = [r for r in caplog.records if r.getMessage() == "web.login.refused"]
+    assert len(refusals) == len(codes) - 1  # one WARNING per secret checked and wrong
+    assert {r.levelname for r in refusals} == {"WARNING"}
+    assert SECRET not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

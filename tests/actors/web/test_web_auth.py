@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tauro.actors.web import WebAuth, load_or_create_token
+from tauro.actors.web import RevokedSessions, WebAuth, load_or_create_token
 from tauro.errors import WebError
 
 
@@ -89,3 +89,31 @@ def test_bearer_header() -> None:
     assert not auth.check_bearer("Bearer nope")
     assert not auth.check_bearer("Basic s3cret")
     assert not auth.check_bearer(None)
+
+
+def test_a_logged_out_session_is_refused_also_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "web_sessions_revoked"
+    auth = WebAuth("s3cret", RevokedSessions(path))
+    cookie, conversation = auth.new_session()
+    session_id = auth.session_id(cookie)
+    assert session_id is not None
+    auth.revoked.revoke(session_id)
+    auth.revoked.store(session_id)
+    assert auth.conversation_for(cookie) is None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    restarted = WebAuth("s3cret", RevokedSessions(path))
+    assert restarted.revoked.load() == 1
+    assert restarted.conversation_for(cookie) is None
+    other, _ = restarted.new_session()
+    assert restarted.conversation_for(other) is not None  # other browsers stay logged in
+    assert conversation.startswith("web:")
+
+
+def test_the_revoked_file_is_never_written_through_a_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    (tmp_path / "web_sessions_revoked").symlink_to(victim)
+    revoked = RevokedSessions(tmp_path / "web_sessions_revoked")
+    with pytest.raises(WebError, match="web_sessions_revoked"):
+        revoked.store("abc")
+    assert victim.read_text() == "keep\n"

@@ -108,6 +108,72 @@ def test_login_link_logs_in_and_drops_the_secret_from_the_address(
     assert TEST_SECRET not in page.evaluate("location.href")
 
 
+def test_the_login_link_works_in_a_tab_already_on_the_login_page(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    page.goto(f"{bot.url}/login")
+    expect(page.locator("#token")).to_be_visible()
+    page.goto(f"{bot.url}/login#token={TEST_SECRET}")  # only the #fragment changes
+    page.wait_for_url(f"{bot.url}/")
+    expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+    assert TEST_SECRET not in page.url
+
+
+def test_the_secret_never_travels_in_a_url(bot: BotThread, browser: BrowserContext) -> None:
+    page = _page(browser)
+    page.goto(f"{bot.url}/login?token={TEST_SECRET}")  # the server reads no query string
+    expect(page.locator("#token")).to_be_visible()
+    assert not [c for c in browser.cookies() if c["name"] == "tauro_session"]
+    requests: list[tuple[str, str]] = []
+    browser.on("request", lambda request: requests.append((request.method, request.url)))
+    plain = browser.new_page()
+    cdp = browser.new_cdp_session(plain)
+    cdp.send("Emulation.setScriptExecutionDisabled", {"value": True})  # scripts off
+    plain.goto(f"{bot.url}/login")
+    plain.locator("#token").fill(TEST_SECRET)
+    plain.locator("button[type=submit]").click()  # no script: the browser sends the form
+    plain.wait_for_url(f"{bot.url}/api/login")
+    assert ("POST", f"{bot.url}/api/login") in requests
+    assert not [url for _, url in requests if TEST_SECRET in url]
+    assert not [c for c in browser.cookies() if c["name"] == "tauro_session"]
+
+
+def test_logging_out_ends_the_session_for_a_copied_cookie_too(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    copied = [c for c in browser.cookies() if c["name"] == "tauro_session"]
+    assert page.request.get(f"{bot.url}/api/session").status == 200
+    page.locator("#logout").click()
+    page.wait_for_url(re.compile(r".*/login$"))
+    browser.add_cookies(copied)  # someone kept a copy of the cookie
+    assert page.request.get(f"{bot.url}/api/session").status == 401
+    page.goto(f"{bot.url}/")
+    page.wait_for_url(f"{bot.url}/login")
+
+
+def test_repeated_wrong_secrets_make_this_browser_wait(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    page.goto(f"{bot.url}/login")
+    problem = page.locator("#problem")
+    for _ in range(10):  # 3 free tries, then waits of 1, 2, 4 ... s: typing is faster
+        page.locator("#token").fill("not the secret")
+        page.keyboard.press("Enter")
+        expect(problem).to_be_visible()
+        if "Too many" in problem.inner_text():
+            break
+        page.evaluate("document.getElementById('problem').hidden = true")
+    expect(problem).to_contain_text("Too many wrong secrets: wait")
+    page.locator("#token").fill(TEST_SECRET)  # even the right one waits its turn
+    page.keyboard.press("Enter")
+    expect(problem).to_contain_text("Too many wrong secrets: wait")
+    assert page.url == f"{bot.url}/login"
+
+
 def test_the_answer_streams_in_and_history_survives_a_reload(
     bot: BotThread, browser: BrowserContext
 ) -> None:

@@ -25,6 +25,7 @@ from tauro.actors.web import (
 )
 from tauro.actors.web._chat import ClipResponse
 from tauro.actors.web._http import HTTPProblem
+from tauro.errors import UnsafePathError
 
 Backend = Any  # conftest.FakeBackend, given by the backend_type fixture
 
@@ -153,6 +154,52 @@ def test_a_collected_instance_leaves_no_folder(tmp_path: Path) -> None:
     assert files_in(tmp_path / "clips") == []
 
 
+def mode(path: Path) -> int:
+    return os.lstat(path).st_mode & 0o777
+
+
+@pytest.mark.parametrize("links", [True, False])
+async def test_clips_are_0600_in_0700_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: bool
+) -> None:
+    if not links:  # another file system: a private copy instead of a link
+        monkeypatch.setattr(_chat.os, "link", _no_link)
+    note = note_file(tmp_path, "a.ogg", b"OggS a")
+    os.chmod(note.path, 0o600)
+    clips = VoiceClips(directory=tmp_path / "voice" / "web")
+    url = await clips.keep("web:a", note)
+    clip = clips.get(url.removeprefix("/api/voice/"), "web:a")
+    assert clip is not None
+    folders = (tmp_path / "voice", tmp_path / "voice" / "web", clips.folder)
+    assert [mode(folder) for folder in folders] == [0o700] * 3
+    assert mode(clip.path) == 0o600
+    await clips.aclose()
+
+
+def _no_link(source: object, target: object) -> None:
+    raise OSError("Invalid cross-device link")
+
+
+async def test_a_clip_folder_planted_by_another_user_gets_no_clip(tmp_path: Path) -> None:
+    planted = tmp_path / "taurobot-web-voice-0"
+    planted.mkdir(mode=0o777)
+    os.chmod(planted, 0o777)
+    os.chown(planted, 65534, 65534)
+    clips = VoiceClips(directory=planted)
+    with pytest.raises(UnsafePathError, match="user id 65534"):
+        await clips.keep("web:a", note_file(tmp_path, "a.ogg", b"a"))
+    assert files_in(planted) == []
+
+
+async def test_a_symlinked_clip_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir(mode=0o700)
+    (tmp_path / "clips").symlink_to(tmp_path / "real")
+    clips = VoiceClips(directory=tmp_path / "clips")
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        await clips.keep("web:a", note_file(tmp_path, "a.ogg", b"a"))
+    assert files_in(tmp_path / "real") == []
+
+
 def exited_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
@@ -164,6 +211,7 @@ async def test_folders_of_dead_processes_are_swept(tmp_path: Path) -> None:
     stale = parent / f"{exited_pid()}-0badf00d"  # a crashed bot's folder
     live = parent / f"{os.getppid()}-12345678"  # a process that is still there
     foreign = parent / "not-ours"
+    parent.mkdir(mode=0o700)
     for folder in (stale, live, foreign):
         folder.mkdir(parents=True)
         (folder / "x.ogg").write_bytes(b"x")

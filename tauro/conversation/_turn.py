@@ -9,8 +9,11 @@ Order, and why:
    may now confirm it to its source (``on_recorded``).
 3. ``GetContext`` + ``GetPreferences`` (voice flag, language, model).
 4. ``Generate``; every chunk goes to ``sink.partial`` with the text so far.
-5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``: a crash in
-   between costs at most the final edit, never a second answer after restart.
+5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``. With
+   ``track_delivery`` (Telegram) it is recorded as not yet delivered, and the
+   channel marks it delivered (``NoteShown``) once the chat shows all of it:
+   after a crash in between, the next start shows the recorded answer (editing
+   the messages already sent) instead of losing it or generating it again.
 6. Voice, if the conversation asked for it: ``voice_pending`` (the channel
    shows "recording"), synthesis, ``voice``. A voice failure is logged, the
    user gets ``voice_failed`` with a short note, and the text answer already
@@ -95,12 +98,14 @@ async def run_turn(
     *,
     update_id: int | None = None,
     on_recorded: Callable[[], None] | None = None,
+    track_delivery: bool = False,
 ) -> TurnOutcome:
     """Answer ``text`` from ``conversation`` through ``sink``; see the module doc.
 
     ``on_recorded`` runs once the user message is durable (or was already);
     memory errors propagate (the channel decides what the user sees), LLM
-    errors end in ``sink.failed``.
+    errors end in ``sink.failed``. ``track_delivery`` records the answer as
+    not yet delivered (step 5); the channel then owes memory a ``NoteShown``.
     """
     status = await _status(refs, conversation, update_id)
     if status == "answered":
@@ -111,7 +116,8 @@ async def run_turn(
     _notify(on_recorded)
     await sink.thinking()
     prepared = await _prepare(refs, conversation, text, update_id)
-    return await _answer(refs, conversation, sink, prepared, update_id)
+    delivered = False if track_delivery and update_id is not None else None
+    return await _answer(refs, conversation, sink, prepared, _Reply(update_id, delivered))
 
 
 async def _status(refs: TurnRefs, conversation: str, update_id: int | None) -> str:
@@ -133,8 +139,11 @@ async def _record(
     *,
     update_id: int | None = None,
     reply_to: int | None = None,
+    delivered: bool | None = None,
 ) -> int:
-    message = Append(conversation, role, content, update_id=update_id, reply_to=reply_to)
+    message = Append(
+        conversation, role, content, update_id=update_id, reply_to=reply_to, delivered=delivered
+    )
     receipt = await refs.memory.ask(message)
     assert isinstance(receipt, AppendReceipt)
     return receipt.seq
@@ -177,19 +186,29 @@ def _context_messages(
     return tuple(messages)
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """What the answer record says about its question and its delivery."""
+
+    to: int | None
+    delivered: bool | None
+
+
 async def _answer(
     refs: TurnRefs,
     conversation: str,
     sink: TurnSink,
     prepared: _Prepared,
-    update_id: int | None,
+    reply: _Reply,
 ) -> TurnOutcome:
     collected = _Collected()
     error = await _generate(refs, sink, prepared, collected)
     if error is not None:
-        return await _fail(refs, conversation, sink, collected, update_id, error)
+        return await _fail(refs, conversation, sink, collected, reply, error)
     answer = collected.text
-    await _record(refs, conversation, "assistant", answer, reply_to=update_id)
+    await _record(
+        refs, conversation, "assistant", answer, reply_to=reply.to, delivered=reply.delivered
+    )
     await sink.final(answer)
     voice_sent = await _speak(refs, sink, prepared, answer) if prepared.voice else False
     return TurnOutcome("answered", answer, voice_sent=voice_sent, first_token_at=collected.first)
@@ -239,7 +258,7 @@ async def _fail(
     conversation: str,
     sink: TurnSink,
     collected: _Collected,
-    update_id: int | None,
+    reply: _Reply,
     error: LLMError,
 ) -> TurnOutcome:
     log.warning(
@@ -248,7 +267,9 @@ async def _fail(
     )
     partial = collected.text
     if partial:
-        await _record(refs, conversation, "assistant", partial, reply_to=update_id)
+        await _record(
+            refs, conversation, "assistant", partial, reply_to=reply.to, delivered=reply.delivered
+        )
     await sink.failed(error.user_message)
     return TurnOutcome("failed", partial, error=error.user_message, first_token_at=collected.first)
 

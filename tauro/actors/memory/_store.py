@@ -25,7 +25,9 @@ from tauro.actors.memory._records import (
     MessageRecord,
     PreferenceRecord,
     Record,
+    ShownRecord,
     decode_fragment,
+    rewrite_fragment,
 )
 from tauro.actors.memory._snapshot import SnapshotData
 
@@ -78,6 +80,8 @@ class MemoryState:
             self.clear(record.conversation)
         elif isinstance(record, PreferenceRecord):
             self.set_preference(record.conversation, record.key, record.value)
+        elif isinstance(record, ShownRecord):
+            self.show(record)
         self.seq = max(self.seq, record.seq)
 
     def add(self, conversation: str, fragment: bytes, turn: StoredMessage | None = None) -> None:
@@ -116,7 +120,8 @@ class MemoryState:
                 self._pending[(conversation, turn.update_id)] = turn.content
         if turn.role == "assistant" and turn.reply_to is not None:
             self._answered.setdefault(conversation, set()).add(turn.reply_to)
-            self._pending.pop((conversation, turn.reply_to), None)
+            if turn.delivered is not False:  # an undelivered answer stays pending
+                self._pending.pop((conversation, turn.reply_to), None)
 
     def _unindex(self, conversation: str, fragment: bytes) -> None:
         if not any(key in fragment for key in _TURN_KEYS):
@@ -136,10 +141,56 @@ class MemoryState:
         return "new"
 
     def pending_turns(self) -> tuple[PendingTurn, ...]:
+        """Unanswered questions and undelivered answers, in the questions' order."""
         return tuple(
-            PendingTurn(conversation, update_id, content)
+            self._pending_turn(conversation, update_id, content)
             for (conversation, update_id), content in self._pending.items()
         )
+
+    def _pending_turn(self, conversation: str, update_id: int, content: str) -> PendingTurn:
+        messages = self.conversations.get(conversation, deque())
+        index = _find(messages, "update_id", update_id)
+        question = json.loads(messages[index]) if index is not None else {}
+        ids, sending = _shown(question, "answer_message_ids")
+        index = _find(messages, "reply_to", update_id)
+        if index is None:
+            return PendingTurn(conversation, update_id, content, None, ids, sending)
+        answer = json.loads(messages[index])
+        if "message_ids" in answer or "sending" in answer:  # else: noted on the question
+            ids, sending = _shown(answer, "message_ids")
+        return PendingTurn(conversation, update_id, content, answer["content"], ids, sending)
+
+    # -- delivery ----------------------------------------------------------------
+
+    def show(self, record: ShownRecord) -> None:
+        """Note the messages showing a turn's answer: on the answer, or, before the
+        answer is recorded, on the question (``answer_message_ids``)."""
+        messages = self.conversations.get(record.conversation)
+        if not messages:
+            return  # cleared or trimmed meanwhile: nothing left to deliver
+        ids = list(record.message_ids) or None
+        sending = True if record.sending else None
+        index = _find(messages, "reply_to", record.update_id)
+        if index is not None:
+            delivered = True if record.delivered else None
+            keys: dict[str, object] = {"message_ids": ids, "sending": sending}
+            if delivered:
+                keys["delivered"] = True
+                self._pending.pop((record.conversation, record.update_id), None)
+            messages[index] = rewrite_fragment(messages[index], **keys)
+        elif (index := _find(messages, "update_id", record.update_id)) is not None:
+            keys = {"answer_message_ids": ids, "sending": sending}
+            messages[index] = rewrite_fragment(messages[index], **keys)
+        self._dirty.add(record.conversation)
+
+    def shown_before_answer(self, conversation: str, update_id: int) -> tuple[list[int], bool]:
+        """The messages noted for a question not yet answered, and its sending flag."""
+        messages = self.conversations.get(conversation, deque())
+        index = _find(messages, "update_id", update_id)
+        if index is None:
+            return [], False
+        ids, sending = _shown(json.loads(messages[index]), "answer_message_ids")
+        return list(ids), sending
 
     # -- reads -----------------------------------------------------------------
 
@@ -189,6 +240,26 @@ class MemoryState:
         """Every conversation decoded (for tests and tools, not the hot path)."""
         for name, messages in self.conversations.items():
             yield name, tuple(decode_fragment(fragment) for fragment in messages)
+
+
+def _find(messages: deque[bytes], key: str, update_id: int) -> int | None:
+    """Index of the newest message whose ``key`` (update_id: a question, reply_to:
+    an answer) is ``update_id``. Turns being delivered are recent: search from the end."""
+    needle = b'"%b":%d' % (key.encode(), update_id)
+    role = "user" if key == "update_id" else "assistant"
+    for index in range(len(messages) - 1, -1, -1):
+        fragment = messages[index]
+        if needle in fragment:
+            message = json.loads(fragment)
+            if message.get(key) == update_id and message.get("role") == role:
+                return index
+    return None
+
+
+def _shown(message: dict[str, object], key: str) -> tuple[tuple[int, ...], bool]:
+    ids = message.get(key)
+    valid = isinstance(ids, list) and all(type(i) is int for i in ids)
+    return (tuple(ids) if valid else ()), message.get("sending") is True  # type: ignore[arg-type]
 
 
 def _timestamp(fragment: bytes) -> datetime | None:

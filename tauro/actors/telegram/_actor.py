@@ -15,17 +15,25 @@ The turns already started run to the end (answer, record, voice), then the
 settled updates are confirmed. Turns still running at the grace deadline are
 cancelled: their questions are recorded, so they are answered at the next
 start.
+
+Delivery: an answer is recorded as undelivered, every message id Telegram
+returns for it is noted in memory at once (``_MemoryNotes``), and it is marked
+delivered when the chat shows all of it. At start, each pending turn is
+finished in its chat's order: a recorded answer is shown (its messages
+edited, missing ones sent), an unanswered question is answered.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import trio
 
-from tauro.actors.memory import PendingTurn, PendingTurns
+from tauro.actors.memory import NoteShown, PendingTurn, PendingTurns
 from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
 from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import CommandContext, run_command
@@ -40,7 +48,7 @@ from tauro.actors.telegram._stats import (
     percentiles,
     statistics_lines,
 )
-from tauro.actors.telegram._streaming import open_streaming_reply
+from tauro.actors.telegram._streaming import StreamingReply, open_streaming_reply
 from tauro.config import Settings
 from tauro.conversation import TurnRefs, run_turn
 from tauro.errors import (
@@ -50,7 +58,7 @@ from tauro.errors import (
     PollingConflictError,
     TelegramError,
 )
-from tauro.runtime import Actor
+from tauro.runtime import Actor, ActorRef
 
 log = logging.getLogger("tauro.telegram")
 
@@ -63,7 +71,31 @@ TROUBLE = (
 @dataclass(frozen=True, slots=True)
 class _Job:
     incoming: Incoming
-    resumed: bool = False  # a pending turn from memory: accepted and recorded before
+    pending: PendingTurn | None = None  # from memory: accepted and recorded before
+
+
+class _MemoryNotes:
+    """``ShownNotes`` for one turn: message ids to memory, as soon as Telegram gives them.
+
+    ``sending`` is asked (so it is written before the message goes out); the
+    others are told (written lazily). A memory that cannot take them costs at
+    most a repeated edit or a possible duplicate after a crash, never the answer.
+    """
+
+    def __init__(self, memory: ActorRef[Any], conversation: str, update_id: int) -> None:
+        self._memory = memory
+        self._conversation = conversation
+        self._update_id = update_id
+
+    async def sending(self, shown: tuple[int, ...]) -> None:
+        note = NoteShown(self._conversation, self._update_id, shown, sending=True)
+        with suppress(ActorError):
+            await self._memory.ask(note)
+
+    async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
+        note = NoteShown(self._conversation, self._update_id, shown, delivered=delivered)
+        with suppress(ActorError):
+            await self._memory.tell(note)
 
 
 class TelegramActor(Actor[TelegramMessage]):
@@ -193,8 +225,8 @@ class TelegramActor(Actor[TelegramMessage]):
         incoming = job.incoming
         cut = False
         try:
-            if job.resumed:
-                await self._turn(incoming, incoming.text or "")
+            if job.pending is not None:
+                await self._resume(incoming, job.pending)
             else:
                 await self._handle_update(incoming)
         except TelegramError as error:
@@ -258,17 +290,40 @@ class TelegramActor(Actor[TelegramMessage]):
         api = self._api_or_fail()
         await api.send_text(incoming.chat_id, plain_piece(text), reply_to=reply_to)
 
-    async def _turn(self, incoming: Incoming, text: str) -> None:
-        """One conversation turn, streamed into the chat."""
+    async def _resume(self, incoming: Incoming, pending: PendingTurn) -> None:
+        """A turn from before the last stop: show its recorded answer, or answer it."""
+        if pending.sending:  # a message may have been sent whose id never got recorded
+            self._stats.count("possible_duplicate")
+            fields = {"chat_id": incoming.chat_id, "update_id": incoming.update_id}
+            log.warning("telegram.delivery.possible_duplicate", extra={"fields": fields})
+        if pending.answer is None:
+            await self._turn(incoming, pending.content, pending.message_ids)
+            return
+        async with self._streaming_reply(incoming, pending.message_ids) as reply:
+            await reply.final(pending.answer)
+        self._stats.count("redelivered")
+
+    def _streaming_reply(
+        self, incoming: Incoming, shown_ids: tuple[int, ...] = ()
+    ) -> AbstractAsyncContextManager[StreamingReply]:
         assert incoming.chat_id is not None
         settings = self._settings.telegram
-        async with open_streaming_reply(
+        notes = _MemoryNotes(
+            self.context.ref(self._names[0]), incoming.conversation, incoming.update_id
+        )
+        return open_streaming_reply(
             self._api_or_fail(),
             incoming.chat_id,
             reply_to=incoming.message_id if incoming.is_group else None,
             limit=settings.max_message_length,
             edit_interval=settings.edit_interval,
-        ) as reply:
+            notes=notes,
+            shown_ids=shown_ids,
+        )
+
+    async def _turn(self, incoming: Incoming, text: str, shown_ids: tuple[int, ...] = ()) -> None:
+        """One conversation turn, streamed into the chat."""
+        async with self._streaming_reply(incoming, shown_ids) as reply:
             try:
                 outcome = await run_turn(
                     self._refs(),
@@ -277,6 +332,7 @@ class TelegramActor(Actor[TelegramMessage]):
                     reply,
                     update_id=incoming.update_id,
                     on_recorded=partial(self._tracker.settle, incoming.update_id),
+                    track_delivery=True,
                 )
             except (MemoryStoreError, ActorError) as error:
                 log.error("telegram.turn.failed", extra={"fields": {"error": str(error)}})
@@ -319,4 +375,4 @@ def _resumed_job(turn: PendingTurn) -> _Job | None:
         return None  # another channel's conversation ("web:...")
     chat_type = "group" if chat_id < 0 else "private"
     incoming = Incoming(turn.update_id, chat_id, chat_type, text=turn.content)
-    return _Job(incoming, resumed=True)
+    return _Job(incoming, turn)

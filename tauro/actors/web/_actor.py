@@ -37,7 +37,7 @@ from tauro.actors.web._events import OpenStreams
 from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
 from tauro.config import Settings
-from tauro.errors import UnsafePathError
+from tauro.errors import TauroError, UnsafePathError
 from tauro.runtime import Actor, ActorSpec, Restart, SystemStatistics
 
 __all__ = ["PWA_ROOT", "WEB_ACTOR", "GetWebAddress", "WebActor", "WebMessage", "web_actor_spec"]
@@ -96,6 +96,7 @@ class WebActor(Actor[WebMessage]):
         assert isinstance(url, str)
         self._url = url
         self.context.start_soon(self._watch_stop)
+        self.context.start_soon(self._resume_pending, state)
         _log_address(url, token.value if token.generated else None, token.path)
 
     def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter, clip_parent: Path) -> WebState:
@@ -139,6 +140,20 @@ class WebActor(Actor[WebMessage]):
             async with trio.open_nursery() as nursery:
                 task_status.started(await nursery.start(serve))
         log.info("web.stopped")
+
+    async def _resume_pending(self, state: WebState) -> None:
+        """Answer the web questions a crash left unanswered (they show in history)."""
+        try:
+            pending = await state.backend.pending_turns()
+        except TauroError as error:
+            log.warning("web.pending.unavailable", extra={"fields": {"error": str(error)}})
+            return
+        by_conversation: dict[str, list[tuple[int, str]]] = {}
+        for conversation, turn_id, text in pending:
+            by_conversation.setdefault(conversation, []).append((turn_id, text))
+        if by_conversation:
+            log.info("web.pending.resumed", extra={"fields": {"turns": len(pending)}})
+            await state.runner.resume(by_conversation)
 
     async def _watch_stop(self) -> None:
         try:

@@ -30,11 +30,17 @@ class ChatBackend(Protocol):
     def voice_available(self) -> bool:
         """Whether voice answers can be made at all (TTS enabled, voice actor present)."""
 
-    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def run_turn(
+        self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
+    ) -> None:
         """Answer ``text``, emitting deltas, maybe a voice clip, then Done or Failed.
 
         Must not raise for an LLM failure: that is a Failed event the user sees.
+        ``turn_id`` finishes a recorded turn (``pending_turns``) instead of a new one.
         """
+
+    async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
+        """Web questions recorded but never answered (a crash): conversation, id, text."""
 
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]: ...
 

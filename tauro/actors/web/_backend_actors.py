@@ -8,6 +8,7 @@ and the status report gathered from every actor at once).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from tauro.actors.memory import (
     GetContext,
     GetPreferences,
     GetStats,
+    PendingTurns,
     SetPreference,
     StoredMessage,
 )
@@ -44,6 +46,7 @@ __all__ = ["ActorBackend"]
 log = logging.getLogger("tauro.web")
 
 STATUS_ASK_TIMEOUT = 2.0  # seconds: a status page must not hang on one busy actor
+WEB_CONVERSATION_PREFIX = "web:"
 _STORE_FAILED = "Your message could not be stored right now; please try again in a moment."
 
 
@@ -84,7 +87,9 @@ class ActorBackend:
     def voice_available(self) -> bool:
         return self._settings.voice.enabled and self._ref("voice") is not None
 
-    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def run_turn(
+        self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
+    ) -> None:
         llm = WatchedLLM(self._ref("llm") or _Missing("llm"))
         refs = TurnRefs(
             memory=self._memory(),
@@ -96,11 +101,22 @@ class ActorBackend:
         sink = WebSink(
             events, conversation=conversation, llm=llm, clips=self._clips, limiter=self._limiter
         )
+        # The turn id makes the question a pending turn until its answer is
+        # stored, so an answer cut off by a crash is written at the next start.
+        turn_id = turn_id if turn_id is not None else new_turn_id()
         try:
-            await run_turn(refs, conversation, text, sink)
+            await run_turn(refs, conversation, text, sink, update_id=turn_id)
         except TauroError as error:  # memory refused or an actor is restarting
             log.warning("web.turn.failed", extra={"fields": {"error": type(error).__name__}})
             events.emit(Failed("internal", _STORE_FAILED))
+
+    async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
+        pending = await self._memory().ask(PendingTurns())
+        return [
+            (turn.conversation, turn.update_id, turn.content)
+            for turn in pending
+            if turn.conversation.startswith(WEB_CONVERSATION_PREFIX) and turn.answer is None
+        ]
 
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]:
         stored = await self._memory().ask(GetContext(conversation, limit))
@@ -145,6 +161,12 @@ class ActorBackend:
                 "web.status.unavailable",
                 extra={"fields": {"actor": name, "error": type(error).__name__}},
             )
+
+
+def new_turn_id() -> int:
+    """A web question's id in memory (its ``update_id``): random, so ids never
+    collide across restarts or clock changes; order is kept by memory, not ids."""
+    return secrets.randbits(62)
 
 
 class _Missing:

@@ -129,9 +129,36 @@ class TurnRunner:
         self._nursery.start_soon(self._turn, conversation, text, events)
         return receive
 
-    async def _turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def resume(self, conversations: dict[str, list[tuple[int, str]]]) -> None:
+        """Finish turns a crash cut off, each conversation's in order, nobody listening.
+
+        Their answers are stored, so the page's history shows them; meanwhile a
+        new question in such a conversation gets the usual 409.
+        """
+        async with trio.open_nursery() as nursery:
+            for conversation, turns in conversations.items():
+                nursery.start_soon(self._resume_conversation, conversation, turns)
+
+    async def _resume_conversation(self, conversation: str, turns: list[tuple[int, str]]) -> None:
+        for turn_id, text in turns:
+            while conversation in self._busy:  # a question was posted first: after it
+                await self._idle.wait()  # (replaced by a fresh event while any turn runs)
+            events, receive = open_turn_events()
+            receive.close()
+            if not self._busy:
+                self._idle = trio.Event()
+            self._busy.add(conversation)
+            self._streams.add(events)
+            await self._turn(conversation, text, events, turn_id)
+
+    async def _turn(
+        self, conversation: str, text: str, events: TurnEvents, turn_id: int | None = None
+    ) -> None:
         try:
-            await self._backend.run_turn(conversation, text, events)
+            if turn_id is None:
+                await self._backend.run_turn(conversation, text, events)
+            else:
+                await self._backend.run_turn(conversation, text, events, turn_id=turn_id)
         except Exception:
             log.exception("web.turn.crashed", extra={"fields": {"conversation": conversation}})
             events.emit(Failed("internal", "Something went wrong on the server; try again."))

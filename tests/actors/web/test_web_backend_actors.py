@@ -18,6 +18,7 @@ from tauro.actors.memory import (
     MemoryStatistics,
     SetPreference,
     StoredMessage,
+    UpdateStatus,
 )
 from tauro.actors.voice import GetVoiceStatistics
 from tauro.actors.web import (
@@ -157,9 +158,14 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
 
 
 async def test_a_memory_failure_becomes_a_safe_failed_event() -> None:
-    memory = Asker(
-        lambda m: PersistenceError("memory/x.json", "disk full") if isinstance(m, Append) else None
-    )
+    def reply(message: object) -> object:
+        if isinstance(message, UpdateStatus):
+            return "new"
+        return (
+            PersistenceError("memory/x.json", "disk full") if isinstance(message, Append) else None
+        )
+
+    memory = Asker(reply)
     backend = _backend({"memory": memory, "llm": Asker(None)})
     events, receive = open_turn_events()
     await backend.run_turn("web:1", "ciao", events)
@@ -170,7 +176,7 @@ async def test_a_memory_failure_becomes_a_safe_failed_event() -> None:
 
 
 def _memory_that_stores() -> Asker:
-    replies = {GetContext: (), GetPreferences: {}, Append: AppendReceipt(1)}
+    replies = {GetContext: (), GetPreferences: {}, Append: AppendReceipt(1), UpdateStatus: "new"}
     return Asker(lambda message: replies[type(message)])
 
 

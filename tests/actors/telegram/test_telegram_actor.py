@@ -35,6 +35,7 @@ from tauro.config import (
 from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
 from tauro.testing import BotApiEmulator, open_botapi_emulator
+from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
 from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
 
 BOT = "tauro_test_bot"
@@ -524,6 +525,24 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         assert answers(2) == ["Echo: question 2"]
         assert answers(3) == ["Echo: question 3"]
         assert len(llm.requests) == 3 + 4  # the three cut generations, then four answers
+
+
+async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_once(
+    tmp_path: Path,
+) -> None:
+    """Real `tauro run` processes, SIGKILLed at random moments while ten chats get
+    answers of two messages each streamed and edited; after the last restart every
+    question has exactly one complete answer, except duplicates the bot counted."""
+    plan = Plan(kills=5, chats=10, questions_per_run=6, seed=20251105)
+    with open_emulators() as emulators:
+        chain = await trio.to_thread.run_sync(run_chain, tmp_path, emulators, plan)
+        messages = await trio.to_thread.run_sync(emulators.messages)
+    verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)
+    assert chain.final_exit == 0
+    assert verdict.questions == chain.pushed == 30
+    assert verdict.unanswered == []
+    assert verdict.undelivered_in_memory == []
+    assert len(verdict.duplicates) <= verdict.counted, verdict
 
 
 async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:

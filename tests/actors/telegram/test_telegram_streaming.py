@@ -346,3 +346,68 @@ async def test_a_failing_chat_action_is_not_an_error(
         await reply.voice(VoiceNote(tmp_path / "a.ogg", 1.0, 4))
     assert len(api.voices) == 1
     assert "telegram.chat_action.failed" in caplog.messages
+
+
+# -- delivery notes: every message id at once, then "delivered" -------------------------
+
+
+@dataclass
+class Notes:
+    """A ``ShownNotes`` that records what memory would be told, in order."""
+
+    log: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+    async def sending(self, shown: tuple[int, ...]) -> None:
+        self.log.append(("sending", shown))
+
+    async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
+        self.log.append(("delivered" if delivered else "shown", shown))
+
+
+async def test_each_message_id_is_noted_when_telegram_returns_it(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(), Notes()
+    text = "First paragraph here.\n\nSecond paragraph follows."
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=30, edit_interval=1.0, notes=notes
+    ) as reply:
+        await reply.final(text)
+    assert notes.log == [
+        ("sending", ()),
+        ("shown", (1,)),
+        ("sending", (1,)),
+        ("shown", (1, 2)),
+        ("delivered", (1, 2)),
+    ]
+
+
+async def test_a_resumed_reply_edits_the_messages_recorded_for_it(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(), Notes()
+    api.texts.update({1: "First paragraph", 2: "unrelated"})
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=30, edit_interval=1.0, notes=notes, shown_ids=(1,)
+    ) as reply:
+        await reply.final("First paragraph here.\n\nSecond paragraph follows.")
+    assert [op[1:3] for op in api.ops] == [("edit", 1), ("send", 3)]
+    assert api.texts[1] == "First paragraph here."
+    assert notes.log[-1] == ("delivered", (1, 3))
+
+
+async def test_a_recorded_message_deleted_in_the_chat_is_sent_anew(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(), Notes()
+
+    async def gone(*args: object, **kwargs: object) -> Sent:
+        raise TelegramError("editMessageText failed: Bad Request: message to edit not found")
+
+    api.edit_text = gone  # type: ignore[method-assign]
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=4096, edit_interval=1.0, notes=notes, shown_ids=(9,)
+    ) as reply:
+        await reply.final("the answer")
+    assert api.shown() == ["the answer"]
+    assert notes.log[-1] == ("delivered", (1,))

@@ -38,6 +38,7 @@ const STATE_TEXT = {
   writing: "Writing…",
   offline: "Offline",
   "llm-unreachable": "LLM unreachable",
+  unsaved: "Cannot save",
   error: "Error",
 };
 
@@ -45,6 +46,7 @@ const STATE_TEXT = {
 const NOTICE_TEXT = {
   offline: "You are offline, or the bot cannot be reached. Sending is possible again as soon as it is back.",
   "llm-unreachable": "The bot is running, but its language model server does not answer. Try again in a while.",
+  unsaved: "The bot cannot save messages right now (its disk is full or failing), so it does not answer. Your question stays in the box until it can be stored.",
 };
 
 /** Show one of the named states in the header badge (also read by screen readers). */

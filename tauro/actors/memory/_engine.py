@@ -15,6 +15,7 @@ is exactly "everything in the segments it covers".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -27,6 +28,7 @@ from typing import TypeVar, TypeVarTuple
 import outcome
 import trio
 
+from tauro.actors.memory._health import WriteHealth
 from tauro.actors.memory._journal import (
     Journal,
     delete_segments_below,
@@ -113,6 +115,7 @@ class MemoryEngine:
         self._snapshot_retry_at = -math.inf
         self._open = False
         self._lock_fd: int | None = None
+        self._health = WriteHealth(self.path)
 
     @property
     def state(self) -> MemoryState:
@@ -163,6 +166,7 @@ class MemoryEngine:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._snapshot_loop)
             nursery.start_soon(self._retention_loop)
+            nursery.start_soon(self._health.run)
 
     async def close(self) -> bool:
         """Write the final snapshot, shielded, within ``flush_timeout``; True if done.
@@ -211,7 +215,16 @@ class MemoryEngine:
         return outcomes
 
     def statistics(self, conversation: str | None = None) -> MemoryStatistics:
-        return statistics(self._state, self._counters, conversation)
+        return dataclasses.replace(
+            statistics(self._state, self._counters, conversation),
+            writable=self._health.writable,
+            unwritable_seconds=round(self._health.unwritable_for(), 1),
+        )
+
+    @property
+    def writable(self) -> bool:
+        """False while writes fail (disk full, I/O error, read-only file system)."""
+        return self._health.writable
 
     # -- committing changes -------------------------------------------------------
 
@@ -297,6 +310,7 @@ class MemoryEngine:
                 self._snapshot_wanted.set()  # retire the segment we can no longer trust
             return exc
         self._void = None
+        self._health.succeeded()
         counters = self._counters
         counters.batches += 1
         counters.journal_appends += len(records)
@@ -320,7 +334,7 @@ class MemoryEngine:
     def _failed(self, exc: MemoryStoreError) -> None:
         self._counters.errors += 1
         self._counters.last_error = str(exc)
-        logger.error("memory.write.failed", extra={"fields": {"file": exc.path, "error": str(exc)}})
+        self._health.failed(_reason(exc))  # one ERROR per outage, not per write
 
     async def _in_writer(self, function: Callable[[*Ts], T], *args: *Ts) -> T:
         """Run in the writer thread, shielded: a write in flight is never abandoned."""

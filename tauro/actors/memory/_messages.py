@@ -184,6 +184,10 @@ class MemoryStatistics:
     # Pending turns found at start with a message send in flight when the bot
     # stopped: each may have left one duplicate message in its chat.
     unconfirmed_sends: int = 0
+    # False while writes fail (disk full, I/O error, read-only): nothing new can
+    # be recorded; ``unwritable_seconds`` is how long that has lasted (0 if writable).
+    writable: bool = True
+    unwritable_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from tauro.errors import (
     ActorError,
     InvalidTokenError,
     MemoryStoreError,
+    PersistenceError,
     PollingConflictError,
     TelegramError,
 )
@@ -66,6 +67,24 @@ TROUBLE = (
     "Something went wrong on my side and I could not answer this message. "
     "Please send it again in a little while."
 )
+# Memory cannot record (disk full, I/O error, read-only): the update is held,
+# unconfirmed, and its turn retried every HOLD_RETRY seconds; each user is told
+# once per outage, in their language (Telegram's language code; English otherwise).
+HOLD_RETRY = 2.0
+CANNOT_SAVE = {
+    "en": (
+        "⚠️ I cannot save messages right now, so I am keeping yours and will answer "
+        "as soon as I can. There is no need to send it again."
+    ),
+    "it": (
+        "⚠️ In questo momento non riesco a salvare i messaggi: tengo il tuo e ti "
+        "risponderò appena possibile. Non serve inviarlo di nuovo."
+    ),
+}
+
+
+def cannot_save_text(language: str) -> str:
+    return CANNOT_SAVE.get(language.split("-")[0].lower(), CANNOT_SAVE["en"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +137,8 @@ class TelegramActor(Actor[TelegramMessage]):
         self._dispatcher: ChatDispatcher[_Job] | None = None
         self._polling = trio.CancelScope()  # drain cancels it: no new work
         self._served = trio.Event()  # _serve has ended: every started turn is done
+        self._told_cannot_save: set[int] = set()  # chats told during this outage
+        self._held: set[int] = set()  # updates held while memory cannot record
 
     # Actor --------------------------------------------------------------------
 
@@ -147,6 +168,7 @@ class TelegramActor(Actor[TelegramMessage]):
             chats_in_flight=dispatcher.chats_in_flight if dispatcher else 0,
             queued=dispatcher.queued if dispatcher else 0,
             unsettled=self._tracker.unsettled,
+            held=len(self._held),
             api_calls=counters.calls if counters else 0,
             api_retries=counters.retries if counters else 0,
             api_floods=counters.floods if counters else 0,
@@ -239,7 +261,7 @@ class TelegramActor(Actor[TelegramMessage]):
             cut = True
             raise
         finally:
-            if not cut:
+            if not cut and incoming.update_id not in self._held:
                 self._tracker.settle(incoming.update_id)
 
     async def _handle_update(self, incoming: Incoming) -> None:
@@ -322,7 +344,36 @@ class TelegramActor(Actor[TelegramMessage]):
         )
 
     async def _turn(self, incoming: Incoming, text: str, shown_ids: tuple[int, ...] = ()) -> None:
-        """One conversation turn, streamed into the chat."""
+        """One conversation turn, streamed into the chat; held while memory cannot record.
+
+        A held turn blocks its chat (later messages wait behind it, in order) and
+        its update stays unconfirmed; no answer is generated for a question that
+        is not recorded. The retry goes on in the messages already shown.
+        """
+        while (held := await self._try_turn(incoming, text, shown_ids)) is not None:
+            shown_ids = held
+            self._held.add(incoming.update_id)
+            await self._tell_cannot_save(incoming)
+            if self._polling.cancel_called:
+                return  # stopping: held, never confirmed, it comes back at the next start
+            await trio.sleep(HOLD_RETRY)
+        self._held.discard(incoming.update_id)
+
+    async def _tell_cannot_save(self, incoming: Incoming) -> None:
+        assert incoming.chat_id is not None
+        if incoming.chat_id in self._told_cannot_save:
+            return
+        self._told_cannot_save.add(incoming.chat_id)
+        self._stats.count("held")
+        try:
+            await self._reply(incoming, cannot_save_text(incoming.language))
+        except TelegramError as error:
+            log.warning("telegram.reply.failed", extra={"fields": {"error": str(error)}})
+
+    async def _try_turn(
+        self, incoming: Incoming, text: str, shown_ids: tuple[int, ...]
+    ) -> tuple[int, ...] | None:
+        """None when the turn is over; the messages shown so far when memory could not record."""
         async with self._streaming_reply(incoming, shown_ids) as reply:
             try:
                 outcome = await run_turn(
@@ -334,17 +385,21 @@ class TelegramActor(Actor[TelegramMessage]):
                     on_recorded=partial(self._tracker.settle, incoming.update_id),
                     track_delivery=True,
                 )
+            except PersistenceError:
+                return tuple(sent.message_id for sent in reply.shown)
             except (MemoryStoreError, ActorError) as error:
                 log.error("telegram.turn.failed", extra={"fields": {"error": str(error)}})
                 self._stats.count("error")
                 await reply.failed(TROUBLE)
-                return
+                return None
+        self._told_cannot_save.clear()  # memory records again: a new outage is told anew
         self._stats.count(outcome.status)
         timings = reply.timings
         self._stats.timing(
             None if timings.first_visible is None else timings.first_visible - timings.started,
             None if timings.completed is None else timings.completed - timings.started,
         )
+        return None
 
     def _refs(self) -> TurnRefs:
         memory, llm, voice = self._names

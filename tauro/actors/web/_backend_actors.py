@@ -38,7 +38,7 @@ from tauro.actors.web._status import (
 )
 from tauro.config import Settings
 from tauro.conversation import Asker, TurnRefs, run_turn
-from tauro.errors import TauroError
+from tauro.errors import PersistenceError, TauroError
 from tauro.runtime import SystemStatistics
 
 __all__ = ["ActorBackend"]
@@ -47,6 +47,10 @@ log = logging.getLogger("tauro.web")
 
 STATUS_ASK_TIMEOUT = 2.0  # seconds: a status page must not hang on one busy actor
 WEB_CONVERSATION_PREFIX = "web:"
+CANNOT_SAVE = (
+    "The bot cannot save messages right now, so it did not answer. "
+    "Your question is still in the box: send it again in a moment."
+)
 _STORE_FAILED = "Your message could not be stored right now; please try again in a moment."
 
 
@@ -106,6 +110,8 @@ class ActorBackend:
         turn_id = turn_id if turn_id is not None else new_turn_id()
         try:
             await run_turn(refs, conversation, text, sink, update_id=turn_id)
+        except PersistenceError:  # disk full, I/O error, read-only: nothing was answered
+            events.emit(Failed("memory_unwritable", CANNOT_SAVE))
         except TauroError as error:  # memory refused or an actor is restarting
             log.warning("web.turn.failed", extra={"fields": {"error": type(error).__name__}})
             events.emit(Failed("internal", _STORE_FAILED))

@@ -31,7 +31,7 @@ from tauro.actors.web import (
 )
 from tauro.actors.web._events import open_turn_events
 from tauro.actors.web.testing import web_bot_settings
-from tauro.errors import AskTimeoutError, PersistenceError
+from tauro.errors import AskTimeoutError, MemoryStoreError, PersistenceError
 from tauro.runtime import ActorState, ActorStatistics, SystemStatistics
 
 
@@ -78,6 +78,8 @@ MEMORY_STATS = MemoryStatistics(
     bytes_written=900,
     errors=0,
     last_error=None,
+    writable=False,
+    unwritable_seconds=75.0,
 )
 
 
@@ -148,6 +150,7 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
     ]
     assert report.memory["fsyncs"] == 3
     assert "conversation_messages" not in report.memory
+    assert (report.memory["writable"], report.memory["unwritable_seconds"]) == (False, 75.0)
     assert report.llm.first_token == {"p50": 0.1, "p95": 0.2, "p99": 0.3, "max": 0.4}
     assert report.llm.total == {}  # no complete answer measured yet
     assert report.llm.counters["completed"] == 4
@@ -157,22 +160,38 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
     assert actors["voice"].asked == [GetVoiceStatistics()]
 
 
-async def test_a_memory_failure_becomes_a_safe_failed_event() -> None:
+def _memory_that_fails(error: Exception) -> Asker:
     def reply(message: object) -> object:
         if isinstance(message, UpdateStatus):
             return "new"
-        return (
-            PersistenceError("memory/x.json", "disk full") if isinstance(message, Append) else None
-        )
+        return error if isinstance(message, Append) else None
 
-    memory = Asker(reply)
+    return Asker(reply)
+
+
+async def test_a_memory_that_cannot_record_keeps_the_question_on_the_page() -> None:
+    memory = _memory_that_fails(PersistenceError("memory/x.json", "No space left on device"))
+    llm = Asker(None)
+    backend = _backend({"memory": memory, "llm": llm})
+    events, receive = open_turn_events()
+    await backend.run_turn("web:1", "ciao", events)
+    event = receive.receive_nowait()
+    assert isinstance(event, Failed)
+    assert event.kind == "memory_unwritable"
+    assert "cannot save" in event.message
+    assert "memory/x.json" not in event.message
+    assert llm.asked == []  # no answer for a question that is not recorded
+
+
+async def test_another_memory_failure_becomes_a_safe_failed_event() -> None:
+    memory = _memory_that_fails(MemoryStoreError("memory/x.json", "memory is closed"))
     backend = _backend({"memory": memory, "llm": Asker(None)})
     events, receive = open_turn_events()
     await backend.run_turn("web:1", "ciao", events)
     event = receive.receive_nowait()
     assert isinstance(event, Failed)
     assert event.kind == "internal"
-    assert "disk" not in event.message
+    assert "memory/x.json" not in event.message
 
 
 def _memory_that_stores() -> Asker:

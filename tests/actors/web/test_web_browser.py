@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -577,3 +578,46 @@ def test_html_and_scripts_in_answers_and_questions_stay_inert(
         assert page.evaluate("window.pwned") is None
         page.reload()
         expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+
+
+def test_a_question_that_cannot_be_stored_stays_in_the_box(
+    tmp_path: Path, pwa_copy: Path, browser: BrowserContext
+) -> None:
+    """Memory on a 4 MiB tmpfs filled to the last byte: the page says the bot cannot
+    save, keeps the question in the box (not in the history), and once space is
+    back the same question goes through."""
+    root = tmp_path / "bot"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], check=True)
+    bot = BotThread(root, pwa_root=pwa_copy)
+    try:
+        bot.start()
+        page = _page(browser)
+        _log_in(page, bot.url)
+        filler = _fill(root)
+        _send(page, "are you there?")
+        expect(page.locator("#state")).to_have_attribute("data-state", "unsaved")
+        expect(page.locator("#notice")).to_contain_text("cannot save messages")
+        expect(page.locator("#text")).to_have_value("are you there?")
+        expect(page.locator(".message.user")).to_have_count(0)
+        filler.unlink()
+        page.keyboard.press("Enter")
+        expect(page.locator(".message.user .content")).to_have_text(["are you there?"])
+        expect(page.locator(".message.assistant:not(.pending) .content")).to_have_count(1)
+        expect(page.locator("#text")).to_have_value("")
+    finally:
+        bot.stop()
+        subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+def _fill(directory: Path) -> Path:
+    """One file that takes every byte left on the file system."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as file:
+        for size in (1 << 20, 1 << 12, 1):
+            while True:
+                try:
+                    file.write(b"\0" * size)
+                except OSError:
+                    break
+    return filler

@@ -58,7 +58,8 @@ def one_chain(number: int, args: argparse.Namespace, env: dict[str, str]) -> Tot
             chain = run_chain(Path(folder), emu, plan, **env)
             verdict = judge(Path(folder, "memory", "conversations.json"), emu.messages(), 0)
         except Exception as error:  # a chain that could not finish is reported, not hidden
-            totals.failed_chains.append(f"chain {number}: {error!r}"[:400])
+            totals.failed_chains.append(f"chain {number}: {error!r}"[-600:])
+            print(f"  FAILED {totals.failed_chains[-1]}", flush=True)
             return totals
     totals.kills = plan.kills
     totals.questions = verdict.questions

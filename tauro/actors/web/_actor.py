@@ -153,7 +153,7 @@ class WebActor(Actor[WebMessage]):
             by_conversation.setdefault(conversation, []).append((turn_id, text))
         if by_conversation:
             log.info("web.pending.resumed", extra={"fields": {"turns": len(pending)}})
-            await state.runner.resume(by_conversation)
+            state.runner.resume(by_conversation)
 
     async def _watch_stop(self) -> None:
         try:

@@ -129,15 +129,17 @@ class TurnRunner:
         self._nursery.start_soon(self._turn, conversation, text, events)
         return receive
 
-    async def resume(self, conversations: dict[str, list[tuple[int, str]]]) -> None:
+    def resume(self, conversations: dict[str, list[tuple[int, str]]]) -> None:
         """Finish turns a crash cut off, each conversation's in order, nobody listening.
 
-        Their answers are stored, so the page's history shows them; meanwhile a
-        new question in such a conversation gets the usual 409.
+        They run like any turn (a stop drains them); their answers are stored,
+        so the page's history shows them. A question posted meanwhile in such a
+        conversation gets the usual 409.
         """
-        async with trio.open_nursery() as nursery:
-            for conversation, turns in conversations.items():
-                nursery.start_soon(self._resume_conversation, conversation, turns)
+        if self._nursery is None or self._closed:
+            return  # stopping: they stay pending for the next start
+        for conversation, turns in conversations.items():
+            self._nursery.start_soon(self._resume_conversation, conversation, turns)
 
     async def _resume_conversation(self, conversation: str, turns: list[tuple[int, str]]) -> None:
         for turn_id, text in turns:

@@ -179,30 +179,59 @@ class Verdict:
 
 
 def judge(memory_file: Path, messages: list[dict[str, object]], counted: int) -> Verdict:
-    """Compare the chats with the memory file written by the last, graceful, stop."""
+    """Compare the chats with the memory file written by the last, graceful, stop.
+
+    An answer is complete when the messages its record names show exactly its
+    text; every other message of the bot is a duplicate. A bot that records no
+    message ids (the design before) is judged by walking each chat instead.
+    """
     stored = json.loads(memory_file.read_text())["conversations"]
     verdict = Verdict(counted=counted)
     for chat, history in stored.items():
-        answers = _answers(history, verdict)
         shown = [m for m in messages if str(m["chat_id"]) == chat]
-        _judge_chat(answers, shown, verdict)
+        records = _records(history, verdict)
+        if all("message_ids" in answer for answer in records.values() if answer):
+            _judge_by_ids(records, shown, verdict)
+        else:
+            answers = {question: str(a.get("content", "")) for question, a in records.items()}
+            _judge_chat(answers, shown, verdict)
     return verdict
 
 
-def _answers(history: list[dict[str, object]], verdict: Verdict) -> dict[str, str]:
-    """Question text -> its recorded answer, for every recorded question."""
+def _records(history: list[dict[str, object]], verdict: Verdict) -> dict[str, dict[str, object]]:
+    """Question text -> its answer's record ({} if unanswered), for every question."""
     by_update = {m["update_id"]: m for m in history if m.get("role") == "user"}
-    answers: dict[str, str] = {}
-    for question in by_update.values():
+    records: dict[str, dict[str, object]] = {}
+    for asked in by_update.values():
         verdict.questions += 1
-        answers[str(question["content"])] = ""
+        records[str(asked["content"])] = {}
     for message in history:
         if message.get("role") == "assistant" and message.get("reply_to") in by_update:
-            question = by_update[message["reply_to"]]
-            answers[str(question["content"])] = str(message["content"])
+            text = str(by_update[message["reply_to"]]["content"])
+            records[text] = message
             if message.get("delivered") is False:
-                verdict.undelivered_in_memory.append(str(question["content"]))
-    return answers
+                verdict.undelivered_in_memory.append(text)
+    return records
+
+
+def _judge_by_ids(
+    records: dict[str, dict[str, object]], shown: list[dict[str, object]], verdict: Verdict
+) -> None:
+    by_id = {message["message_id"]: message for message in shown}
+    carrying: set[object] = set()
+    for question, answer in records.items():
+        ids = answer.get("message_ids")
+        ids = ids if isinstance(ids, list) else []
+        texts = [str(by_id[i]["text"]) for i in ids if i in by_id]
+        complete = bool(ids) and len(texts) == len(ids)
+        if complete and _bare("".join(texts)) == _bare(str(answer["content"])):
+            carrying.update(ids)
+        else:
+            verdict.unanswered.append(question)
+    for message in shown:
+        if message["message_id"] not in carrying:
+            found = _ANSWER.search(str(message["text"]))
+            verdict.duplicates.append(found.group(1) if found else "?")
 
 
 def _judge_chat(answers: dict[str, str], shown: list[dict[str, object]], verdict: Verdict) -> None:

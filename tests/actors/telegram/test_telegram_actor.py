@@ -539,9 +539,9 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
         messages = await trio.to_thread.run_sync(emulators.messages)
     verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)
     assert chain.final_exit == 0
-    assert verdict.questions == chain.pushed == 30
-    assert verdict.unanswered == []
-    assert verdict.undelivered_in_memory == []
+    assert verdict.questions == chain.pushed == 30, verdict
+    assert verdict.unanswered == [], verdict
+    assert verdict.undelivered_in_memory == [], verdict
     assert len(verdict.duplicates) <= verdict.counted, verdict
 
 

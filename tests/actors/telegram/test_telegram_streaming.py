@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tauro.actors.telegram._markdown import TelegramPiece
+from tauro.actors.telegram._markdown import TelegramPiece, plain_piece
 from tauro.actors.telegram._streaming import (
     EMPTY_ANSWER,
     FIRST_TEXT_DELAY,
@@ -387,6 +387,7 @@ async def test_a_resumed_reply_edits_the_messages_recorded_for_it(
 ) -> None:
     api, notes = FakeChatApi(), Notes()
     api.texts.update({1: "First paragraph", 2: "unrelated"})
+    api.pieces.update({1: plain_piece("First paragraph"), 2: plain_piece("unrelated")})
     async with open_streaming_reply(
         api, 42, reply_to=None, limit=30, edit_interval=1.0, notes=notes, shown_ids=(1,)
     ) as reply:

@@ -35,8 +35,6 @@ import argparse
 import itertools
 import math
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -45,12 +43,14 @@ from typing import Any
 
 import httpx
 import trio
+from _figures import percentile
 
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
 from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.testing import start_emulator_process
 
 TOKEN = "123456:BENCHbenchBENCHbench"
 MODEL = "llama3.2"
@@ -105,17 +105,6 @@ def message_count(chats: int, latency: float, parallel: int, sequential: bool) -
 
 
 # Emulator processes -----------------------------------------------------------------
-
-
-def start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", module, "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise RuntimeError(f"{module} did not start: {line!r}")
-    return process, line.removeprefix("READY ")
 
 
 def root_of(url: str) -> str:
@@ -178,8 +167,9 @@ async def run_one(
     return Result(
         mode="sequential" if sequential else "concurrent", chats=chats, latency=latency,
         messages=count, seconds=seconds, throughput=count / seconds,
-        bound=bound(chats, latency, parallel), first_p50=pct(firsts, 50),
-        first_p99=pct(firsts, 99), done_p50=pct(dones, 50), done_p99=pct(dones, 99),
+        bound=bound(chats, latency, parallel),
+        first_p50=percentile(firsts, 50), first_p99=percentile(firsts, 99),
+        done_p50=percentile(dones, 50), done_p99=percentile(dones, 99),
         cpu_ms=1000 * cpu / count, calls=calls / count, floods=floods,
     )  # fmt: skip
 
@@ -259,17 +249,14 @@ def median_run(repeats: list[Result]) -> Result:
     return sorted(repeats, key=lambda r: r.cpu_ms)[(len(repeats) - 1) // 2]
 
 
-def pct(values: list[float], q: int) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 # Main -------------------------------------------------------------------------------------
 
 
 async def main(args: argparse.Namespace) -> None:
-    bot_process, bot_base = start("tauro.testing.botapi", "--token", TOKEN, "--flood-limits")
-    llm_process, llm_root = start(
+    bot_process, bot_base = start_emulator_process(
+        "tauro.testing.botapi", "--token", TOKEN, "--flood-limits"
+    )
+    llm_process, llm_root = start_emulator_process(
         "tauro.testing.llm_server", "--model", MODEL, "--parallel", str(args.parallel),
         "--answer-tokens", str(args.tokens),
     )  # fmt: skip

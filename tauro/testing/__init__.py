@@ -7,7 +7,8 @@
 
 Both run inside the caller's trio nursery on a free loopback port (so they follow a
 ``MockClock``), or as separate processes (``python -m tauro.testing.botapi``,
-``python -m tauro.testing.llm_server``) driven through ``/_emulator/...`` endpoints.
+``python -m tauro.testing.llm_server``; ``start_emulator_process`` starts one and
+waits until it listens) driven through ``/_emulator/...`` endpoints.
 Nothing in ``tauro`` proper imports this package.
 """
 
@@ -25,6 +26,7 @@ from tauro.testing._llm_server import open_llm_server as open_llm_server
 from tauro.testing._llm_server_script import LlmFault as LlmFault
 from tauro.testing._llm_server_script import LlmRequest as LlmRequest
 from tauro.testing._llm_server_script import ModelInfo as ModelInfo
+from tauro.testing._process import start_emulator_process as start_emulator_process
 
 __all__ = [
     "ApiCall",
@@ -41,4 +43,5 @@ __all__ = [
     "StoredFile",
     "open_botapi_emulator",
     "open_llm_server",
+    "start_emulator_process",
 ]

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import argparse
 
+import httpx
 import pytest
 import trio
 import trio.testing
 
-from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
+from tauro.testing._process import (
+    emulator_arguments,
+    run_emulator,
+    serve_until_stopped,
+    start_emulator_process,
+)
 
 
 def test_every_emulator_takes_host_and_port() -> None:
@@ -35,3 +41,18 @@ def test_ctrl_c_is_a_clean_stop() -> None:
     with pytest.raises(SystemExit) as stopped:
         run_emulator(interrupted, argparse.Namespace())
     assert stopped.value.code == 0
+
+
+def test_a_started_process_serves_at_the_url_it_announced() -> None:
+    process, url = start_emulator_process("tauro.testing.llm_server", "--model", "tiny:1b")
+    try:
+        tags = httpx.get(f"{url}/api/tags", timeout=30).json()
+    finally:
+        process.terminate()
+        process.wait()
+    assert [m["name"] for m in tags["models"]] == ["tiny:1b"]
+
+
+def test_a_process_that_never_gets_ready_is_an_error_naming_it() -> None:
+    with pytest.raises(RuntimeError, match=r"tauro\.testing\.no_such_module did not start"):
+        start_emulator_process("tauro.testing.no_such_module")

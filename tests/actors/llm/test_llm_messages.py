@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import pytest
 
-from tauro.actors.llm import ChatMessage, Generate, SetModel
+from tauro.actors.llm import ChatMessage, Generate, SetModel, _messages
 
 
 def test_chat_message_roles() -> None:
@@ -36,6 +37,10 @@ def test_set_model_needs_a_name() -> None:
         SetModel("")
 
 
-def test_messages_are_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        ChatMessage("user", "a").content = "b"  # type: ignore[misc]
+def test_every_message_is_a_frozen_dataclass() -> None:
+    """Messages cross tasks and actors: none may change after it is sent."""
+    classes = [c for c in vars(_messages).values() if inspect.isclass(c)]
+    mutable = [c.__name__ for c in classes if c.__module__ == _messages.__name__
+               and not (dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen)]  # fmt: skip
+    assert Generate in classes
+    assert mutable == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 
 from tauro.actors.memory import (
@@ -12,6 +15,7 @@ from tauro.actors.memory import (
     GetStats,
     SetPreference,
     UpdateStatus,
+    _messages,
 )
 
 
@@ -46,10 +50,13 @@ def test_invalid_requests_are_refused(make: object) -> None:
         make()  # type: ignore[operator]
 
 
-def test_messages_are_frozen() -> None:
-    message = Clear("1")
-    with pytest.raises(AttributeError):
-        message.conversation = "2"  # type: ignore[misc]
+def test_every_message_is_a_frozen_dataclass() -> None:
+    """Messages cross tasks and actors: none may change after it is sent."""
+    classes = [c for c in vars(_messages).values() if inspect.isclass(c)]
+    mutable = [c.__name__ for c in classes if c.__module__ == _messages.__name__
+               and not (dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen)]  # fmt: skip
+    assert Clear in classes
+    assert mutable == []
 
 
 def test_stats_without_a_conversation_is_global() -> None:

@@ -66,6 +66,26 @@ class Running:
     def final_texts(self, chat_id: int) -> list[str]:
         return [t for t in self.emu.texts(chat_id) if t != "…"]
 
+    async def wait_idle(self) -> None:
+        await wait_idle(self.emu, self.system)
+
+
+async def wait_idle(emu: BotApiEmulator, system: ActorSystem, timeout: float = 30.0) -> None:
+    """Wait until every update pushed so far is done with: after this no reply to any of
+    them is still to come, so "nothing more arrived" can be checked at once.
+
+    The bot confirms an update to Telegram only once it has it in hand (settled), and
+    the work on it ends with its chat's worker. So: nothing left unconfirmed in the
+    emulator, then no chat worker running in the bot.
+    """
+    with trio.fail_after(timeout):
+        while True:
+            if emu.statistics().updates_pending == 0:
+                stats = await system.ref("telegram").ask(GetTelegramStats())
+                if stats.chats_in_flight == 0:
+                    return
+            await trio.sleep(0.01)
+
 
 def make_settings(
     tmp_path: Path, emu: BotApiEmulator, server: LlmServerEmulator, **over: Any
@@ -293,7 +313,7 @@ async def test_allowlist_refuses_once_and_nothing_reaches_the_llm(tmp_path: Path
             bot.emu.push_message(99, "let me in")
         bot.emu.push_message(42, "hi")
         await bot.expect(42, ["Echo: hi"])
-        await trio.sleep(0.3)
+        await bot.wait_idle()
         texts = bot.final_texts(99)
         assert len(texts) == 1
         assert "private bot" in texts[0]
@@ -310,7 +330,7 @@ async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> No
             bot.emu.push_message(7, f"a{i}")
         await bot.expect(7, [f"Echo: a{i}" for i in range(5)])
         await bot.wait_texts(42, 3)
-        await trio.sleep(0.3)
+        await bot.wait_idle()
         texts = bot.final_texts(42)
         assert texts[:2] == ["Echo: q0", "Echo: q1"]
         assert len(texts) == 3
@@ -402,12 +422,12 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
         # Cut at the grace deadline: nothing was answered, everything was recorded.
         assert all(emu.texts(chat) == [] for chat in (1, 2, 3))
         llm.set_latency(first_token=0.0)
-        async with open_actor_system(system_spec(settings)):
+        async with open_actor_system(system_spec(settings)) as system:
             emu.push_message(1, "after restart")
             for chat in (2, 3):
                 await emu.wait_for(lambda c=chat: len(emu.texts(c)) >= 1)
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)
-            await trio.sleep(1.5)  # a second answer would have come by now
+            await wait_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
         assert emu.texts(2) == ["Echo: question 2"]
         assert emu.texts(3) == ["Echo: question 3"]
@@ -443,6 +463,7 @@ async def test_webhook_conflict_while_polling_is_fatal(
 
 
 BOT_PROCESS = """
+import os
 import sys
 from pathlib import Path
 
@@ -450,7 +471,7 @@ import trio
 
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import TelegramActor
+from tauro.actors.telegram import GetTelegramStats, TelegramActor
 from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
 from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
 
@@ -469,8 +490,13 @@ spec = SupervisorSpec(name="root", children=(
 
 
 async def main() -> None:
-    async with open_actor_system(spec):
+    async with open_actor_system(spec) as system:
         print("READY", flush=True)
+        questions = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+        while await questions.receive_some():  # "are you idle?": answer once no chat works
+            while (await system.ref("telegram").ask(GetTelegramStats())).chats_in_flight:
+                await trio.sleep(0.01)
+            print("IDLE", flush=True)
         await trio.sleep_forever()
 
 
@@ -482,15 +508,27 @@ async def start_bot_process(
     emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path
 ) -> trio.Process:
     args = [sys.executable, "-c", BOT_PROCESS, emu.token, emu.base_url, llm.url, str(memory_file)]
-    process = await trio.lowlevel.open_process(args, stdout=subprocess.PIPE)
+    process = await trio.lowlevel.open_process(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    await read_until(process, b"READY")
+    return process
+
+
+async def read_until(process: trio.Process, marker: bytes) -> None:
     assert process.stdout is not None
     output = b""
     with trio.fail_after(30):
-        while b"READY" not in output:
+        while marker not in output:
             chunk = await process.stdout.receive_some()
-            assert chunk, "the bot process exited before it was ready"
+            assert chunk, f"the bot process exited before it said {marker.decode()}"
             output += chunk
-    return process
+
+
+async def wait_process_idle(emu: BotApiEmulator, process: trio.Process) -> None:
+    """`wait_idle` for a bot in its own process: it says when no chat worker runs."""
+    await emu.wait_for(lambda: emu.statistics().updates_pending == 0, timeout=30)
+    assert process.stdin is not None
+    await process.stdin.send_all(b"idle?\n")
+    await read_until(process, b"IDLE")
 
 
 async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_path: Path) -> None:
@@ -516,7 +554,7 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         try:
             await emu.wait_for(lambda: len(answers(1)) >= 2, timeout=30)
             await emu.wait_for(lambda: all(answers(c) for c in (2, 3)), timeout=30)
-            await trio.sleep(2.0)  # a second answer to anything would have come by now
+            await wait_process_idle(emu, process)  # a second answer would be out now
         finally:
             process.terminate()
             await process.wait()

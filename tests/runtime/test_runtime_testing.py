@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
 import trio.testing
@@ -69,13 +71,18 @@ async def test_faulty_actor_fails_as_configured(autojump_clock: Clock) -> None:
             await system.ref("llm").ask("bad")
 
 
+def itself(probe: ProbeActor) -> ProbeActor:
+    """A factory's body that hands out the same probe at every (re)start."""
+    return probe
+
+
 async def test_crash_actor_restarts_that_actor_alone(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     probes = {name: ProbeActor() for name in ("a", "b")}
     spec = SupervisorSpec(
         name="root",
-        children=tuple(ActorSpec(name=n, factory=lambda p=p: p) for n, p in probes.items()),
+        children=tuple(ActorSpec(name=n, factory=partial(itself, p)) for n, p in probes.items()),
     )
     async with open_actor_system(spec) as system:
         crash_actor(system, "a")

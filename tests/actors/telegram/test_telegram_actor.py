@@ -387,8 +387,7 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
 
 async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) -> None:
     """Stop while answers are generated: they are completed; what waited comes back."""
-    server = {"first_token_latency": 2.0}
-    async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=2.0) as llm:
         settings = make_settings(tmp_path, emu, llm)
         async with open_actor_system(system_spec(settings)):
             for chat in (1, 2, 3):
@@ -402,9 +401,9 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
         ]
         assert len(llm.requests) == 3
         llm.set_latency(first_token=0.0)
-        async with open_actor_system(system_spec(settings)):
+        async with open_actor_system(system_spec(settings)) as system:
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)  # Telegram redelivered it
-            await trio.sleep(1.5)  # a second answer to anything would have come by now
+            await wait_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: second 1"]
         assert [emu.texts(chat) for chat in (2, 3)] == [["Echo: question 2"], ["Echo: question 3"]]
 
@@ -412,8 +411,7 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
 async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
     """Stop with answers still generating at the grace deadline; the next start answers
     each exactly once."""
-    server = {"first_token_latency": 3.0}
-    async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=3.0) as llm:
         settings = make_settings(tmp_path, emu, llm)
         async with open_actor_system(system_spec(settings, grace=0.5)):
             for chat in (1, 2, 3):
@@ -424,8 +422,7 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
         llm.set_latency(first_token=0.0)
         async with open_actor_system(system_spec(settings)) as system:
             emu.push_message(1, "after restart")
-            for chat in (2, 3):
-                await emu.wait_for(lambda c=chat: len(emu.texts(c)) >= 1)
+            await emu.wait_for(lambda: all(emu.texts(chat) for chat in (2, 3)))
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)
             await wait_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]

@@ -45,11 +45,17 @@ import httpx
 import trio
 from _figures import percentile
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
-from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.actors.telegram import GetTelegramStats, TelegramStatistics
+from tauro.app import build_system_spec
+from tauro.config import (
+    LLMSettings,
+    MemorySettings,
+    Settings,
+    TelegramSettings,
+    VoiceSettings,
+    WebSettings,
+)
+from tauro.runtime import open_actor_system
 from tauro.testing import start_emulator_process
 
 TOKEN = "123456:BENCHbenchBENCHbench"
@@ -114,17 +120,6 @@ def root_of(url: str) -> str:
 # One configuration ----------------------------------------------------------------------
 
 
-def bot_spec(settings: Settings) -> SupervisorSpec:
-    return SupervisorSpec(
-        name="root",
-        children=(
-            memory_actor_spec(settings.memory),
-            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
-        ),
-    )
-
-
 def settings_for(
     emus: Emulators, folder: Path, parallel: int, sequential: bool, *, unlimited: bool = False
 ) -> Settings:
@@ -140,6 +135,7 @@ def settings_for(
         llm=LLMSettings(host=emus.llm_root, model=MODEL, max_parallel=parallel),
         memory=MemorySettings(file=folder / "conversations.json"),
         voice=VoiceSettings(enabled=False),
+        web=WebSettings(enabled=False),
     )
 
 
@@ -152,7 +148,7 @@ async def run_one(
     first_chat = run * 100_000 + 1
     batch = [{"chat_id": first_chat + i % chats, "text": f"question {i}"} for i in range(count)]
     settings = settings_for(emus, folder / f"run{run}", parallel, sequential)
-    async with open_actor_system(bot_spec(settings)) as system:
+    async with open_actor_system(build_system_spec(settings)) as system:
         telegram = system.ref("telegram")
         before = await bot_stats(client, emus)
         cpu, wall = time.process_time(), time.time()
@@ -200,7 +196,7 @@ async def run_capacity(
     batch = [{"chat_id": first_chat + i % chats, "text": f"question {i}"} for i in range(count)]
     settings = settings_for(emus, folder / f"run{run}", parallel, False, unlimited=True)
     try:
-        async with open_actor_system(bot_spec(settings)) as system:
+        async with open_actor_system(build_system_spec(settings)) as system:
             cpu, wall = time.process_time(), time.time()
             await client.post(f"{emus.bot_root}/_emulator/push_messages", json={"messages": batch})
             await wait_answered(system.ref("telegram"), count)

@@ -37,11 +37,10 @@ import trio
 from _figures import percentile
 from playwright.sync_api import BrowserContext, Page
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
-from tauro.actors.web import WEB_ACTOR, GetWebAddress, web_actor_spec
+from tauro.actors.telegram import GetTelegramStats, TelegramStatistics
+from tauro.actors.web import WEB_ACTOR, GetWebAddress
 from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
+from tauro.app import build_system_spec
 from tauro.config import (
     LLMSettings,
     MemorySettings,
@@ -50,7 +49,7 @@ from tauro.config import (
     VoiceSettings,
     WebSettings,
 )
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.runtime import open_actor_system
 from tauro.testing import start_emulator_process
 
 TOKEN = "123456:BENCHbenchBENCHbench"
@@ -171,15 +170,6 @@ class TtftResult:
     done_p95: float
 
 
-def bot_spec(settings: Settings) -> SupervisorSpec:
-    return SupervisorSpec(name="root", children=(
-        memory_actor_spec(settings.memory),
-        ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-        ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
-        web_actor_spec(settings),
-    ))  # fmt: skip
-
-
 async def first_tokens(latencies: Sequence[float], samples: int) -> list[TtftResult]:
     bot_process, bot_base = start_emulator_process("tauro.testing.botapi", "--token", TOKEN)
     llm_process, llm_root = start_emulator_process(
@@ -196,7 +186,7 @@ async def first_tokens(latencies: Sequence[float], samples: int) -> list[TtftRes
                 voice=VoiceSettings(enabled=False),
                 web=WebSettings(port=0, token=TEST_SECRET),
             )
-            async with open_actor_system(bot_spec(settings)) as system, \
+            async with open_actor_system(build_system_spec(settings)) as system, \
                     httpx.AsyncClient(timeout=60) as client:  # fmt: skip
                 web_url = await system.ref(WEB_ACTOR).ask(GetWebAddress())
                 emulator = bot_base.removesuffix("/bot")

@@ -23,7 +23,7 @@ from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.voice import VoiceActor
-from tauro.app import saved_model
+from tauro.app import build_system_spec
 from tauro.config import (
     AccessSettings,
     LLMSettings,
@@ -31,6 +31,7 @@ from tauro.config import (
     Settings,
     TelegramSettings,
     VoiceSettings,
+    WebSettings,
 )
 from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
@@ -107,22 +108,14 @@ def make_settings(
         ),
         memory=MemorySettings(file=tmp_path / "memory" / "conversations.json", durability="none"),
         voice=VoiceSettings(enabled=False),
+        web=WebSettings(enabled=False),
     )
 
 
 def system_spec(settings: Settings, grace: float = 30.0) -> SupervisorSpec:
-    return SupervisorSpec(
-        name="root",
-        children=(
-            memory_actor_spec(settings.memory),
-            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm, saved_model=saved_model)),
-            ActorSpec(
-                name="telegram",
-                factory=lambda: TelegramActor(settings, voice=None),
-                grace_period=grace,
-            ),
-        ),
-    )
+    """The bot's own tree (memory, llm, telegram): what ``tauro run`` starts."""
+    runtime = dataclasses.replace(settings.runtime, grace_period=grace)
+    return build_system_spec(dataclasses.replace(settings, runtime=runtime))
 
 
 @asynccontextmanager
@@ -466,11 +459,12 @@ from pathlib import Path
 
 import trio
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import GetTelegramStats, TelegramActor
-from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.actors.telegram import GetTelegramStats
+from tauro.app import build_system_spec
+from tauro.config import (
+    LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings, WebSettings
+)
+from tauro.runtime import open_actor_system
 
 token, base_url, llm_url, memory_file = sys.argv[1:5]
 settings = Settings(
@@ -478,12 +472,9 @@ settings = Settings(
     llm=LLMSettings(host=llm_url, model="llama3.2", max_parallel=8),
     memory=MemorySettings(file=Path(memory_file)),
     voice=VoiceSettings(enabled=False),
+    web=WebSettings(enabled=False),
 )
-spec = SupervisorSpec(name="root", children=(
-    memory_actor_spec(settings.memory),
-    ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-    ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
-))
+spec = build_system_spec(settings)
 
 
 async def main() -> None:

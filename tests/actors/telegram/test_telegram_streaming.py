@@ -88,14 +88,23 @@ def reply_to(
 
 
 async def stream_answer(
-    api: FakeChatApi, partials: list[str], final: str, *, every: float, limit: int = 4096
-) -> None:
+    api: FakeChatApi,
+    partials: list[str],
+    final: str,
+    *,
+    every: float,
+    limit: int = 4096,
+    thinking: bool = False,
+) -> StreamingReply:
     """Show ``partials`` one every ``every`` seconds, then the final text."""
     async with reply_to(api, limit=limit) as reply:
+        if thinking:
+            await reply.thinking()
         for text in partials:
             await reply.partial(text)
             await trio.sleep(every)
         await reply.final(final)
+    return reply
 
 
 def growing(words: list[str]) -> list[str]:
@@ -107,16 +116,10 @@ async def test_first_text_is_sent_at_once_then_edited_at_the_interval(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     api = FakeChatApi()
-    async with reply_to(api) as reply:
-        await reply.thinking()
-        start = trio.current_time()
-        text = ""
-        for i in range(50):  # 5 s of tokens, one every 0.1 s
-            text += f" w{i}"
-            await reply.partial(text.strip())
-            await trio.sleep(0.1)
-        await reply.final(text.strip())
-    assert api.shown() == [text.strip()]
+    texts = growing([f"w{i}" for i in range(50)])  # 5 s of tokens, one every 0.1 s
+    start = trio.current_time()
+    reply = await stream_answer(api, texts, texts[-1], every=0.1, thinking=True)
+    assert api.shown() == [texts[-1]]
     sends = [op for op in api.ops if op[1] == "send"]
     edits = [op for op in api.ops if op[1] == "edit"]
     assert len(sends) == 1

@@ -9,6 +9,8 @@ Both run inside the caller's trio nursery on a free loopback port (so they follo
 ``MockClock``), or as separate processes (``python -m tauro.testing.botapi``,
 ``python -m tauro.testing.llm_server``; ``start_emulator_process`` starts one and
 waits until it listens) driven through ``/_emulator/...`` endpoints.
+``wait_bot_idle`` waits until a bot has finished with every update the Bot API
+emulator handed it, so that a test can check that nothing more arrives.
 Nothing in ``tauro`` proper imports this package.
 """
 
@@ -20,6 +22,7 @@ from tauro.testing._botapi_flood import FloodLimits as FloodLimits
 from tauro.testing._botapi_types import ApiCall as ApiCall
 from tauro.testing._botapi_types import BotMessage as BotMessage
 from tauro.testing._botapi_types import StoredFile as StoredFile
+from tauro.testing._idle import wait_bot_idle as wait_bot_idle
 from tauro.testing._llm_server import LlmServerEmulator as LlmServerEmulator
 from tauro.testing._llm_server import LlmStatistics as LlmStatistics
 from tauro.testing._llm_server import open_llm_server as open_llm_server
@@ -44,4 +47,5 @@ __all__ = [
     "open_botapi_emulator",
     "open_llm_server",
     "start_emulator_process",
+    "wait_bot_idle",
 ]

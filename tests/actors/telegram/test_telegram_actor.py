@@ -35,7 +35,7 @@ from tauro.config import (
 )
 from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
-from tauro.testing import BotApiEmulator, open_botapi_emulator
+from tauro.testing import BotApiEmulator, open_botapi_emulator, wait_bot_idle
 from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
 
 BOT = "tauro_test_bot"
@@ -66,26 +66,6 @@ class Running:
 
     def final_texts(self, chat_id: int) -> list[str]:
         return [t for t in self.emu.texts(chat_id) if t != "…"]
-
-    async def wait_idle(self) -> None:
-        await wait_idle(self.emu, self.system)
-
-
-async def wait_idle(emu: BotApiEmulator, system: ActorSystem, timeout: float = 30.0) -> None:
-    """Wait until every update pushed so far is done with: after this no reply to any of
-    them is still to come, so "nothing more arrived" can be checked at once.
-
-    The bot confirms an update to Telegram only once it has it in hand (settled), and
-    the work on it ends with its chat's worker. So: nothing left unconfirmed in the
-    emulator, then no chat worker running in the bot.
-    """
-    with trio.fail_after(timeout):
-        while True:
-            if emu.statistics().updates_pending == 0:
-                stats = await system.ref("telegram").ask(GetTelegramStats())
-                if stats.chats_in_flight == 0:
-                    return
-            await trio.sleep(0.01)
 
 
 def make_settings(
@@ -306,7 +286,7 @@ async def test_allowlist_refuses_once_and_nothing_reaches_the_llm(tmp_path: Path
             bot.emu.push_message(99, "let me in")
         bot.emu.push_message(42, "hi")
         await bot.expect(42, ["Echo: hi"])
-        await bot.wait_idle()
+        await wait_bot_idle(bot.emu, bot.system)
         texts = bot.final_texts(99)
         assert len(texts) == 1
         assert "private bot" in texts[0]
@@ -323,7 +303,7 @@ async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> No
             bot.emu.push_message(7, f"a{i}")
         await bot.expect(7, [f"Echo: a{i}" for i in range(5)])
         await bot.wait_texts(42, 3)
-        await bot.wait_idle()
+        await wait_bot_idle(bot.emu, bot.system)
         texts = bot.final_texts(42)
         assert texts[:2] == ["Echo: q0", "Echo: q1"]
         assert len(texts) == 3
@@ -396,7 +376,7 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
         llm.set_latency(first_token=0.0)
         async with open_actor_system(system_spec(settings)) as system:
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)  # Telegram redelivered it
-            await wait_idle(emu, system)  # a second answer to anything would be out now
+            await wait_bot_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: second 1"]
         assert [emu.texts(chat) for chat in (2, 3)] == [["Echo: question 2"], ["Echo: question 3"]]
 
@@ -417,7 +397,7 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
             emu.push_message(1, "after restart")
             await emu.wait_for(lambda: all(emu.texts(chat) for chat in (2, 3)))
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)
-            await wait_idle(emu, system)  # a second answer to anything would be out now
+            await wait_bot_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
         assert emu.texts(2) == ["Echo: question 2"]
         assert emu.texts(3) == ["Echo: question 3"]
@@ -512,7 +492,7 @@ async def read_until(process: trio.Process, marker: bytes) -> None:
 
 
 async def wait_process_idle(emu: BotApiEmulator, process: trio.Process) -> None:
-    """`wait_idle` for a bot in its own process: it says when no chat worker runs."""
+    """`wait_bot_idle` for a bot in its own process: it says when no chat worker runs."""
     await emu.wait_for(lambda: emu.statistics().updates_pending == 0, timeout=30)
     assert process.stdin is not None
     await process.stdin.send_all(b"idle?\n")

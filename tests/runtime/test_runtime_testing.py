@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
+from types import ModuleType
 
 import pytest
 import trio
@@ -15,6 +17,7 @@ from tauro.runtime.testing import (
     ProbeActor,
     crash_actor,
     replace_actor,
+    unfrozen_classes,
     wait_restarted,
 )
 
@@ -89,3 +92,23 @@ async def test_crash_actor_restarts_that_actor_alone(
         await wait_restarted(system, "a", restarts=1)
         assert (probes["a"].starts, probes["b"].starts) == (2, 1)
         assert system.statistics().actor("a").last_error == "InjectedFault: injected crash of a"
+
+
+def test_unfrozen_classes_names_every_class_that_could_change() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        value: int
+
+    @dataclasses.dataclass
+    class Mutable:
+        value: int
+
+    class Plain:
+        pass
+
+    module = ModuleType("messages")
+    for cls in (Frozen, Mutable, Plain):
+        cls.__module__ = module.__name__
+        setattr(module, cls.__name__, cls)
+    module.Imported = trio.Event  # type: ignore[attr-defined]  # defined elsewhere: not its own
+    assert unfrozen_classes(module) == ["Mutable", "Plain"]

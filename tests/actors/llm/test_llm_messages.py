@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from tauro.actors.llm import ChatMessage, Generate, SetModel, _messages
+from tauro.runtime.testing import unfrozen_classes
 
 
 def test_chat_message_roles() -> None:
@@ -38,11 +37,5 @@ def test_set_model_needs_a_name() -> None:
 
 def test_every_message_is_a_frozen_dataclass() -> None:
     """Messages cross tasks and actors: none may change after it is sent."""
-    own = [
-        c
-        for c in vars(_messages).values()
-        if inspect.isclass(c) and c.__module__ == _messages.__name__
-    ]
-    params = {c.__name__: getattr(c, "__dataclass_params__", None) for c in own}
-    assert "Generate" in params
-    assert [name for name, p in params.items() if p is None or not p.frozen] == []
+    assert hasattr(_messages, "Generate")
+    assert unfrozen_classes(_messages) == []

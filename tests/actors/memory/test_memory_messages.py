@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from tauro.actors.memory import (
@@ -16,6 +14,7 @@ from tauro.actors.memory import (
     UpdateStatus,
     _messages,
 )
+from tauro.runtime.testing import unfrozen_classes
 
 
 def test_a_valid_append_keeps_its_fields() -> None:
@@ -51,14 +50,8 @@ def test_invalid_requests_are_refused(make: object) -> None:
 
 def test_every_message_is_a_frozen_dataclass() -> None:
     """Messages cross tasks and actors: none may change after it is sent."""
-    own = [
-        c
-        for c in vars(_messages).values()
-        if inspect.isclass(c) and c.__module__ == _messages.__name__
-    ]
-    params = {c.__name__: getattr(c, "__dataclass_params__", None) for c in own}
-    assert "Clear" in params
-    assert [name for name, p in params.items() if p is None or not p.frozen] == []
+    assert hasattr(_messages, "Clear")
+    assert unfrozen_classes(_messages) == []
 
 
 def test_stats_without_a_conversation_is_global() -> None:

@@ -223,7 +223,7 @@ async def test_a_coding_answer_arrives_formatted_through_streamed_edits(tmp_path
         await bot.emu.wait_for(
             lambda: bool(bot.final_texts(42)) and "UTF-8" in bot.final_texts(42)[0], 30
         )
-        await trio.sleep(0.5)
+        await wait_bot_idle(bot.emu, bot.system)  # the last edit is in too
         (message,) = bot.emu.messages(42)
         assert message.edits >= 2  # it streamed: every version was accepted
         calls = bot.emu.calls_of("sendMessage") + bot.emu.calls_of("editMessageText")
@@ -250,7 +250,7 @@ async def test_a_code_block_over_4096_continues_as_code_in_the_next_message(
         bot.llm.script(answer)
         bot.emu.push_message(42, "codice lungo")
         await bot.emu.wait_for(lambda: "Fatto." in "".join(bot.final_texts(42)), 30)
-        await trio.sleep(0.5)
+        await wait_bot_idle(bot.emu, bot.system)  # the last edit is in too
         messages = [m for m in bot.emu.messages(42) if m.text != "…"]
         assert len(messages) >= 3
         for message in messages[1:]:

@@ -364,7 +364,7 @@ def test_tauro_run_sends_the_model_markdown_formatted_and_plain_once_when_refuse
 def _original_memory_file(path: Path, year_ago: datetime) -> dict[str, object]:
     """TauroBot 3.0's memory/conversations.json, last written a year ago."""
     stamp = year_ago.isoformat()
-    original = {
+    original: dict[str, object] = {
         "conversations": {
             "4242": [
                 {"role": "user", "content": "Mi chiamo Aldo e ho un gatto", "timestamp": stamp},

@@ -15,9 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from tauro.testing._llm_server_http import StreamCut, dumps, emulator_of, read_json, wait_disconnect
+from tauro.testing._llm_server_http import (
+    StreamCut,
+    dumps,
+    emulator_of,
+    read_json,
+    wait_disconnect,
+    whole_answer,
+)
 from tauro.testing._llm_server_script import LlmRequest
 
 if TYPE_CHECKING:
@@ -74,7 +81,12 @@ async def chat_completions(request: Request) -> Response:
     generation = emulator.plan(parsed, fault, int(limit) if limit is not None else None)
     if parsed.stream:
         return StreamingResponse(_events(emulator, generation), media_type="text/event-stream")
-    return await _whole(emulator, generation)
+    return await whole_answer(
+        emulator,
+        generation,
+        _error,
+        lambda text, reason: _completion(emulator, generation, text, reason),
+    )
 
 
 def _base(emulator: LlmServerEmulator, generation: Generation, ident: str) -> dict[str, Any]:
@@ -115,24 +127,6 @@ async def _events(emulator: LlmServerEmulator, generation: Generation) -> AsyncI
                     yield f"data: {dumps(usage)}\n\n"
                 yield "data: [DONE]\n\n"
         emulator.finished(sent)
-
-
-async def _whole(emulator: LlmServerEmulator, generation: Generation) -> Response:
-    pieces: list[str] = []
-    async with emulator.generating():
-        async for kind, value in generation.events():
-            if kind == "token":
-                pieces.append(value)
-            elif kind == "garbage":
-                return PlainTextResponse("<html>upstream hiccup</html>")
-            elif kind == "error":
-                return _error(500, value)
-            elif kind == "cut":
-                raise StreamCut("cut before the answer")
-            else:
-                emulator.finished(len(pieces))
-                return JSONResponse(_completion(emulator, generation, "".join(pieces), value))
-    return _error(500, "no answer")
 
 
 def _completion(

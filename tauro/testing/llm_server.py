@@ -8,17 +8,13 @@ control endpoints, and prints ``READY <url>`` on stdout once listening.
 from __future__ import annotations
 
 import argparse
-import sys
-
-import trio
 
 from tauro.testing._llm_server import DEFAULT_MODELS, open_llm_server
+from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tauro.testing.llm_server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=11434, help="0 picks a free port")
+    parser = emulator_arguments("tauro.testing.llm_server", default_port=11434)
     parser.add_argument("--model", action="append", help="installed model (repeatable)")
     parser.add_argument("--first-token-latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--token-latency", type=float, default=0.0, metavar="SECONDS")
@@ -37,15 +33,11 @@ async def _serve(args: argparse.Namespace) -> None:
         answer_tokens=args.answer_tokens,
         parallel=args.parallel,
     ) as server:
-        print(f"READY {server.url}", flush=True)
-        await trio.sleep_forever()
+        await serve_until_stopped(server.url)
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        trio.run(_serve, _arguments(argv))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run_emulator(_serve, _arguments(argv))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from tauro.actors.memory import (
 )
 from tauro.actors.memory import _engine as engine_module
 from tauro.actors.memory._journal import list_segments
+from tauro.actors.memory._snapshot import write_snapshot
 from tauro.config import MemorySettings
 from tauro.errors import (
     CorruptMemoryFileError,
@@ -241,7 +242,7 @@ async def test_appends_go_on_while_a_snapshot_is_being_written(
     await memory.open()
     values(await memory.process([Append("1", "user", f"old {n}") for n in range(5)]))
     started, release = trio.Event(), threading.Event()
-    real_write = engine_module.write_snapshot
+    real_write = write_snapshot
 
     def slow_write(*args: Any, **kwargs: Any) -> Any:
         trio.from_thread.run_sync(started.set)
@@ -357,7 +358,7 @@ async def test_the_final_snapshot_gives_up_at_its_deadline_and_loses_nothing(
     await memory.open()
     values(await memory.process([Append("1", "user", "in the journal")]))
     release, finished = threading.Event(), threading.Event()
-    real_write = engine_module.write_snapshot
+    real_write = write_snapshot
 
     def stuck(*args: Any, **kwargs: Any) -> Any:
         release.wait(timeout=30)

@@ -119,7 +119,7 @@ async def test_status_shows_actors_memory_and_llm(tmp_path: Path, bot_kit: Kit) 
         assert status["memory"]["journal_appends"] >= 2
         assert status["memory"]["fsyncs"] >= 1
         assert status["llm"]["counters"]["completed"] == 1
-        assert status["llm"]["first_token"]["p50"] >= 0
+        assert status["llm"]["first_token"]["p50"] > 0  # the one answer took some time
         assert status["voice"] == {}  # no voice actor in this system
         assert status["web"]["turns"] == 1
         metrics = (await client.get("/metrics")).text

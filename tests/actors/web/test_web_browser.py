@@ -12,7 +12,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trio_asyncio  # noqa: F401 (loaded in a full run by the Telegram tests: must not matter)
@@ -149,7 +149,7 @@ def test_logging_out_ends_the_session_for_a_copied_cookie_too(
     assert page.request.get(f"{bot.url}/api/session").status == 200
     page.locator("#logout").click()
     page.wait_for_url(re.compile(r".*/login$"))
-    browser.add_cookies(copied)  # someone kept a copy of the cookie
+    browser.add_cookies(cast(Any, copied))  # someone kept a copy of the cookie
     assert page.request.get(f"{bot.url}/api/session").status == 401
     page.goto(f"{bot.url}/")
     page.wait_for_url(f"{bot.url}/login")

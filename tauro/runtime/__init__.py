@@ -13,6 +13,20 @@ modules are private; everything public is re-exported here:
 - ``ActorStatistics`` / ``SystemStatistics`` / ``ActorState``: introspection.
 
 ``tauro.runtime.testing`` holds the test kit (probe and fault-injecting actors).
+
+The modules read bottom-up: each imports only modules listed above it, so there
+is no import cycle (a test checks both)::
+
+    _exceptions     reporting errors raised in task groups
+    _statistics     ActorState and the frozen statistics snapshots
+    _delivery       Envelope, ReplySlot, and Recipient: what a reference needs of a cell
+    _ref            ActorRef, talking to a Recipient
+    _actor          Actor and ActorContext (which hands out ActorRefs)
+    _spec           ActorSpec and SupervisorSpec (which make Actors)
+    _cell           one actor's slot: mailbox, lifecycle, counters (a Recipient)
+    _supervisor     restart strategies, intensity and backoff, ordered stop
+    _system         ActorSystem: the cells under their supervisors
+    testing         the test kit
 """
 
 from tauro.runtime._actor import Actor as Actor

@@ -10,10 +10,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tauro.runtime._actor import Actor
+from tauro.runtime._actor import Actor
 
 
 class Restart(enum.Enum):

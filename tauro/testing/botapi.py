@@ -13,7 +13,8 @@ import sys
 
 import trio
 
-from tauro.testing._botapi import DEFAULT_TOKEN, open_botapi_emulator
+from tauro.testing._botapi import DEFAULT_TOKEN
+from tauro.testing._botapi_app import open_botapi_emulator
 from tauro.testing._botapi_flood import FloodLimits
 
 

@@ -12,7 +12,8 @@ import sys
 
 import trio
 
-from tauro.testing._llm_server import DEFAULT_MODELS, open_llm_server
+from tauro.testing._llm_server import DEFAULT_MODELS
+from tauro.testing._llm_server_app import open_llm_server
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

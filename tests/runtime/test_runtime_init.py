@@ -38,7 +38,8 @@ def test_the_runtime_imports_only_trio_outcome_errors_and_the_standard_library()
             assert any(name == a or name.startswith(a + ".") for a in allowed), (path.name, name)
 
 
-@pytest.mark.parametrize("package", ["tauro.runtime"])
+# tauro.testing (the emulators) is checked here too: it has no layering test of its own.
+@pytest.mark.parametrize("package", ["tauro.runtime", "tauro.testing"])
 def test_the_modules_of_a_package_import_each_other_without_a_cycle(package: str) -> None:
     assert _find_cycle(_module_graph(package)) is None
 

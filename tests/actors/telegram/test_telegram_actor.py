@@ -34,8 +34,7 @@ from tauro.config import (
 )
 from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
-from tauro.testing import BotApiEmulator, open_botapi_emulator
-from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
+from tauro.testing import BotApiEmulator, LlmServerEmulator, open_botapi_emulator, open_llm_server
 
 BOT = "tauro_test_bot"
 

@@ -11,12 +11,30 @@ modules are private; everything public is re-exported here:
   system is built from. Children start in order and stop in reverse order.
 - ``ActorSystem`` / ``open_actor_system`` / ``run_until_signalled``: running it.
 - ``ActorStatistics`` / ``SystemStatistics`` / ``ActorState``: introspection.
+- ``Backoff``: the one policy for delays between retries (exponential, capped,
+  optionally jittered); it computes delays, the caller sleeps them on trio's clock.
 
 ``tauro.runtime.testing`` holds the test kit (probe and fault-injecting actors).
+
+The modules read bottom-up: each imports only modules listed above it, so there
+is no import cycle (a test checks both)::
+
+    _exceptions     reporting errors raised in task groups
+    _statistics     ActorState and the frozen statistics snapshots
+    _backoff        Backoff: delays between retries
+    _delivery       Envelope, ReplySlot, and Recipient: what a reference needs of a cell
+    _ref            ActorRef, talking to a Recipient
+    _actor          Actor and ActorContext (which hands out ActorRefs)
+    _spec           ActorSpec and SupervisorSpec (which make Actors)
+    _cell           one actor's slot: mailbox, lifecycle, counters (a Recipient)
+    _supervisor     restart strategies, intensity and backoff, ordered stop
+    _system         ActorSystem: the cells under their supervisors
+    testing         the test kit
 """
 
 from tauro.runtime._actor import Actor as Actor
 from tauro.runtime._actor import ActorContext as ActorContext
+from tauro.runtime._backoff import Backoff as Backoff
 from tauro.runtime._ref import ActorRef as ActorRef
 from tauro.runtime._spec import ActorSpec as ActorSpec
 from tauro.runtime._spec import Restart as Restart
@@ -37,6 +55,7 @@ __all__ = [
     "ActorState",
     "ActorStatistics",
     "ActorSystem",
+    "Backoff",
     "Restart",
     "Strategy",
     "SupervisorSpec",

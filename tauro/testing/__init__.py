@@ -16,7 +16,7 @@ Nothing in ``tauro`` proper imports this package.
 
 from tauro.testing._botapi import BotApiEmulator as BotApiEmulator
 from tauro.testing._botapi import BotApiStatistics as BotApiStatistics
-from tauro.testing._botapi import open_botapi_emulator as open_botapi_emulator
+from tauro.testing._botapi_app import open_botapi_emulator as open_botapi_emulator
 from tauro.testing._botapi_core import ChatAction as ChatAction
 from tauro.testing._botapi_flood import FloodLimits as FloodLimits
 from tauro.testing._botapi_types import ApiCall as ApiCall
@@ -25,7 +25,7 @@ from tauro.testing._botapi_types import StoredFile as StoredFile
 from tauro.testing._idle import wait_bot_idle as wait_bot_idle
 from tauro.testing._llm_server import LlmServerEmulator as LlmServerEmulator
 from tauro.testing._llm_server import LlmStatistics as LlmStatistics
-from tauro.testing._llm_server import open_llm_server as open_llm_server
+from tauro.testing._llm_server_app import open_llm_server as open_llm_server
 from tauro.testing._llm_server_script import LlmFault as LlmFault
 from tauro.testing._llm_server_script import LlmRequest as LlmRequest
 from tauro.testing._llm_server_script import ModelInfo as ModelInfo

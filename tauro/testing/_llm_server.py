@@ -16,12 +16,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
-from tauro.testing._botapi_serve import open_loopback_server
-from tauro.testing._llm_server_app import build_app
 from tauro.testing._llm_server_script import (
     FaultKind,
     FaultQueue,
@@ -33,7 +30,7 @@ from tauro.testing._llm_server_script import (
     tokenize,
 )
 
-__all__ = ["Generation", "LlmServerEmulator", "LlmStatistics", "open_llm_server"]
+__all__ = ["Generation", "LlmServerEmulator", "LlmStatistics"]
 
 logger = logging.getLogger("tauro.testing.llm_server")
 DEFAULT_MODELS = ("llama3.2:latest", "mistral:7b")
@@ -221,23 +218,3 @@ class LlmServerEmulator:
         with trio.fail_after(timeout):
             while not predicate():
                 await self._changed.wait()
-
-
-@asynccontextmanager
-async def open_llm_server(
-    models: Iterable[ModelInfo | str] = DEFAULT_MODELS,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    **options: Any,
-) -> AsyncIterator[LlmServerEmulator]:
-    """Serve an ``LlmServerEmulator`` until the block ends; ``llm.url`` is its base URL.
-
-    ``options`` go to ``LlmServerEmulator`` (``first_token_latency``, ``parallel``...).
-    """
-    emulator = LlmServerEmulator(models, **options)
-    async with open_loopback_server(
-        build_app(emulator), host=host, port=port, logger_name=logger.name
-    ) as url:
-        emulator.url = url
-        yield emulator

@@ -9,8 +9,9 @@ counters). Endpoints that change state answer 403 unless the peer is on loopback
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,14 +20,12 @@ from starlette.routing import Route
 
 from tauro.testing import _llm_server_ollama as ollama
 from tauro.testing import _llm_server_openai as openai
-from tauro.testing._botapi_serve import is_loopback
+from tauro.testing._botapi_serve import is_loopback, open_loopback_server
+from tauro.testing._llm_server import DEFAULT_MODELS, LlmServerEmulator, logger
 from tauro.testing._llm_server_http import emulator_of, hide_stream_cuts, read_json
-from tauro.testing._llm_server_script import FAULT_KINDS, FaultKind
+from tauro.testing._llm_server_script import FAULT_KINDS, FaultKind, ModelInfo
 
-if TYPE_CHECKING:
-    from tauro.testing._llm_server import LlmServerEmulator
-
-__all__ = ["build_app"]
+__all__ = ["build_app", "open_llm_server"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -114,3 +113,23 @@ def build_app(emulator: LlmServerEmulator) -> Starlette:
     app = Starlette(routes=routes)
     app.state.emulator = emulator
     return app
+
+
+@asynccontextmanager
+async def open_llm_server(
+    models: Iterable[ModelInfo | str] = DEFAULT_MODELS,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **options: Any,
+) -> AsyncIterator[LlmServerEmulator]:
+    """Serve an ``LlmServerEmulator`` until the block ends; ``llm.url`` is its base URL.
+
+    ``options`` go to ``LlmServerEmulator`` (``first_token_latency``, ``parallel``...).
+    """
+    emulator = LlmServerEmulator(models, **options)
+    async with open_loopback_server(
+        build_app(emulator), host=host, port=port, logger_name=logger.name
+    ) as url:
+        emulator.url = url
+        yield emulator

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from tauro.testing._botapi import DEFAULT_TOKEN, open_botapi_emulator
+from tauro.testing._botapi import DEFAULT_TOKEN
+from tauro.testing._botapi_app import open_botapi_emulator
 from tauro.testing._botapi_flood import FloodLimits
 from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from tauro.testing._llm_server import DEFAULT_MODELS, open_llm_server
+from tauro.testing._llm_server import DEFAULT_MODELS
+from tauro.testing._llm_server_app import open_llm_server
 from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 
 

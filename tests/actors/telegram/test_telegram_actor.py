@@ -35,9 +35,14 @@ from tauro.config import (
 )
 from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
-from tauro.testing import BotApiEmulator, open_botapi_emulator, wait_bot_idle
+from tauro.testing import (
+    BotApiEmulator,
+    LlmServerEmulator,
+    open_botapi_emulator,
+    open_llm_server,
+    wait_bot_idle,
+)
 from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
-from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
 
 BOT = "tauro_test_bot"
 

@@ -21,7 +21,9 @@ control and Netflix's concurrency-limits:
   quarter), and so does a first-token timeout; the answers of the next round
   are then skipped (they queued behind the old limit), and the limit climbs
   back by one per good round up to the highest level that went well, then
-  probes as above;
+  probes as above; if the round after a decrease is still slow, fewer answers
+  did not help: the server got slower for another reason (another client, a
+  busy machine), and that becomes the new baseline instead of a further cut;
 - an interrupted answer (the server cut it to serve another request) lowers it
   at once, and the limit never again goes above the level that interrupted.
 
@@ -75,6 +77,7 @@ class ParallelLimit:
         self._good_rounds = 0
         self._best_good = 0  # the highest limit a round went well at
         self._settling = 0  # answers to skip after a decrease (queued behind the old limit)
+        self._just_lowered = False  # the next round tells whether lowering helped
 
     @property
     def value(self) -> int:
@@ -120,11 +123,18 @@ class ParallelLimit:
         full = 2 * sum(1 for _, at_full in self._round if at_full) > len(self._round)
         self._round.clear()
         self._medians.append(median)
-        if median > min(self._medians) * TOLERANCE + SLACK:
+        just_lowered, self._just_lowered = self._just_lowered, False
+        if median <= min(self._medians) * TOLERANCE + SLACK:
+            if full:
+                self._best_good = max(self._best_good, self.value)
+                self._raise()
+        elif just_lowered:
+            # Fewer answers at once did not help: the server (or its machine) is
+            # slower for another reason. That is its new normal, not load.
+            self._medians.clear()
+            self._medians.append(median)
+        else:
             self._lower(math.floor(self.value * DECREASE), "the first token slowed down")
-        elif full:
-            self._best_good = max(self._best_good, self.value)
-            self._raise()
 
     def _raise(self) -> None:
         self._good_rounds += 1
@@ -139,6 +149,7 @@ class ParallelLimit:
         self._slow_start = False
         self._round.clear()  # answers sent under the old limit
         self._settling = self.value
+        self._just_lowered = True
         self._best_good = min(self._best_good, self.value - 1)
         self._set(max(1, min(target, self.value)), f"adaptive (lowered: {why})")
 

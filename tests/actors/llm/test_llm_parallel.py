@@ -85,15 +85,27 @@ def test_after_a_deep_fall_it_climbs_back_a_step_per_round() -> None:
     rounds(limit, 5)
     assert limit.value == 32  # 16 went well
     for expected in (24, 18, 13):
-        before = limit.value
-        rounds(limit, 1, slow)
+        limit.observe(Sample(first_token=None, in_flight=limit.value, timed_out=True))
         assert limit.value == expected
-        settle(limit, before)
+    settle(limit, 32)
     for expected in (14, 15, 16):
         rounds(limit, 1)
         assert limit.value == expected
     rounds(limit, PROBE_ROUNDS - 1)
     assert limit.value == 16  # from the known-good level on, only probes
+
+
+def test_when_fewer_answers_do_not_help_the_slowness_is_the_new_normal() -> None:
+    limit = ParallelLimit("auto")
+    rounds(limit, 4)
+    assert limit.value == 16
+    rounds(limit, 1, slow)
+    assert limit.value == 12
+    settle(limit, 16)
+    rounds(limit, 1, slow)  # as slow with fewer: the machine, not the load
+    assert limit.value == 12
+    rounds(limit, PROBE_ROUNDS, slow)  # the new baseline: good rounds again
+    assert limit.value == 13
 
 
 def test_a_few_slow_answers_in_a_round_are_noise() -> None:

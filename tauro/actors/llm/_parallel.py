@@ -11,12 +11,13 @@ control and Netflix's concurrency-limits:
 - decisions are taken per round of ``max(limit, MIN_ROUND)`` answers, on the
   round's median, so that a few answers slowed by a busy machine are not taken
   for load; the baseline is the smallest median of the last BASELINE_ROUNDS;
-- a round at full load (most of its answers were sent with every slot of the
-  limit taken) whose median is within ``TOLERANCE`` of the baseline raises the
-  limit: doubling it at first (slow start), and once it was ever lowered, by
-  one after PROBE_ROUNDS such rounds (congestion avoidance: a probe above the
-  server's capacity makes some answers wait for a server slot, so probes are
-  rare);
+- at first (slow start) every answer sent at full load whose first token came
+  within ``TOLERANCE`` of the baseline raises the limit by one, which doubles
+  it per round; once it was ever lowered, a round at full load (most of its
+  answers sent with every slot of the limit taken) whose median is within
+  ``TOLERANCE`` raises it by one after PROBE_ROUNDS such rounds (congestion
+  avoidance: a probe above the server's capacity makes some answers wait for a
+  server slot, so probes are rare);
 - a round whose median is slower than that lowers it by DECREASE (by a
   quarter), and so does a first-token timeout; the answers of the next round
   are then skipped (they queued behind the old limit), and the limit climbs
@@ -114,8 +115,16 @@ class ParallelLimit:
             # (an answer sent under a higher limit, before a decrease, says nothing new)
             full = sample.in_flight >= (sample.limit or self.value)
             self._round.append((sample.first_token, full))
-            if len(self._round) >= max(self.value, MIN_ROUND):
+            if self._slow_start and full and self._fast(sample.first_token):
+                self._medians.append(sample.first_token)  # a baseline before any round
+                self._set(min(self.value + 1, self._ceiling), "adaptive")  # doubles per round
+            elif len(self._round) >= max(self.value, MIN_ROUND):
                 self._end_round()
+
+    def _fast(self, first_token: float) -> bool:
+        """Within TOLERANCE of the baseline (or of this round's best, before any)."""
+        known = list(self._medians) or [first for first, _ in self._round]
+        return first_token <= min(known) * TOLERANCE + SLACK
 
     def _end_round(self) -> None:
         times = sorted(first for first, _ in self._round)
@@ -141,8 +150,8 @@ class ParallelLimit:
         if self.value >= self._ceiling:
             return
         if self._slow_start:
-            self._set(min(2 * self.value, self._ceiling), "adaptive")
-        elif self.value < self._best_good or self._good_rounds >= PROBE_ROUNDS:
+            return  # slow start grows answer by answer (observe)
+        if self.value < self._best_good or self._good_rounds >= PROBE_ROUNDS:
             self._set(self.value + 1, "adaptive")  # back to a known-good level, or a probe
 
     def _lower(self, target: int, why: str) -> None:
@@ -158,6 +167,7 @@ class ParallelLimit:
         self.limiter.total_tokens = value
         self.source = source
         self._good_rounds = 0
+        self._round.clear()  # a round is judged at one limit
         if value != previous:
             fields = {"previous": previous, "limit": value, "source": source}
             logger.info("llm.parallel.changed", extra={"fields": fields})

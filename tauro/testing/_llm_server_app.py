@@ -74,8 +74,12 @@ async def latency(request: Request) -> Response:
 
 
 async def configure(request: Request) -> Response:
-    """Set ``models``, ``parallel`` and/or ``answer_tokens`` (keys present only)."""
+    """Set ``models``, ``parallel``, ``answer_tokens`` and the behaviours (keys present)."""
     doc, emulator = await _body(request), emulator_of(request)
+    for key in ("slots_in_props", "tokenizer", "context_window", "overflow", "interrupting",
+                "served_model"):  # fmt: skip
+        if key in doc:
+            setattr(emulator, key, doc[key])
     if "models" in doc:
         emulator.set_models([str(m) for m in doc["models"]])
     if "parallel" in doc:
@@ -104,7 +108,10 @@ def build_app(emulator: LlmServerEmulator) -> Starlette:
         Route("/api/version", ollama.version), Route("/api/tags", ollama.tags),
         Route("/api/show", ollama.show, methods=["POST"]),
         Route("/api/chat", ollama.chat, methods=["POST"]),
-        Route("/v1/models", openai.models),
+        Route("/v1/models", openai.models), Route("/props", openai.props),
+        Route("/tokenize", openai.tokenize_llama_cpp, methods=["POST"]),
+        Route("/extras/tokenize", openai.tokenize_llama_cpp_python, methods=["POST"]),
+        Route("/extras/tokenize/count", openai.tokenize_llama_cpp_python, methods=["POST"]),
         Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
         Route("/_emulator/health", health), Route("/_emulator/statistics", statistics),
         Route("/_emulator/requests", requests),

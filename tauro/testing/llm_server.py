@@ -21,6 +21,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--token-latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--answer-tokens", type=int, default=None, metavar="N")
     parser.add_argument("--parallel", type=int, default=None, metavar="N")
+    parser.add_argument("--slots-in-props", action="store_true", help="llama.cpp's GET /props")
+    parser.add_argument("--tokenizer", choices=("llama.cpp", "llama-cpp-python"), default=None)
+    parser.add_argument("--context-window", type=int, default=None, metavar="TOKENS")
+    parser.add_argument("--overflow", choices=("empty", "error"), default="empty")
+    parser.add_argument("--interrupting", action="store_true", help="as llama-cpp-python")
+    parser.add_argument("--served-model", default=None, help="answer with it whatever is asked")
     return parser.parse_args(argv)
 
 
@@ -33,6 +39,12 @@ async def _serve(args: argparse.Namespace) -> None:
         token_latency=args.token_latency,
         answer_tokens=args.answer_tokens,
         parallel=args.parallel,
+        slots_in_props=args.slots_in_props,
+        tokenizer=args.tokenizer,
+        context_window=args.context_window,
+        overflow=args.overflow,
+        interrupting=args.interrupting,
+        served_model=args.served_model,
     ) as server:
         await serve_until_stopped(server.url)
 

@@ -205,6 +205,7 @@ def _latency(stats: object) -> LatencySummary:
         first_token=_percentiles(stats.time_to_first_token),
         total=_percentiles(stats.total),
         counters=numeric_fields(stats),
+        histograms=stats.histograms,
     )
 
 

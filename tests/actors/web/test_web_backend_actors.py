@@ -7,7 +7,7 @@ from typing import Any
 
 import trio
 
-from tauro.actors.llm import GetLLMStats, LatencyStatistics, LLMStatistics
+from tauro.actors.llm import GetLLMStats, LatencyHistogram, LatencyStatistics, LLMStatistics
 from tauro.actors.memory import (
     Append,
     AppendReceipt,
@@ -30,6 +30,7 @@ from tauro.actors.web import (
     WebCounters,
 )
 from tauro.actors.web._events import open_turn_events
+from tauro.actors.web._status import render_metrics
 from tauro.actors.web.testing import web_bot_settings
 from tauro.errors import AskTimeoutError, MemoryStoreError, PersistenceError
 from tauro.runtime import ActorState, ActorStatistics, SystemStatistics
@@ -119,8 +120,19 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
         base_url="u",
         model="llama3.2",
         max_parallel=2,
+        max_parallel_source="llama.cpp /props total_slots",
         completed=4,
         time_to_first_token=LatencyStatistics(count=4, p50=0.1, p95=0.2, p99=0.3, max=0.4),
+        histograms=(
+            LatencyHistogram(
+                kind="first_token",
+                provider="ollama",
+                model="llama3.2",
+                buckets=((0.1, 2), (float("inf"), 4)),
+                sum=1.0,
+                count=4,
+            ),
+        ),
     )
     system = SystemStatistics(
         (
@@ -154,6 +166,12 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
     assert report.llm.first_token == {"p50": 0.1, "p95": 0.2, "p99": 0.3, "max": 0.4}
     assert report.llm.total == {}  # no complete answer measured yet
     assert report.llm.counters["completed"] == 4
+    assert report.llm.counters["max_parallel"] == 2  # the limit in use, and its source
+    assert report.llm.counters["max_parallel_source"] == "llama.cpp /props total_slots"
+    assert report.llm.histograms == llm_stats.histograms
+    metrics = render_metrics(report).decode()
+    assert "tauro_llm_max_parallel 2.0" in metrics
+    assert 'tauro_llm_first_token_seconds_count{model="llama3.2",provider="ollama"} 4.0' in metrics
     assert report.voice == {}
     assert actors["memory"].asked == [GetStats()]
     assert actors["llm"].asked == [GetLLMStats()]

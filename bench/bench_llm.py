@@ -32,7 +32,7 @@ import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import trio
 
@@ -97,7 +97,9 @@ def configure(url: str, kind: str, slots: int) -> None:
     control(url, "/_emulator/reset", {})
 
 
-async def one_run(url: str, kind: str, slots: int, limit: int | str, seconds: float) -> Run:
+async def one_run(
+    url: str, kind: str, slots: int, limit: int | Literal["auto"], seconds: float
+) -> Run:
     configure(url, kind, slots)
     settings = LLMSettings(provider="openai", host=url, model=MODEL, max_parallel=limit,
                            system_prompt="")  # fmt: skip
@@ -137,11 +139,11 @@ async def run_all(url: str, slot_counts: list[int], seconds: float, repeat: int)
     the run kept for each configuration is its median by throughput."""
     kept: list[Run] = []
     for slots in slot_counts:
-        plan: list[tuple[str, int | str]] = [("hidden", n) for n in FIXED]
+        plan: list[tuple[str, int | Literal["auto"]]] = [("hidden", n) for n in FIXED]
         plan += [("hidden", "auto"), ("reported", "auto")]
         if slots == 1:
             plan += [("interrupting", n) for n in FIXED] + [("interrupting", "auto")]
-        runs: dict[tuple[str, int | str], list[Run]] = {step: [] for step in plan}
+        runs: dict[tuple[str, int | Literal["auto"]], list[Run]] = {step: [] for step in plan}
         for _ in range(repeat):
             for kind, limit in plan:
                 run = await one_run(url, kind, slots, limit, seconds)

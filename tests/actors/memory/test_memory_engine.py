@@ -576,7 +576,10 @@ async def test_a_send_in_flight_at_a_crash_is_counted_as_a_possible_duplicate(
 ) -> None:
     memory = MemoryEngine(make_settings(tmp_path, durability="none"))
     await memory.open()
-    changes = [Append("7", "user", "q", update_id=10), NoteShown("7", 10, (), sending=True)]
+    changes: list[Append | NoteShown] = [
+        Append("7", "user", "q", update_id=10),
+        NoteShown("7", 10, (), sending=True),
+    ]
     values(await memory.process(changes))
     die(memory)
     reopened = MemoryEngine(make_settings(tmp_path, durability="none"))

@@ -53,7 +53,9 @@ class FakeBackend:
     voice_available: bool = True
     report: StatusReport = field(default_factory=lambda: StatusReport(uptime_s=1.0))
 
-    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def run_turn(
+        self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
+    ) -> None:
         self.calls.append(("run_turn", (conversation, text)))
         self.entered.set()
         self._store(conversation, "user", text)
@@ -74,6 +76,9 @@ class FakeBackend:
     def _store(self, conversation: str, role: str, content: str) -> None:
         entry = HistoryEntry(role, content, "2025-11-05T19:52:21")
         self.stored.setdefault(conversation, []).append(entry)
+
+    async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
+        return []
 
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]:
         self.calls.append(("history", conversation))

@@ -11,6 +11,8 @@ modules are private; everything public is re-exported here:
   system is built from. Children start in order and stop in reverse order.
 - ``ActorSystem`` / ``open_actor_system`` / ``run_until_signalled``: running it.
 - ``ActorStatistics`` / ``SystemStatistics`` / ``ActorState``: introspection.
+- ``SystemdNotifier`` / ``open_systemd_notifier``: systemd's ``Type=notify``
+  protocol (ready, stopping, watchdog); ``all_running``: whether every actor is up.
 
 ``tauro.runtime.testing`` holds the test kit (probe and fault-injecting actors).
 """
@@ -28,6 +30,9 @@ from tauro.runtime._statistics import SystemStatistics as SystemStatistics
 from tauro.runtime._system import ActorSystem as ActorSystem
 from tauro.runtime._system import open_actor_system as open_actor_system
 from tauro.runtime._system import run_until_signalled as run_until_signalled
+from tauro.runtime._systemd import SystemdNotifier as SystemdNotifier
+from tauro.runtime._systemd import all_running as all_running
+from tauro.runtime._systemd import open_systemd_notifier as open_systemd_notifier
 
 __all__ = [
     "Actor",
@@ -41,6 +46,9 @@ __all__ = [
     "Strategy",
     "SupervisorSpec",
     "SystemStatistics",
+    "SystemdNotifier",
+    "all_running",
     "open_actor_system",
+    "open_systemd_notifier",
     "run_until_signalled",
 ]

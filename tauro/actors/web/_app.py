@@ -14,6 +14,8 @@ Routes (every error is JSON ``{"error": reason}``)::
     POST /api/voice   {"enabled": bool}      voice answers on/off
     GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
+    GET  /healthz                            {"status": "ok"} 200 when every actor runs,
+                                             {"status": "unavailable"} 503 otherwise (public)
 
 The secret is read only from a JSON body, never from a query string: a
 ``GET /login?token=...`` is just the login page.
@@ -95,6 +97,7 @@ def build_app(state: WebState) -> Starlette:
         Route("/api/voice/{clip}", api.voice_clip, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),
+        Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/{path:path}", api.static_file, methods=["GET", "HEAD"]),
     ]
@@ -292,6 +295,12 @@ class _Api:
             headers=_NO_STORE,
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
+
+    async def healthz(self, request: Request) -> Response:
+        """For load balancers and container checks: up or not, and nothing else."""
+        if self._s.backend.healthy():
+            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
+        return JSONResponse({"status": "unavailable"}, status_code=503, headers=_NO_STORE)
 
     # -- files -----------------------------------------------------------------------------
     async def not_found(self, request: Request) -> Response:

@@ -9,7 +9,7 @@ variant runs in a fresh Python process, in alternation, ``--rounds`` times:
   (read, check, index, journal replay), inside trio, while a task on the event loop
   sleeps 1 ms at a time and records the longest it was kept waiting.
 
-Reported: median seconds, median peak RSS (``ru_maxrss``) and peak minus the RSS
+Reported: median seconds, median peak RSS (``VmHWM``) and peak minus the RSS
 before loading (the interpreter and imports differ between the two), the ratios
 ours / json.load, and for ours the longest event-loop stall seen.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_memory import prefill_original, prefill_ours  # noqa: E402
+from bench_memory import prefill_original, prefill_ours
 
 VARIANTS = ("json.load", "MemoryEngine.open")
 
@@ -44,7 +43,12 @@ def _rss_mib() -> float:
 
 
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """VmHWM: unlike ru_maxrss, it starts afresh at exec (not at the parent's peak)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def child_json_load(path: Path) -> dict[str, float]:
@@ -136,8 +140,10 @@ def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]
         )
     time_ratio = median(ours, "seconds") / median(base, "seconds")
     peak_ratio = median(ours, "peak") / median(base, "peak")
-    out.append(f"| {layout} | {stored:,} | | **ours / json.load** | **{time_ratio:.2f}×** "
-               f"| **{peak_ratio:.2f}×** | | |")
+    out.append(
+        f"| {layout} | {stored:,} | | **ours / json.load** | **{time_ratio:.2f}x** "
+        f"| **{peak_ratio:.2f}x** | | |"
+    )
     return out
 
 
@@ -153,8 +159,10 @@ def main() -> None:
         child = child_json_load if variant == "json.load" else child_engine_open
         print(json.dumps(child(Path(file))))
         return
-    print("| layout | messages | file MB | variant | seconds | peak RSS MiB "
-          "| peak − start MiB | longest loop stall ms |")
+    print(
+        "| layout | messages | file MB | variant | seconds | peak RSS MiB "
+        "| peak - start MiB | longest loop stall ms |"
+    )
     print("|---|---:|---:|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as directory:
         for stored in args.sizes:

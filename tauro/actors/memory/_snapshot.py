@@ -25,7 +25,7 @@ from typing import Any
 
 from tauro.actors.memory._journal import fsync_directory
 from tauro.actors.memory._messages import PreferenceValue
-from tauro.actors.memory._pieces import PieceError, read_in_pieces
+from tauro.actors.memory._pieces import PieceError, beside_the_event_loop, read_in_pieces
 from tauro.actors.memory._records import dumps, fragment_from_dict
 from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
 from tauro.files import tighten_file
@@ -216,11 +216,12 @@ def read_snapshot(path: Path) -> LoadedSnapshot | None:
         return None
     except OSError as exc:
         raise MemoryStoreError(str(path), f"cannot read the memory file ({exc.strerror})") from exc
-    try:
-        conversations, rest = read_in_pieces(raw)  # the common case: see _pieces
-    except PieceError:
-        return _read_whole(path, raw)
-    return _finish(path, conversations, rest, len(raw))
+    with beside_the_event_loop():
+        try:
+            conversations, rest = read_in_pieces(raw)  # the common case: see _pieces
+        except PieceError:
+            return _read_whole(path, raw)
+        return _finish(path, conversations, rest, len(raw))
 
 
 def _read_whole(path: Path, raw: bytes) -> LoadedSnapshot:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tauro.actors.memory._pieces import PieceError, read_in_pieces
+from tauro.actors.memory._pieces import PieceError, beside_the_event_loop, read_in_pieces
 from tauro.actors.memory._records import fragment_from_dict
 from tauro.actors.memory._snapshot import SnapshotData, read_snapshot, write_snapshot
 
@@ -126,3 +126,16 @@ def test_whatever_the_contents_pieces_match_the_whole(
     except PieceError:
         return  # the caller then reads it whole
     assert got == _whole(json.loads(raw.decode("utf-8", "surrogatepass")))
+
+
+def test_beside_the_event_loop_pauses_gc_and_shortens_the_switch_interval() -> None:
+    import gc
+    import sys
+
+    interval = sys.getswitchinterval()
+    assert gc.isenabled()
+    with beside_the_event_loop():
+        assert not gc.isenabled()
+        assert sys.getswitchinterval() <= 0.001
+    assert gc.isenabled()
+    assert sys.getswitchinterval() == interval

@@ -14,6 +14,7 @@ Routes (every error is JSON ``{"error": reason}``)::
     POST /api/voice   {"enabled": bool}      voice answers on/off
     GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
+    GET  /api/status/history                 the last hour a minute at a time (cookie or Bearer)
     GET  /healthz                            {"status": "ok"} 200 when every actor runs,
                                              {"status": "unavailable"} 503 otherwise (public)
 
@@ -53,6 +54,7 @@ from tauro.actors.web._chat import (
     WebCounters,
 )
 from tauro.actors.web._events import OpenStreams, sse_frames
+from tauro.actors.web._history import MetricsHistory
 from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
@@ -82,6 +84,7 @@ class WebState:
     counters: WebCounters
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    history: MetricsHistory = field(default_factory=MetricsHistory)
 
 
 def build_app(state: WebState) -> Starlette:
@@ -96,6 +99,7 @@ def build_app(state: WebState) -> Starlette:
         Route("/api/voice", api.voice, methods=["POST"]),
         Route("/api/voice/{clip}", api.voice_clip, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
+        Route("/api/status/history", api.status_history, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
@@ -286,6 +290,10 @@ class _Api:
         self._operator(request)
         report = await self._s.backend.status()
         return JSONResponse(status_json(report), headers=_NO_STORE)
+
+    async def status_history(self, request: Request) -> Response:
+        self._operator(request)
+        return JSONResponse(self._s.history.as_json(), headers=_NO_STORE)
 
     async def metrics(self, request: Request) -> Response:
         self._operator(request)

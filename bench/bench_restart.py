@@ -4,12 +4,17 @@ For each history (10^4, 10^5, 10^6 messages in conversations of 1,000) and each
 layout (the original bot's ``indent=2`` file, and TauroBot's own snapshot), every
 variant runs in a fresh Python process, in alternation, ``--rounds`` times:
 
+The original layout is what the original bot wrote (``indent=2``, no update ids);
+TauroBot's layout is one compact message a line, as a Telegram history leaves it
+(each question with its update id, each answer with the id it replies to).
+
 - ``json.load``: ``json.load(open(file))``, nothing else (the baseline);
 - ``MemoryEngine.open``: what the memory actor does before the bot can be ready
   (read, check, index, journal replay), inside trio, while a task on the event loop
   sleeps 1 ms at a time and records the longest it was kept waiting.
 
-Reported: median seconds, median peak RSS (``VmHWM``) and peak minus the RSS
+Reported: median seconds (wall clock, and CPU time of the process, which a busy
+machine disturbs less), median peak RSS (``VmHWM``) and peak minus the RSS
 before loading (the interpreter and imports differ between the two), the ratios
 ours / json.load, and for ours the longest event-loop stall seen.
 
@@ -32,7 +37,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_memory import prefill_original, prefill_ours
+from bench_memory import prefill_messages, prefill_original
+
+from tauro.actors.memory._records import encode_fragment
+from tauro.actors.memory._snapshot import SnapshotData, write_snapshot
 
 VARIANTS = ("json.load", "MemoryEngine.open")
 
@@ -53,12 +61,12 @@ def _peak_mib() -> float:
 
 def child_json_load(path: Path) -> dict[str, float]:
     before = _rss_mib()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with path.open() as file:
         data = json.load(file)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert data["conversations"]
-    return {"seconds": seconds, "peak": _peak_mib(), "before": before, "stall_ms": 0.0}
+    return {"seconds": seconds, "cpu": cpu, "peak": _peak_mib(), "before": before, "stall_ms": 0}
 
 
 def child_engine_open(path: Path) -> dict[str, float]:
@@ -86,9 +94,10 @@ def child_engine_open(path: Path) -> dict[str, float]:
             nursery.start_soon(watch_the_loop)
             await trio.sleep(0.05)
             result["before"] = _rss_mib()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             recovery = await engine.open()
             result["seconds"] = time.perf_counter() - start
+            result["cpu"] = time.process_time() - cpu
             done = True
         assert recovery.state.messages > 0
         result["peak"] = _peak_mib()
@@ -105,10 +114,29 @@ def run_child(variant: str, path: Path) -> dict[str, float]:
     return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
+def prefill_tauro(path: Path, stored: int) -> None:
+    """TauroBot's snapshot of a Telegram history: questions carry their update id,
+    answers the id they reply to (what the turn index is rebuilt from at a restart)."""
+    conversations: dict[str, list[bytes]] = {}
+    for number, (name, message) in enumerate(prefill_messages(stored)):
+        update = 10_000_000 + number - number % 2
+        user = message["role"] == "user"
+        fragment = encode_fragment(
+            message["role"],
+            message["content"],
+            message["timestamp"],
+            update_id=update if user else None,
+            reply_to=None if user else update,
+        )
+        conversations.setdefault(name, []).append(fragment)
+    data = SnapshotData(list(conversations.items()), {}, seq=stored, journal=0)
+    write_snapshot(path, data, durable=True)
+
+
 def prepare(directory: Path, layout: str, stored: int) -> Path:
     path = directory / f"{layout}-{stored}" / "conversations.json"
     path.parent.mkdir(parents=True)
-    (prefill_original if layout == "original" else prefill_ours)(path, stored)
+    (prefill_original if layout == "original" else prefill_tauro)(path, stored)
     return path
 
 
@@ -134,14 +162,17 @@ def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]
         above = median([{"x": x["peak"] - x["before"]} for x in r], "x")
         out.append(
             f"| {layout} | {stored:,} | {size / 1e6:.1f} | {variant} | {median(r, 'seconds'):.3f} "
+            f"| {median(r, 'cpu'):.3f} "
             f"| {median(r, 'peak'):.0f} | {above:.0f} | "
             + (f"{max(x['stall_ms'] for x in r):.1f}" if variant != "json.load" else "n/a")
             + " |"
         )
     time_ratio = median(ours, "seconds") / median(base, "seconds")
+    cpu_ratio = median(ours, "cpu") / median(base, "cpu")
     peak_ratio = median(ours, "peak") / median(base, "peak")
     out.append(
         f"| {layout} | {stored:,} | | **ours / json.load** | **{time_ratio:.2f}x** "
+        f"| **{cpu_ratio:.2f}x** "
         f"| **{peak_ratio:.2f}x** | | |"
     )
     return out
@@ -160,10 +191,10 @@ def main() -> None:
         print(json.dumps(child(Path(file))))
         return
     print(
-        "| layout | messages | file MB | variant | seconds | peak RSS MiB "
+        "| layout | messages | file MB | variant | seconds | CPU seconds | peak RSS MiB "
         "| peak - start MiB | longest loop stall ms |"
     )
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as directory:
         for stored in args.sizes:
             for layout in args.layouts:

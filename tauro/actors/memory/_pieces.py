@@ -24,6 +24,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -127,7 +128,7 @@ def _fragments(parsed: dict[str, Any], encode: Any) -> Iterator[tuple[str, list[
     for name, messages in parsed.items():
         if not isinstance(messages, list):
             raise PieceError(f"conversation {name!r} is not a list")
-        if encode is not None and all(map(_plain, messages)):
+        if encode is not None and _all_plain(messages):
             yield name, _encode_all(messages)
         else:
             yield name, [_checked(message) for message in messages]
@@ -153,6 +154,17 @@ def _checked(message: object) -> bytes:
     if fragment is None:
         raise PieceError("a message has no role or content")
     return fragment
+
+
+def _all_plain(messages: list[Any]) -> bool:
+    """``_plain`` for every message, in passes that run in C (restarts: 10^6 of them)."""
+    if not all(map(dict.__instancecheck__, messages)):
+        return False
+    get = dict.get
+    for key, default in (("role", None), ("content", None), ("timestamp", "")):
+        if not all(map(str.__instancecheck__, map(get, messages, repeat(key), repeat(default)))):
+            return False
+    return True
 
 
 def _plain(message: object) -> bool:

@@ -77,6 +77,9 @@ class MemoryState:
         kept = deque(fragments, maxlen=self.max_size)
         self.conversations[name] = kept
         self.messages += len(kept)
+        joined = b"".join(kept)  # one search instead of one per message, usually all
+        if not any(key in joined for key in _TURN_KEYS):
+            return
         for fragment in kept:  # only what is kept: a trimmed message is unindexed anyway
             if b'"update_id"' in fragment or b'"reply_to"' in fragment:
                 self._index(name, decode_fragment(fragment))

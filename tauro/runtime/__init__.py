@@ -13,6 +13,8 @@ modules are private; everything public is re-exported here:
 - ``ActorStatistics`` / ``SystemStatistics`` / ``ActorState``: introspection.
 - ``Backoff``: the one policy for delays between retries (exponential, capped,
   optionally jittered); it computes delays, the caller sleeps them on trio's clock.
+- ``SystemdNotifier`` / ``open_systemd_notifier``: systemd's ``Type=notify``
+  protocol (ready, stopping, watchdog); ``all_running``: whether every actor is up.
 
 ``tauro.runtime.testing`` holds the test kit (probe and fault-injecting actors).
 
@@ -46,6 +48,9 @@ from tauro.runtime._statistics import SystemStatistics as SystemStatistics
 from tauro.runtime._system import ActorSystem as ActorSystem
 from tauro.runtime._system import open_actor_system as open_actor_system
 from tauro.runtime._system import run_until_signalled as run_until_signalled
+from tauro.runtime._systemd import SystemdNotifier as SystemdNotifier
+from tauro.runtime._systemd import all_running as all_running
+from tauro.runtime._systemd import open_systemd_notifier as open_systemd_notifier
 
 __all__ = [
     "Actor",
@@ -60,6 +65,9 @@ __all__ = [
     "Strategy",
     "SupervisorSpec",
     "SystemStatistics",
+    "SystemdNotifier",
+    "all_running",
     "open_actor_system",
+    "open_systemd_notifier",
     "run_until_signalled",
 ]

@@ -23,7 +23,8 @@ def test_exports_are_complete_and_public() -> None:
         name
         for name in vars(tauro.runtime)
         if (not name.startswith("_") and name[0].isupper())
-        or name in ("open_actor_system", "run_until_signalled")
+        or name
+        in ("all_running", "open_actor_system", "open_systemd_notifier", "run_until_signalled")
     )
     for name in tauro.runtime.__all__:
         obj = getattr(tauro.runtime, name)

@@ -34,6 +34,7 @@ from tauro.actors.web._auth import (
 from tauro.actors.web._backend_actors import ActorBackend
 from tauro.actors.web._chat import TurnRunner, VoiceClips, WebCounters, make_clip_parent
 from tauro.actors.web._events import OpenStreams
+from tauro.actors.web._history import MetricsHistory, sample_every_minute
 from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
 from tauro.config import Settings
@@ -70,8 +71,10 @@ class WebActor(Actor[WebMessage]):
         statistics: Callable[[], SystemStatistics | None] = lambda: None,
         pwa_root: Path = PWA_ROOT,
         grace: float | None = None,
+        history: MetricsHistory | None = None,
     ) -> None:
         self._settings = settings
+        self._history = history if history is not None else MetricsHistory()
         self._statistics = statistics
         self._pwa_root = pwa_root
         # Leave the runtime's stop deadline a margin for on_stop.
@@ -97,6 +100,7 @@ class WebActor(Actor[WebMessage]):
         self._url = url
         self.context.start_soon(self._watch_stop)
         self.context.start_soon(self._resume_pending, state)
+        self.context.start_soon(sample_every_minute, self._history, state.backend.status)
         _log_address(url, token.value if token.generated else None, token.path)
 
     def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter, clip_parent: Path) -> WebState:
@@ -122,6 +126,7 @@ class WebActor(Actor[WebMessage]):
             clips=clips,
             counters=counters,
             max_body=self._settings.web.max_body_bytes,
+            history=self._history,
         )
 
     async def _serve(self, state: WebState, *, task_status: trio.TaskStatus[str]) -> None:
@@ -216,6 +221,7 @@ def web_actor_spec(
     *,
     statistics: Callable[[], SystemStatistics | None] = lambda: None,
     pwa_root: Path = PWA_ROOT,
+    history: MetricsHistory | None = None,
 ) -> ActorSpec:
     """The web actor's spec; start it after memory, LLM and voice so it stops first.
 
@@ -223,9 +229,10 @@ def web_actor_spec(
     ``on_stop``; an answer still streaming then gets a "shutting down" event.
     """
     stop = settings.runtime.stop_timeout
+    kept = history if history is not None else MetricsHistory()  # outlives restarts
     return ActorSpec(
         name=WEB_ACTOR,
-        factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root),
+        factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root, history=kept),
         restart=Restart.PERMANENT,
         fatal_errors=(UnsafePathError,),
         mailbox_size=settings.runtime.mailbox_size,

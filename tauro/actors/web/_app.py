@@ -14,6 +14,9 @@ Routes (every error is JSON ``{"error": reason}``)::
     POST /api/voice   {"enabled": bool}      voice answers on/off
     GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
+    GET  /api/status/history                 the last hour a minute at a time (cookie or Bearer)
+    GET  /healthz                            {"status": "ok"} 200 when every actor runs,
+                                             {"status": "unavailable"} 503 otherwise (public)
 
 The secret is read only from a JSON body, never from a query string: a
 ``GET /login?token=...`` is just the login page.
@@ -51,6 +54,7 @@ from tauro.actors.web._chat import (
     WebCounters,
 )
 from tauro.actors.web._events import OpenStreams, sse_frames
+from tauro.actors.web._history import MetricsHistory
 from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
@@ -80,6 +84,7 @@ class WebState:
     counters: WebCounters
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    history: MetricsHistory = field(default_factory=MetricsHistory)
 
 
 def build_app(state: WebState) -> Starlette:
@@ -94,7 +99,9 @@ def build_app(state: WebState) -> Starlette:
         Route("/api/voice", api.voice, methods=["POST"]),
         Route("/api/voice/{clip}", api.voice_clip, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
+        Route("/api/status/history", api.status_history, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),
+        Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/{path:path}", api.static_file, methods=["GET", "HEAD"]),
     ]
@@ -284,6 +291,10 @@ class _Api:
         report = await self._s.backend.status()
         return JSONResponse(status_json(report), headers=_NO_STORE)
 
+    async def status_history(self, request: Request) -> Response:
+        self._operator(request)
+        return JSONResponse(self._s.history.as_json(), headers=_NO_STORE)
+
     async def metrics(self, request: Request) -> Response:
         self._operator(request)
         report = await self._s.backend.status()
@@ -292,6 +303,12 @@ class _Api:
             headers=_NO_STORE,
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
+
+    async def healthz(self, request: Request) -> Response:
+        """For load balancers and container checks: up or not, and nothing else."""
+        if self._s.backend.healthy():
+            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
+        return JSONResponse({"status": "unavailable"}, status_code=503, headers=_NO_STORE)
 
     # -- files -----------------------------------------------------------------------------
     async def not_found(self, request: Request) -> Response:

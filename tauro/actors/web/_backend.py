@@ -51,3 +51,6 @@ class ChatBackend(Protocol):
     async def set_voice(self, conversation: str, enabled: bool) -> None: ...
 
     async def status(self) -> StatusReport: ...
+
+    def healthy(self) -> bool:
+        """Whether every actor of the bot is running (for /healthz: cheap, asks no one)."""

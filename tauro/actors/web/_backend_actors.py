@@ -39,7 +39,7 @@ from tauro.actors.web._status import (
 from tauro.config import Settings
 from tauro.conversation import Asker, TurnRefs, run_turn
 from tauro.errors import PersistenceError, TauroError
-from tauro.runtime import SystemStatistics
+from tauro.runtime import SystemStatistics, all_running
 
 __all__ = ["ActorBackend"]
 
@@ -155,6 +155,10 @@ class ActorBackend:
             voice=numeric_fields(answers.get("voice")),
             web=self._counters.snapshot(self._streams),
         )
+
+    def healthy(self) -> bool:
+        statistics = self._statistics()
+        return statistics is not None and all_running(statistics)
 
     async def _ask_for_status(self, name: str, message: object, into: dict[str, object]) -> None:
         ref = self._ref(name)

@@ -52,6 +52,7 @@ class FakeBackend:
     voice: dict[str, bool] = field(default_factory=dict)
     voice_available: bool = True
     report: StatusReport = field(default_factory=lambda: StatusReport(uptime_s=1.0))
+    up: bool = True  # what healthy() says
 
     async def run_turn(
         self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
@@ -98,6 +99,9 @@ class FakeBackend:
     async def status(self) -> StatusReport:
         self.calls.append(("status", None))
         return self.report
+
+    def healthy(self) -> bool:
+        return self.up
 
     @property
     def turn_calls(self) -> list[Any]:

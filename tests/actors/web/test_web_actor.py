@@ -125,6 +125,8 @@ async def test_status_shows_actors_memory_and_llm(tmp_path: Path, bot_kit: Kit) 
         metrics = (await client.get("/metrics")).text
         assert 'tauro_actor_state{actor="web",state="running"} 1.0' in metrics
         assert "tauro_llm_completed_total 1.0" in metrics
+        health = await client.get("/healthz", cookies={})
+        assert (health.status_code, health.json()) == (200, {"status": "ok"})
 
 
 COUNT = "one two three four five six seven eight nine ten eleven twelve"

@@ -396,3 +396,41 @@ async def test_a_second_message_while_answering_is_409(
         assert second.status_code == 409
         hold.set()
     assert _events(first[0].text)[-1][0] == "done"
+
+
+async def test_healthz_is_public_and_says_only_up_or_not(
+    start_web: StartWeb, backend_type: Any
+) -> None:
+    backend = backend_type(
+        report=StatusReport(uptime_s=3.0, actors=(ActorStatus("memory", "running", 1, 2, 30),))
+    )
+    web = await start_web(backend)
+    async with web.client() as client:
+        up = await client.get("/healthz")
+        assert (up.status_code, up.json()) == (200, {"status": "ok"})
+        assert up.headers["cache-control"] == "no-store"
+        assert (await client.head("/healthz")).status_code == 200
+        backend.up = False
+        down = await client.get("/healthz")
+        assert (down.status_code, down.json()) == (503, {"status": "unavailable"})
+        assert (await client.post("/healthz")).status_code == 405
+    assert ("status", None) not in backend.calls  # no actor was asked, nothing private
+
+
+async def test_the_last_hour_is_served_to_the_operator_only(start_web: StartWeb) -> None:
+    from tauro.actors.web import MinuteSample
+
+    web = await start_web()
+    web.state.history.add(
+        MinuteSample(at=60.0, answers=3, first_token_ms=120.0, errors=1, restarts=0)
+    )
+    async with web.client() as client:
+        assert (await client.get("/api/status/history")).status_code == 401
+    async with web.logged_in() as client:
+        body = (await client.get("/api/status/history")).json()
+    assert body == {
+        "interval_s": 60.0,
+        "minutes": [
+            {"at": 60.0, "answers": 3, "first_token_ms": 120.0, "errors": 1, "restarts": 0}
+        ],
+    }

@@ -80,7 +80,7 @@ def _control(base_url: str, path: str, body: dict[str, object] | None = None) ->
     root = base_url.removesuffix("/bot")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(root + path, data=data, method="POST" if data else "GET")
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=90) as response:  # > any wait_sent
         return json.load(response)
 
 
@@ -300,7 +300,9 @@ def test_answers_past_the_grace_period_are_given_after_the_restart(
     env = _environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8")
     process = _tauro_run(tmp_path, env)
     try:
-        _control(bot_url, f"/_emulator/wait_sent?count={2 * len(CHATS)}&timeout=30")
+        # One message per chat: its placeholder, edited into the answer.
+        waited = _control(bot_url, f"/_emulator/wait_sent?count={len(CHATS)}&timeout=30")
+        assert isinstance(waited, dict) and waited["ok"], waited
         for chat in CHATS:
             texts = [t for t in _texts(bot_url, chat) if t.startswith("Echo")]
             deadline = time.monotonic() + 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,15 +259,27 @@ async def test_stopped_generation_without_error_is_reported() -> None:
 
 
 async def test_voice_follows_the_text_when_enabled(tmp_path: Path) -> None:
-    memory = FakeMemory(preferences={"voice": True, "lang": "en"})
+    # The channel resolves the language (the chat's /lang, or TTS_LANGUAGE when fixed).
+    memory = FakeMemory(preferences={"voice": True, "lang": "de"})
     sink = RecordingSink()
     voice = FakeVoice(tmp_path, sink=sink)
-    outcome = await run_turn(refs(memory, FakeLLM(), voice), "42", "q", sink)
+    english = dataclasses.replace(refs(memory, FakeLLM(), voice), voice_language="en")
+    outcome = await run_turn(english, "42", "q", sink)
     assert outcome.voice_sent
     assert sink.kinds()[-3:] == ["final", "voice_pending", "voice"]
     assert voice.seen_at_ask[0][-2:] == ["final", "voice_pending"]  # told before the ask
     assert voice.asked == [Synthesize("Ciao! Come stai?", "en")]
     assert not (tmp_path / "note1.ogg").exists()  # discarded after sending
+
+
+async def test_the_channels_system_prompt_goes_first() -> None:
+    memory, llm = FakeMemory(), FakeLLM()
+    italian = dataclasses.replace(refs(memory, llm), system_prompt="Sei TauroBot.")
+    await run_turn(italian, "42", "ciao", RecordingSink())
+    assert llm.requests[0].messages[0] == ChatMessage("system", "Sei TauroBot.")
+    assert llm.requests[0].messages[-1] == ChatMessage("user", "ciao")
+    await run_turn(refs(memory, llm), "42", "ancora", RecordingSink())
+    assert all(m.role != "system" for m in llm.requests[1].messages)  # the LLM actor's own
 
 
 async def test_voice_off_by_default(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from tauro.actors.llm._stats import StatsRecorder
 from tauro.actors.llm._stream import GenerationState
 from tauro.config import LLMSettings
 from tauro.errors import LLMError, LLMTimeoutError, LLMUnreachableError
+from tauro.i18n import N_
 
 logger = logging.getLogger("tauro.llm")
 
@@ -123,7 +124,7 @@ async def run_generation(engine: Engine, job: Job) -> None:
         logger.exception("llm.generation.bug", extra={"fields": {"model": job.chat.model}})
         job.error = LLMError(
             f"unexpected {type(exc).__name__} while generating: {exc}",
-            user_message="something went wrong while answering; please try again",
+            user_message=N_("something went wrong while answering; please try again"),
         )
     finally:
         _finish(engine, job)
@@ -134,7 +135,7 @@ def _finish(engine: Engine, job: Job) -> None:
     if job.end is None and job.error is None and not job.state.closed_by_caller:
         job.error = LLMError(
             "the LLM service stopped while answering",
-            user_message="the answer was interrupted; please try again",
+            user_message=N_("the answer was interrupted; please try again"),
         )
     result = job.result()
     job.state.result = result
@@ -192,13 +193,13 @@ async def _with_timeouts(engine: Engine, job: Job) -> None:
                 f"no first token from the LLM server at {url} within "
                 f"{settings.first_token_timeout:g} s for model {job.chat.model!r} "
                 "(LLM_FIRST_TOKEN_TIMEOUT)",
-                user_message="the model took too long to start answering; please try again",
+                user_message=N_("the model took too long to start answering; please try again"),
             )
     if total.cancelled_caught:
         raise LLMTimeoutError(
             f"the answer from the LLM server at {url} took longer than "
             f"{settings.total_timeout:g} s and was cut (LLM_TOTAL_TIMEOUT)",
-            user_message="the answer took too long and was cut off",
+            user_message=N_("the answer took too long and was cut off"),
         )
 
 

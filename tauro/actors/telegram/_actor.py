@@ -25,12 +25,13 @@ from functools import partial
 
 import trio
 
-from tauro.actors.memory import PendingTurn, PendingTurns
+from tauro.actors.memory import GetPreferences, PendingTurn, PendingTurns
 from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
 from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import CommandContext, run_command
 from tauro.actors.telegram._dispatch import ChatDispatcher, Ignore, Reply, RunCommand, route
 from tauro.actors.telegram._incoming import Incoming
+from tauro.actors.telegram._language import ChatLanguage, chat_language, sender_language
 from tauro.actors.telegram._markdown import plain_piece
 from tauro.actors.telegram._polling import UpdateTracker, confirm_settled, poll_forever
 from tauro.actors.telegram._stats import (
@@ -40,9 +41,9 @@ from tauro.actors.telegram._stats import (
     percentiles,
     statistics_lines,
 )
-from tauro.actors.telegram._streaming import open_streaming_reply
+from tauro.actors.telegram._streaming import EMPTY_ANSWER, open_streaming_reply
 from tauro.config import Settings
-from tauro.conversation import TurnRefs, run_turn
+from tauro.conversation import TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import (
     ActorError,
     InvalidTokenError,
@@ -50,11 +51,12 @@ from tauro.errors import (
     PollingConflictError,
     TelegramError,
 )
+from tauro.i18n import N_, t, translate
 from tauro.runtime import Actor
 
 log = logging.getLogger("tauro.telegram")
 
-TROUBLE = (
+TROUBLE = N_(
     "Something went wrong on my side and I could not answer this message. "
     "Please send it again in a little while."
 )
@@ -194,7 +196,7 @@ class TelegramActor(Actor[TelegramMessage]):
         cut = False
         try:
             if job.resumed:
-                await self._turn(incoming, incoming.text or "")
+                await self._turn(incoming, incoming.text or "", await self._language(incoming))
             else:
                 await self._handle_update(incoming)
         except TelegramError as error:
@@ -219,38 +221,55 @@ class TelegramActor(Actor[TelegramMessage]):
         what = route(incoming, self._api_or_fail().identity.username, settings.max_message_length)
         if isinstance(what, Ignore):
             self._stats.count("ignored")
-        elif isinstance(what, Reply):
+            return
+        language = await self._language(incoming)
+        if isinstance(what, Reply):
             self._stats.count("unsupported")
-            await self._reply(incoming, what.text)
+            await self._reply(incoming, translate(what.text, language.text))
         elif isinstance(what, RunCommand):
             self._stats.count("command")
-            await self._reply(incoming, await self._command(what, incoming))
+            await self._reply(incoming, await self._command(what, incoming, language))
         else:
-            await self._turn(incoming, what.text)
+            await self._turn(incoming, what.text, language)
+
+    async def _language(self, incoming: Incoming) -> ChatLanguage:
+        """The chat's language: its /lang choice, else the sender's or BOT_LANGUAGE."""
+        try:
+            preferences = await self.context.ref(self._names[0]).ask(
+                GetPreferences(incoming.conversation)
+            )
+        except (MemoryStoreError, ActorError) as error:
+            log.warning("telegram.language.unknown", extra={"fields": {"error": str(error)}})
+            preferences = {}
+        return chat_language(preferences, incoming, self._settings)
 
     async def _deny(self, incoming: Incoming, verdict: str) -> None:
         self._stats.count("refused" if verdict in ("refuse", "silent") else "limited")
+        language = sender_language(incoming, self._settings)
         if verdict == "refuse":
-            await self._reply(incoming, refusal_text(incoming.user_id))
+            await self._reply(incoming, refusal_text(incoming.user_id, language))
         elif verdict == "limit" and incoming.user_id is not None:
             wait = self._access.retry_at(incoming.user_id) - trio.current_time()
-            await self._reply(incoming, rate_limit_text(self._settings.access, wait))
+            await self._reply(incoming, rate_limit_text(self._settings.access, wait, language))
 
-    async def _command(self, what: RunCommand, incoming: Incoming) -> str:
+    async def _command(self, what: RunCommand, incoming: Incoming, language: ChatLanguage) -> str:
         memory, llm, voice = self._names
         context = CommandContext(
             memory=self.context.ref(memory),
             llm=self.context.ref(llm),
             access=self._access,
             voice_available=voice is not None,
-            default_language=self._settings.voice.language,
             telegram_stats=lambda: statistics_lines(self.statistics()),
+            language=language.text,
+            voice=self.context.ref(voice) if voice is not None else None,
+            fixed_voice_language=self._settings.voice.language,
+            admin_only_lang=incoming.is_group,
         )
         try:
             return await run_command(what.command, incoming, context)
         except (MemoryStoreError, ActorError) as error:
             log.error("telegram.command.failed", extra={"fields": {"error": str(error)}})
-            return TROUBLE
+            return t(language.text, TROUBLE)
 
     async def _reply(self, incoming: Incoming, text: str) -> None:
         assert incoming.chat_id is not None
@@ -258,7 +277,7 @@ class TelegramActor(Actor[TelegramMessage]):
         api = self._api_or_fail()
         await api.send_text(incoming.chat_id, plain_piece(text), reply_to=reply_to)
 
-    async def _turn(self, incoming: Incoming, text: str) -> None:
+    async def _turn(self, incoming: Incoming, text: str, language: ChatLanguage) -> None:
         """One conversation turn, streamed into the chat."""
         assert incoming.chat_id is not None
         settings = self._settings.telegram
@@ -269,19 +288,20 @@ class TelegramActor(Actor[TelegramMessage]):
             limit=settings.max_message_length,
             edit_interval=settings.edit_interval,
         ) as reply:
+            sink = TranslatedSink(reply, language.text, empty_answer=EMPTY_ANSWER)
             try:
                 outcome = await run_turn(
-                    self._refs(),
+                    self._refs(language),
                     incoming.conversation,
                     text,
-                    reply,
+                    sink,
                     update_id=incoming.update_id,
                     on_recorded=partial(self._tracker.settle, incoming.update_id),
                 )
             except (MemoryStoreError, ActorError) as error:
                 log.error("telegram.turn.failed", extra={"fields": {"error": str(error)}})
                 self._stats.count("error")
-                await reply.failed(TROUBLE)
+                await sink.failed(TROUBLE)
                 return
         self._stats.count(outcome.status)
         timings = reply.timings
@@ -290,14 +310,15 @@ class TelegramActor(Actor[TelegramMessage]):
             None if timings.completed is None else timings.completed - timings.started,
         )
 
-    def _refs(self) -> TurnRefs:
+    def _refs(self, language: ChatLanguage) -> TurnRefs:
         memory, llm, voice = self._names
         return TurnRefs(
             memory=self.context.ref(memory),
             llm=self.context.ref(llm),
             voice=self.context.ref(voice) if voice is not None else None,
             context_messages=self._settings.llm.context_messages,
-            voice_language=self._settings.voice.language,
+            voice_language=language.voice,
+            system_prompt=persona_prompt(self._settings.llm.system_prompt, language.text),
         )
 
     def _api_or_fail(self) -> BotApi:

@@ -121,6 +121,7 @@ class WebActor(Actor[WebMessage]):
             clips=clips,
             counters=counters,
             max_body=self._settings.web.max_body_bytes,
+            default_language=self._settings.language.default,
         )
 
     async def _serve(self, state: WebState, *, task_status: trio.TaskStatus[str]) -> None:

@@ -30,8 +30,12 @@ class ChatBackend(Protocol):
     def voice_available(self) -> bool:
         """Whether voice answers can be made at all (TTS enabled, voice actor present)."""
 
-    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def run_turn(
+        self, conversation: str, text: str, events: TurnEvents, *, language: str = "en"
+    ) -> None:
         """Answer ``text``, emitting deltas, maybe a voice clip, then Done or Failed.
+
+        ``language`` is the reader's (a catalog language): notices are written in it.
 
         Must not raise for an LLM failure: that is a Failed event the user sees.
         """

@@ -35,8 +35,9 @@ from tauro.actors.web._status import (
     numeric_fields,
 )
 from tauro.config import Settings
-from tauro.conversation import Asker, TurnRefs, run_turn
+from tauro.conversation import Asker, TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import TauroError
+from tauro.i18n import N_, t
 from tauro.runtime import SystemStatistics
 
 __all__ = ["ActorBackend"]
@@ -44,7 +45,7 @@ __all__ = ["ActorBackend"]
 log = logging.getLogger("tauro.web")
 
 STATUS_ASK_TIMEOUT = 2.0  # seconds: a status page must not hang on one busy actor
-_STORE_FAILED = "Your message could not be stored right now; please try again in a moment."
+_STORE_FAILED = N_("Your message could not be stored right now; please try again in a moment.")
 
 
 class ActorBackend:
@@ -84,23 +85,26 @@ class ActorBackend:
     def voice_available(self) -> bool:
         return self._settings.voice.enabled and self._ref("voice") is not None
 
-    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def run_turn(
+        self, conversation: str, text: str, events: TurnEvents, *, language: str = "en"
+    ) -> None:
         llm = WatchedLLM(self._ref("llm") or _Missing("llm"))
         refs = TurnRefs(
             memory=self._memory(),
             llm=llm,
             voice=self._ref("voice") if self.voice_available else None,
             context_messages=self._settings.llm.context_messages,
-            voice_language=self._settings.voice.language,
+            voice_language=self._settings.voice.language or language,
+            system_prompt=persona_prompt(self._settings.llm.system_prompt, language),
         )
         sink = WebSink(
             events, conversation=conversation, llm=llm, clips=self._clips, limiter=self._limiter
         )
         try:
-            await run_turn(refs, conversation, text, sink)
+            await run_turn(refs, conversation, text, TranslatedSink(sink, language))
         except TauroError as error:  # memory refused or an actor is restarting
             log.warning("web.turn.failed", extra={"fields": {"error": type(error).__name__}})
-            events.emit(Failed("internal", _STORE_FAILED))
+            events.emit(Failed("internal", t(language, _STORE_FAILED)))
 
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]:
         stored = await self._memory().ask(GetContext(conversation, limit))

@@ -38,6 +38,9 @@ from tauro.actors.web._events import (
 )
 from tauro.actors.web._http import HTTPProblem, json_error
 from tauro.files import default_audio_directory, make_private_directory, open_private_file
+from tauro.i18n import N_, t
+
+_CRASHED = N_("Something went wrong on the server; try again.")
 
 __all__ = [
     "CLIP_GONE",
@@ -115,7 +118,9 @@ class TurnRunner:
         """Return once no turn runs (used by the graceful shutdown, under a deadline)."""
         await self._idle.wait()
 
-    def start(self, conversation: str, text: str) -> trio.MemoryReceiveChannel[TurnEvent]:
+    def start(
+        self, conversation: str, text: str, language: str = "en"
+    ) -> trio.MemoryReceiveChannel[TurnEvent]:
         if self._nursery is None or self._closed or self._streams.closing:
             raise HTTPProblem(503, "the server is shutting down; try again in a moment")
         if conversation in self._busy:
@@ -126,15 +131,15 @@ class TurnRunner:
         self._busy.add(conversation)
         self._streams.add(events)
         self._counters.turns += 1
-        self._nursery.start_soon(self._turn, conversation, text, events)
+        self._nursery.start_soon(self._turn, conversation, text, events, language)
         return receive
 
-    async def _turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def _turn(self, conversation: str, text: str, events: TurnEvents, language: str) -> None:
         try:
-            await self._backend.run_turn(conversation, text, events)
+            await self._backend.run_turn(conversation, text, events, language=language)
         except Exception:
             log.exception("web.turn.crashed", extra={"fields": {"conversation": conversation}})
-            events.emit(Failed("internal", "Something went wrong on the server; try again."))
+            events.emit(Failed("internal", t(language, _CRASHED)))
         finally:
             self._counters.turns_failed += events.failed
             self._busy.discard(conversation)

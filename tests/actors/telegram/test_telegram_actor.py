@@ -26,6 +26,7 @@ from tauro.actors.voice import VoiceActor
 from tauro.app import saved_model
 from tauro.config import (
     AccessSettings,
+    LanguageSettings,
     LLMSettings,
     MemorySettings,
     Settings,
@@ -82,6 +83,7 @@ def make_settings(
     return Settings(
         telegram=telegram,
         access=over.pop("access", AccessSettings()),
+        language=over.pop("language", LanguageSettings()),
         llm=LLMSettings(
             **{"host": server.url, "model": "llama3.2", "max_parallel": 8, **over.pop("llm", {})}
         ),
@@ -138,12 +140,12 @@ async def test_commands(tmp_path: Path) -> None:
         bot.emu.push_message(42, "/stats")
         texts = await bot.wait_texts(42, 4)
         assert "stickers" in texts[1]
-        assert texts[3] == "Messages in this chat: 2"
+        assert texts[3] == "📊 2 messages in this chat"
         bot.emu.push_message(42, "/clear")
         bot.emu.push_message(42, "/stats")
         texts = await bot.wait_texts(42, 6)
         assert "forgotten" in texts[4]
-        assert texts[5] == "Messages in this chat: 0"
+        assert texts[5] == "📊 0 messages in this chat"
         bot.emu.push_message(42, "/voice")
         assert "turned off" in (await bot.wait_texts(42, 7))[6]
         bot.emu.push_message(42, "/nonsense")

@@ -48,13 +48,17 @@ class FakeBackend:
     crash: bool = False  # run_turn raises, as a bug would
     entered: trio.Event = field(default_factory=trio.Event)  # a turn has begun
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)  # of each run_turn
     stored: dict[str, list[HistoryEntry]] = field(default_factory=dict)
     voice: dict[str, bool] = field(default_factory=dict)
     voice_available: bool = True
     report: StatusReport = field(default_factory=lambda: StatusReport(uptime_s=1.0))
 
-    async def run_turn(self, conversation: str, text: str, events: TurnEvents) -> None:
+    async def run_turn(
+        self, conversation: str, text: str, events: TurnEvents, *, language: str = "en"
+    ) -> None:
         self.calls.append(("run_turn", (conversation, text)))
+        self.languages.append(language)
         self.entered.set()
         self._store(conversation, "user", text)
         if self.crash:

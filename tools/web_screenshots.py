@@ -98,7 +98,9 @@ def main() -> None:
                 status(page, bot.url, out)
                 offline(page, bot.url, out)
             bot.llm.script(CODING_ANSWER)
-            with open_chromium(Path(folder) / "profile-code", viewport=PHONE) as context:
+            with open_chromium(
+                Path(folder) / "profile-code", viewport=PHONE, locale=arguments.locale
+            ) as context:
                 page = context.pages[0] if context.pages else context.new_page()
                 coding(page, bot.url, out)
         finally:

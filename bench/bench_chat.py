@@ -35,8 +35,6 @@ import argparse
 import itertools
 import math
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -45,12 +43,20 @@ from typing import Any
 
 import httpx
 import trio
+from _figures import percentile
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
-from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.actors.telegram import GetTelegramStats, TelegramStatistics
+from tauro.app import build_system_spec
+from tauro.config import (
+    LLMSettings,
+    MemorySettings,
+    Settings,
+    TelegramSettings,
+    VoiceSettings,
+    WebSettings,
+)
+from tauro.runtime import open_actor_system
+from tauro.testing import start_emulator_process
 
 TOKEN = "123456:BENCHbenchBENCHbench"
 MODEL = "llama3.2"
@@ -107,33 +113,11 @@ def message_count(chats: int, latency: float, parallel: int, sequential: bool) -
 # Emulator processes -----------------------------------------------------------------
 
 
-def start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", module, "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise RuntimeError(f"{module} did not start: {line!r}")
-    return process, line.removeprefix("READY ")
-
-
 def root_of(url: str) -> str:
     return url.removesuffix("/bot")
 
 
 # One configuration ----------------------------------------------------------------------
-
-
-def bot_spec(settings: Settings) -> SupervisorSpec:
-    return SupervisorSpec(
-        name="root",
-        children=(
-            memory_actor_spec(settings.memory),
-            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
-        ),
-    )
 
 
 def settings_for(
@@ -151,6 +135,7 @@ def settings_for(
         llm=LLMSettings(host=emus.llm_root, model=MODEL, max_parallel=parallel),
         memory=MemorySettings(file=folder / "conversations.json"),
         voice=VoiceSettings(enabled=False),
+        web=WebSettings(enabled=False),
     )
 
 
@@ -163,7 +148,7 @@ async def run_one(
     first_chat = run * 100_000 + 1
     batch = [{"chat_id": first_chat + i % chats, "text": f"question {i}"} for i in range(count)]
     settings = settings_for(emus, folder / f"run{run}", parallel, sequential)
-    async with open_actor_system(bot_spec(settings)) as system:
+    async with open_actor_system(build_system_spec(settings)) as system:
         telegram = system.ref("telegram")
         before = await bot_stats(client, emus)
         cpu, wall = time.process_time(), time.time()
@@ -178,8 +163,9 @@ async def run_one(
     return Result(
         mode="sequential" if sequential else "concurrent", chats=chats, latency=latency,
         messages=count, seconds=seconds, throughput=count / seconds,
-        bound=bound(chats, latency, parallel), first_p50=pct(firsts, 50),
-        first_p99=pct(firsts, 99), done_p50=pct(dones, 50), done_p99=pct(dones, 99),
+        bound=bound(chats, latency, parallel),
+        first_p50=percentile(firsts, 50), first_p99=percentile(firsts, 99),
+        done_p50=percentile(dones, 50), done_p99=percentile(dones, 99),
         cpu_ms=1000 * cpu / count, calls=calls / count, floods=floods,
     )  # fmt: skip
 
@@ -210,7 +196,7 @@ async def run_capacity(
     batch = [{"chat_id": first_chat + i % chats, "text": f"question {i}"} for i in range(count)]
     settings = settings_for(emus, folder / f"run{run}", parallel, False, unlimited=True)
     try:
-        async with open_actor_system(bot_spec(settings)) as system:
+        async with open_actor_system(build_system_spec(settings)) as system:
             cpu, wall = time.process_time(), time.time()
             await client.post(f"{emus.bot_root}/_emulator/push_messages", json={"messages": batch})
             await wait_answered(system.ref("telegram"), count)
@@ -259,17 +245,14 @@ def median_run(repeats: list[Result]) -> Result:
     return sorted(repeats, key=lambda r: r.cpu_ms)[(len(repeats) - 1) // 2]
 
 
-def pct(values: list[float], q: int) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 # Main -------------------------------------------------------------------------------------
 
 
 async def main(args: argparse.Namespace) -> None:
-    bot_process, bot_base = start("tauro.testing.botapi", "--token", TOKEN, "--flood-limits")
-    llm_process, llm_root = start(
+    bot_process, bot_base = start_emulator_process(
+        "tauro.testing.botapi", "--token", TOKEN, "--flood-limits"
+    )
+    llm_process, llm_root = start_emulator_process(
         "tauro.testing.llm_server", "--model", MODEL, "--parallel", str(args.parallel),
         "--answer-tokens", str(args.tokens),
     )  # fmt: skip

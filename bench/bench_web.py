@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,13 +34,13 @@ from typing import Any
 
 import httpx
 import trio
+from _figures import percentile
 from playwright.sync_api import BrowserContext, Page
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
-from tauro.actors.web import WEB_ACTOR, GetWebAddress, web_actor_spec
+from tauro.actors.telegram import GetTelegramStats, TelegramStatistics
+from tauro.actors.web import WEB_ACTOR, GetWebAddress
 from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
+from tauro.app import build_system_spec
 from tauro.config import (
     LLMSettings,
     MemorySettings,
@@ -51,7 +49,8 @@ from tauro.config import (
     VoiceSettings,
     WebSettings,
 )
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.runtime import open_actor_system
+from tauro.testing import start_emulator_process
 
 TOKEN = "123456:BENCHbenchBENCHbench"
 MODEL = "llama3.2"
@@ -62,11 +61,6 @@ NAVIGATION = """() => {
   return n.loadEventEnd > 0 ? [n.responseEnd - n.startTime, n.loadEventEnd - n.startTime]
                             : null;
 }"""
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 # Part 1: the app shell ------------------------------------------------------------------
@@ -125,8 +119,8 @@ def _measure_shell(
         load.append(load_ms)
     page.wait_for_timeout(1000)  # let background refreshes land before counting
     per_load = (_server_requests(bot) - before) / loads
-    return ShellResult(network, mode, loads, pct(html, 50), pct(html, 95), pct(load, 50),
-                       pct(load, 95), per_load)  # fmt: skip
+    return ShellResult(network, mode, loads, percentile(html, 50), percentile(html, 95),
+                       percentile(load, 50), percentile(load, 95), per_load)  # fmt: skip
 
 
 def _reload(page: Page) -> tuple[float, float]:
@@ -176,30 +170,12 @@ class TtftResult:
     done_p95: float
 
 
-def start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", module, "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise RuntimeError(f"{module} did not start: {line!r}")
-    return process, line.removeprefix("READY ")
-
-
-def bot_spec(settings: Settings) -> SupervisorSpec:
-    return SupervisorSpec(name="root", children=(
-        memory_actor_spec(settings.memory),
-        ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-        ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
-        web_actor_spec(settings),
-    ))  # fmt: skip
-
-
 async def first_tokens(latencies: Sequence[float], samples: int) -> list[TtftResult]:
-    bot_process, bot_base = start("tauro.testing.botapi", "--token", TOKEN)
-    llm_process, llm_root = start("tauro.testing.llm_server", "--model", MODEL,
-                                  "--token-latency", "0.01", "--answer-tokens", "30")  # fmt: skip
+    bot_process, bot_base = start_emulator_process("tauro.testing.botapi", "--token", TOKEN)
+    llm_process, llm_root = start_emulator_process(
+        "tauro.testing.llm_server", "--model", MODEL, "--token-latency", "0.01",
+        "--answer-tokens", "30",
+    )  # fmt: skip
     results: list[TtftResult] = []
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -210,7 +186,7 @@ async def first_tokens(latencies: Sequence[float], samples: int) -> list[TtftRes
                 voice=VoiceSettings(enabled=False),
                 web=WebSettings(port=0, token=TEST_SECRET),
             )
-            async with open_actor_system(bot_spec(settings)) as system, \
+            async with open_actor_system(build_system_spec(settings)) as system, \
                     httpx.AsyncClient(timeout=60) as client:  # fmt: skip
                 web_url = await system.ref(WEB_ACTOR).ask(GetWebAddress())
                 emulator = bot_base.removesuffix("/bot")
@@ -238,8 +214,9 @@ async def _compare(client: httpx.AsyncClient, system: Any, web_url: str, emulato
     out = []
     for channel, times in (("web", web[2:]), ("telegram", telegram[2:])):
         firsts, dones = [t[0] for t in times], [t[1] for t in times]
-        out.append(TtftResult(channel, latency, len(times), pct(firsts, 50), pct(firsts, 95),
-                              pct(dones, 50), pct(dones, 95)))  # fmt: skip
+        out.append(TtftResult(channel, latency, len(times),
+                              percentile(firsts, 50), percentile(firsts, 95),
+                              percentile(dones, 50), percentile(dones, 95)))  # fmt: skip
         print(ttft_row(out[-1]), flush=True)
     return out
 

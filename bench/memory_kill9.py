@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 CLIENTS = 6
 LIFETIME = 60.0  # seconds a child may live
@@ -200,13 +201,13 @@ def run_trials(args: argparse.Namespace) -> Totals:
     return totals
 
 
-def _report(totals: Totals, file: object = sys.stdout) -> None:
+def _report(totals: Totals, file: TextIO = sys.stdout) -> None:
     print(
         f"trials={totals.trials} acknowledged={totals.acked} "
         f"killed_before_ready={totals.killed_before_ready} "
         f"killed_mid_snapshot={totals.killed_mid_snapshot} torn_tails={totals.torn_tails} "
         f"failures={len(totals.failures)}",
-        file=file,  # type: ignore[arg-type]
+        file=file,
         flush=True,
     )
 

@@ -36,6 +36,7 @@ from tauro.runtime import (
     ActorSystem,
     SupervisorSpec,
     SystemStatistics,
+    open_systemd_notifier,
     run_until_signalled,
 )
 
@@ -146,5 +147,10 @@ def build_system(settings: Settings) -> ActorSystem:
 
 
 async def serve(system: ActorSystem) -> bool:
-    """Run until SIGINT/SIGTERM; True after a graceful stop, False after a forced one."""
-    return await run_until_signalled(system)
+    """Run until SIGINT/SIGTERM; True after a graceful stop, False after a forced one.
+
+    Under systemd (``Type=notify``) the service manager is told when the bot is
+    ready and stopping, and its watchdog is fed while every actor is running.
+    """
+    async with open_systemd_notifier(system):
+        return await run_until_signalled(system)

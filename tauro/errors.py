@@ -21,7 +21,9 @@ and every message names the setting or file involved and says what to do::
     │   ├── LLMUnreachableError     cannot connect to the server
     │   ├── ModelNotFoundError      the model is not installed
     │   ├── LLMTimeoutError         no first token / no answer in time
+    │   ├── LLMContextError         the conversation does not fit the model's context
     │   └── LLMResponseError        the server answered with an error or garbage
+    │       └── LLMCutError         the answer ended before the server said it was done
     ├── VoiceError                  speech synthesis or encoding failed
     ├── WebError                    the web channel
     └── UnsafePathError             a folder others could reach or swap (refused)
@@ -39,6 +41,8 @@ __all__ = [
     "CorruptMemoryFileError",
     "EscalationError",
     "InvalidTokenError",
+    "LLMContextError",
+    "LLMCutError",
     "LLMError",
     "LLMResponseError",
     "LLMTimeoutError",
@@ -163,6 +167,26 @@ class LLMTimeoutError(LLMError):
 
 class LLMResponseError(LLMError):
     """The LLM server answered with an error status or a malformed body."""
+
+
+class LLMCutError(LLMResponseError):
+    """The answer stopped before the server said why it ended (no finish reason).
+
+    ``interrupted`` is True when the server ended it itself without a reason
+    (``[DONE]`` alone), as a server does that stops one answer for another;
+    ``empty`` when the server answered 200 and sent nothing at all.
+    """
+
+    def __init__(
+        self, message: str, *, user_message: str, interrupted: bool = False, empty: bool = False
+    ) -> None:
+        self.interrupted = interrupted
+        self.empty = empty
+        super().__init__(message, user_message=user_message)
+
+
+class LLMContextError(LLMError):
+    """The conversation (or one message) does not fit the model's context window."""
 
 
 class VoiceError(TauroError):

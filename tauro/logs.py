@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from tauro.files import make_directories, open_private_file
 
-__all__ = ["Redactor", "StructuredFormatter", "configure_logging"]
+__all__ = ["Redactor", "StructuredFormatter", "configure_logging", "redact"]
 
 _BOT_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}")
 _URL_TOKEN = re.compile(r"/bot[^/\s]+/")
@@ -31,16 +31,32 @@ _QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "hypercorn.access", "asyncio"
 
 
 class Redactor:
-    """Replaces secrets and token-shaped strings in text."""
+    """Replaces secrets and token-shaped strings in text: the one redaction of the project.
+
+    A secret shaped like a bot token (``id:secret``) is also replaced where its secret
+    half stands alone. Secrets shorter than four characters are not replaced: they
+    would blank out ordinary words and digits.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        parts = {part for secret in secrets for part in _secret_parts(secret)}
+        self._secrets = sorted({p for p in parts if len(p) >= 4}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, _REDACTED)
         text = _BOT_TOKEN.sub(_REDACTED, text)
         return _URL_TOKEN.sub(f"/bot{_REDACTED}/", text)
+
+
+def _secret_parts(secret: str) -> tuple[str, ...]:
+    tail = secret.partition(":")[2]
+    return (secret, tail) if len(tail) >= 8 else (secret,)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` as a log line would show it: see `Redactor`."""
+    return Redactor(secrets)(text)
 
 
 class StructuredFormatter(logging.Formatter):

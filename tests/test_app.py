@@ -23,7 +23,7 @@ from tauro.app import build_system, build_system_spec
 from tauro.config import Settings, VoiceSettings, WebSettings, load_settings
 from tauro.runtime import ActorSpec, ActorState, ActorSystem, SupervisorSpec, open_actor_system
 from tauro.runtime.testing import ProbeActor, crash_actor, replace_actor, wait_restarted
-from tauro.testing import open_botapi_emulator, open_llm_server
+from tauro.testing import open_botapi_emulator, open_llm_server, wait_bot_idle
 
 
 def _names(spec: SupervisorSpec) -> list[str]:
@@ -197,6 +197,6 @@ async def test_a_turn_cut_by_a_restart_of_telegram_is_answered_once(tmp_path: Pa
             crash_actor(system, "telegram")  # mid-answer: the question is recorded
             await wait_restarted(system, "telegram", restarts=1)
             await bot.wait_for(lambda: "Echo: are you there?" in bot.texts(42), timeout=30)
-            await trio.sleep(2.5)  # a second answer would have come by now
+            await wait_bot_idle(bot, system)  # a second answer would be out now
         answers = [text for text in bot.texts(42) if text.startswith("Echo")]
     assert answers == ["Echo: are you there?"]

@@ -364,7 +364,7 @@ def test_tauro_run_sends_the_model_markdown_formatted_and_plain_once_when_refuse
 def _original_memory_file(path: Path, year_ago: datetime) -> dict[str, object]:
     """TauroBot 3.0's memory/conversations.json, last written a year ago."""
     stamp = year_ago.isoformat()
-    original = {
+    original: dict[str, object] = {
         "conversations": {
             "4242": [
                 {"role": "user", "content": "Mi chiamo Aldo e ho un gatto", "timestamp": stamp},
@@ -431,12 +431,6 @@ def test_a_voice_folder_planted_by_another_user_stops_the_bot_naming_it(
     assert str(planted) in failed
     assert "user id 65534" in failed
     assert [p.name for p in planted.rglob("*")] == ["cache"]  # nothing of ours went there
-
-
-def _texts(bot_url: str, chat_id: int) -> list[str]:
-    sent = _control(bot_url, f"/_emulator/sent?chat_id={chat_id}")
-    assert isinstance(sent, dict)
-    return [str(message.get("text", "")) for message in sent["messages"]]
 
 
 def _wait_for_text(bot_url: str, chat_id: int, prefix: str) -> str:

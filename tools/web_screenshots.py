@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
+from tauro.actors.web.testing import (
+    TEST_SECRET,
+    BotThread,
+    an_hour_of_samples,
+    open_chromium,
+    wait_until,
+)
 
 PHONE = {"width": 390, "height": 844}
 ANSWERS = (
@@ -64,6 +71,9 @@ def coding(page: Page, url: str, out: Path) -> None:
 def status(page: Page, url: str, out: Path) -> None:
     page.goto(f"{url}/status")
     expect(page.locator('#web dd[data-key="turns"]')).to_have_text("2")
+    expect(page.locator('#charts figure[data-key="answers"]')).to_have_attribute(
+        "data-samples", "60"
+    )
     page.screenshot(path=out / "status.png", full_page=True)
 
 
@@ -85,7 +95,11 @@ def main() -> None:
     out = arguments.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        bot = BotThread(Path(folder) / "bot", llm_options={"token_latency": 0.01})
+        bot = BotThread(
+            Path(folder) / "bot",
+            llm_options={"token_latency": 0.01},
+            history=an_hour_of_samples(time.time()),  # the charts' hour, made up
+        )
         bot.start()
         assert bot.llm is not None
         bot.llm.script(*ANSWERS)

@@ -47,7 +47,7 @@ class LLMSettings:
     context_window: int = 4096
     context_messages: int = 10
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    max_parallel: int = 2
+    max_parallel: int | Literal["auto"] = "auto"  # "auto": the server's slots, else adaptive
     connect_timeout: float = 5.0  # seconds
     first_token_timeout: float = 60.0  # seconds
     total_timeout: float = 300.0  # seconds

@@ -47,6 +47,18 @@ def _number(kind: type[int] | type[float], low: float, high: float) -> Parser:
     return parse
 
 
+def _auto_or(parse: Parser) -> Parser:
+    def parse_auto(key: str, raw: object) -> object:
+        if str(raw).strip().lower() == "auto":
+            return "auto"
+        try:
+            return parse(key, raw)
+        except ConfigError:
+            raise ConfigError(key, raw, "auto, or an int from 1 to 1024") from None
+
+    return parse_auto
+
+
 def _bool(key: str, raw: object) -> object:
     text = str(raw).strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -311,8 +323,9 @@ SETTINGS: tuple[SettingDef, ...] = (
         "ollama.max_parallel",
         "llm",
         "max_parallel",
-        _number(_I, 1, 1024),
-        "Generations at once; match the server's parallelism.",
+        _auto_or(_number(_I, 1, 1024)),
+        "Generations at once: `auto` asks the server (llama.cpp /props) or adapts to it; "
+        "a number fixes it.",
     ),
     SettingDef(
         "LLM_CONNECT_TIMEOUT",

@@ -26,11 +26,14 @@ Usage from a channel::
 The text always goes first; voice comes after it and its failure never fails
 the turn (the user gets ``voice_failed`` with ``NO_VOICE``).
 
-Language: the channel fills ``TurnRefs.voice_language`` (the reader's language,
-or TTS_LANGUAGE when the operator fixed it) and ``system_prompt``
-(``persona_prompt``: the built-in persona in the reader's language). Texts the
-turn hands to the sink (``NO_VOICE``, an ``LLMError``'s ``user_message``) are
-English message ids or ``tauro.i18n.LazyText``: the sink translates them.
+Language: the channel fills ``TurnRefs.language`` (the reader's language),
+``voice_language`` (the reader's language, or TTS_LANGUAGE when the operator
+fixed it) and ``system_prompt`` (``persona_prompt``: the built-in persona in the
+reader's language). Texts the turn hands to the sink (``NO_VOICE``, an
+``LLMError``'s ``user_message``) are English message ids or
+``tauro.i18n.LazyText``: the sink translates them. The length-limit notice
+after a final answer is part of its text, so the turn writes it in
+``TurnRefs.language`` itself.
 
 Durability: with ``update_id`` the turn asks memory for ``UpdateStatus`` first
 (``answered`` -> skipped, ``recorded`` -> not recorded again), and calls

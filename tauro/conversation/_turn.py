@@ -9,8 +9,11 @@ Order, and why:
    may now confirm it to its source (``on_recorded``).
 3. ``GetContext`` + ``GetPreferences`` (voice flag, language, model).
 4. ``Generate``; every chunk goes to ``sink.partial`` with the text so far.
-5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``: a crash in
-   between costs at most the final edit, never a second answer after restart.
+5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``. With
+   ``track_delivery`` (Telegram) it is recorded as not yet delivered, and the
+   channel marks it delivered (``NoteShown``) once the chat shows all of it:
+   after a crash in between, the next start shows the recorded answer (editing
+   the messages already sent) instead of losing it or generating it again.
 6. Voice, if the conversation asked for it: ``voice_pending`` (the channel
    shows "recording"), synthesis, ``voice``. A voice failure is logged, the
    user gets ``voice_failed`` with a short note, and the text answer already
@@ -42,13 +45,14 @@ from tauro.actors.memory import (
 from tauro.actors.voice import Synthesize, VoiceNote
 from tauro.conversation._sink import Asker, TurnSink
 from tauro.errors import LLMError, TauroError
-from tauro.i18n import N_
+from tauro.i18n import N_, t
 
 log = logging.getLogger("tauro.conversation")
 
 TurnStatus = Literal["answered", "failed", "skipped"]
 
 _INTERRUPTED = N_("The answer was interrupted before it was complete. Please ask again.")
+LENGTH_NOTICE = N_("The answer reached the length limit (LLM_MAX_TOKENS) and stops here.")
 NO_VOICE = N_("I could not make the voice note this time.")
 # What a voice note can fail with: our errors (synthesis, the voice actor's ask,
 # the channel's upload) and the disk (a note file already gone).
@@ -67,6 +71,7 @@ class TurnRefs:
     voice: Asker | None = None
     context_messages: int = 10
     voice_language: str = "it"  # the reader's language, or TTS_LANGUAGE when fixed
+    language: str = "en"  # the reader's language, for the notices the turn adds itself
     system_prompt: str | None = None  # None: the LLM actor's LLM_SYSTEM_PROMPT
 
 
@@ -97,12 +102,14 @@ async def run_turn(
     *,
     update_id: int | None = None,
     on_recorded: Callable[[], None] | None = None,
+    track_delivery: bool = False,
 ) -> TurnOutcome:
     """Answer ``text`` from ``conversation`` through ``sink``; see the module doc.
 
     ``on_recorded`` runs once the user message is durable (or was already);
     memory errors propagate (the channel decides what the user sees), LLM
-    errors end in ``sink.failed``.
+    errors end in ``sink.failed``. ``track_delivery`` records the answer as
+    not yet delivered (step 5); the channel then owes memory a ``NoteShown``.
     """
     status = await _status(refs, conversation, update_id)
     if status == "answered":
@@ -113,7 +120,8 @@ async def run_turn(
     _notify(on_recorded)
     await sink.thinking()
     prepared = await _prepare(refs, conversation, text, update_id)
-    return await _answer(refs, conversation, sink, prepared, update_id)
+    delivered = False if track_delivery and update_id is not None else None
+    return await _answer(refs, conversation, sink, prepared, _Reply(update_id, delivered))
 
 
 async def _status(refs: TurnRefs, conversation: str, update_id: int | None) -> str:
@@ -135,8 +143,11 @@ async def _record(
     *,
     update_id: int | None = None,
     reply_to: int | None = None,
+    delivered: bool | None = None,
 ) -> int:
-    message = Append(conversation, role, content, update_id=update_id, reply_to=reply_to)
+    message = Append(
+        conversation, role, content, update_id=update_id, reply_to=reply_to, delivered=delivered
+    )
     receipt = await refs.memory.ask(message)
     assert isinstance(receipt, AppendReceipt)
     return receipt.seq
@@ -181,20 +192,30 @@ def _context_messages(
     return tuple(messages)
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """What the answer record says about its question and its delivery."""
+
+    to: int | None
+    delivered: bool | None
+
+
 async def _answer(
     refs: TurnRefs,
     conversation: str,
     sink: TurnSink,
     prepared: _Prepared,
-    update_id: int | None,
+    reply: _Reply,
 ) -> TurnOutcome:
     collected = _Collected()
-    error = await _generate(refs, sink, prepared, collected)
+    error = await _generate(refs, conversation, sink, prepared, collected)
     if error is not None:
-        return await _fail(refs, conversation, sink, collected, update_id, error)
+        return await _fail(refs, conversation, sink, collected, reply, error)
     answer = collected.text
-    await _record(refs, conversation, "assistant", answer, reply_to=update_id)
-    await sink.final(answer)
+    await _record(
+        refs, conversation, "assistant", answer, reply_to=reply.to, delivered=reply.delivered
+    )
+    await sink.final(answer + collected.notice)
     voice_sent = await _speak(refs, sink, prepared, answer) if prepared.voice else False
     return TurnOutcome("answered", answer, voice_sent=voice_sent, first_token_at=collected.first)
 
@@ -205,6 +226,7 @@ class _Collected:
     def __init__(self) -> None:
         self.text = ""
         self.first: float | None = None
+        self.notice = ""  # shown after the answer, not recorded with it
 
     def add(self, chunk: str) -> str:
         if self.first is None:
@@ -214,7 +236,11 @@ class _Collected:
 
 
 async def _generate(
-    refs: TurnRefs, sink: TurnSink, prepared: _Prepared, collected: _Collected
+    refs: TurnRefs,
+    conversation: str,
+    sink: TurnSink,
+    prepared: _Prepared,
+    collected: _Collected,
 ) -> LLMError | None:
     """Stream the answer into the sink; the error that ended it early, if any.
 
@@ -222,7 +248,8 @@ async def _generate(
     one ``partial`` per scheduling step rather than one per token.
     """
     try:
-        stream = await refs.llm.ask(Generate(prepared.messages, model=prepared.model))
+        request = Generate(prepared.messages, model=prepared.model, conversation=conversation)
+        stream = await refs.llm.ask(request)
     except LLMError as error:
         return error
     assert isinstance(stream, AnswerStream)
@@ -234,8 +261,14 @@ async def _generate(
             return error
     result = stream.result
     if result.complete:
+        collected.notice = length_notice(refs.language) if result.done_reason == "length" else ""
         return None
     return result.error or LLMError("generation stopped early", user_message=_INTERRUPTED)
+
+
+def length_notice(language: str) -> str:
+    """What follows an answer the model stopped at LLM_MAX_TOKENS, in ``language``."""
+    return f"\n\n[{t(language, LENGTH_NOTICE)}]"
 
 
 async def _fail(
@@ -243,7 +276,7 @@ async def _fail(
     conversation: str,
     sink: TurnSink,
     collected: _Collected,
-    update_id: int | None,
+    reply: _Reply,
     error: LLMError,
 ) -> TurnOutcome:
     log.warning(
@@ -252,7 +285,9 @@ async def _fail(
     )
     partial = collected.text
     if partial:
-        await _record(refs, conversation, "assistant", partial, reply_to=update_id)
+        await _record(
+            refs, conversation, "assistant", partial, reply_to=reply.to, delivered=reply.delivered
+        )
     await sink.failed(error.user_message)
     return TurnOutcome("failed", partial, error=error.user_message, first_token_at=collected.first)
 

@@ -243,8 +243,9 @@ function parseFrames(buffer, onFrame) {
 async function sendMessage(message) {
   busy = true;
   setEnabled(true);
-  addMessage("user", message);
+  const asked = addMessage("user", message);
   const answer = addMessage("assistant", "", { pending: true });
+  answer.asked = { bubble: asked, message };
   const content = answer.querySelector(".content");
   setState("thinking");
   let finished = false;
@@ -303,6 +304,11 @@ function onEvent(event, data, answer, content) {
     const speaking = voiceAvailable && voice.getAttribute("aria-pressed") === "true";
     setState(speaking ? "writing" : "ready", speaking ? tr("Preparing voice…") : undefined);
     return true;
+  } else if (event === "error" && data.kind === "memory_unwritable") {
+    keepUnsaved(answer);
+    addNote(data.message);
+    setState("unsaved");
+    return true;
   } else if (event === "error") {
     if (!content.textContent) answer.remove();
     else answer.classList.remove("pending");
@@ -312,6 +318,17 @@ function onEvent(event, data, answer, content) {
     return true;
   }
   return false;
+}
+
+/** The bot could not store the question: it goes back into the box, not into the history. */
+function keepUnsaved(answer) {
+  const { bubble, message } = answer.asked;
+  answer.remove();
+  bubble.remove();
+  if (!text.value.trim()) {
+    text.value = message;
+    autoGrow();
+  }
 }
 
 /** No voice this time: a small line under the answer, not an alert (the text is all there). */

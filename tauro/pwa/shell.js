@@ -39,6 +39,7 @@ const STATE_TEXT = {
   writing: N_("Writing…"),
   offline: N_("Offline"),
   "llm-unreachable": N_("LLM unreachable"),
+  unsaved: N_("Cannot save"),
   error: N_("Error"),
 };
 
@@ -46,6 +47,7 @@ const STATE_TEXT = {
 const NOTICE_TEXT = {
   offline: N_("You are offline, or the bot cannot be reached. Sending is possible again as soon as it is back."),
   "llm-unreachable": N_("The bot is running, but its language model server does not answer. Try again in a while."),
+  unsaved: N_("The bot cannot save messages right now (its disk is full or failing), so it does not answer. Your question stays in the box until it can be stored."),
 };
 
 /** Show one of the named states in the header badge (also read by screen readers). */

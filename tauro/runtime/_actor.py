@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic
 
 import outcome
 import trio
 
-if TYPE_CHECKING:
-    from tauro.runtime._ref import ActorRef
-
-MessageT = TypeVar("MessageT")
+from tauro.runtime._delivery import MessageT
+from tauro.runtime._ref import ActorRef
 
 
 class ActorContext:

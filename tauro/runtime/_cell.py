@@ -17,8 +17,9 @@ import trio
 
 from tauro.errors import ActorNotRunningError
 from tauro.runtime._actor import Actor, ActorContext
+from tauro.runtime._delivery import Envelope
 from tauro.runtime._exceptions import describe, single_cause
-from tauro.runtime._ref import ActorRef, Envelope
+from tauro.runtime._ref import ActorRef
 from tauro.runtime._spec import ActorSpec, Restart
 from tauro.runtime._statistics import ActorState, ActorStatistics
 
@@ -52,6 +53,10 @@ class Cell:
     @property
     def restart_type(self) -> Restart:
         return self.spec.restart
+
+    @property
+    def ask_timeout(self) -> float:
+        return self.spec.ask_timeout
 
     @property
     def stop_timeout(self) -> float:

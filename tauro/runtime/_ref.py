@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic
+from typing import Any, Generic
 
-import outcome
 import trio
 
 from tauro.errors import ActorNotRunningError, AskTimeoutError
-from tauro.runtime._actor import MessageT
-
-if TYPE_CHECKING:
-    from tauro.runtime._cell import Cell
-
-
-class ReplySlot:
-    """Where the reply to one ask lands; the first outcome set wins."""
-
-    def __init__(self) -> None:
-        self._event = trio.Event()
-        self._outcome: outcome.Outcome[object] | None = None
-
-    def set(self, result: outcome.Outcome[object]) -> None:
-        if self._outcome is None:
-            self._outcome = result
-            self._event.set()
-
-    async def wait(self) -> outcome.Outcome[object]:
-        await self._event.wait()
-        assert self._outcome is not None  # invariant: the event is set only with an outcome
-        return self._outcome
-
-
-class Envelope:
-    """A message in a mailbox; ``reply`` is set for an ask.
-
-    A plain slotted class: one is made per message, and a frozen dataclass
-    costs twice as much to construct.
-    """
-
-    __slots__ = ("message", "reply")
-
-    def __init__(self, message: object, reply: ReplySlot | None) -> None:
-        self.message = message
-        self.reply = reply
+from tauro.runtime._delivery import Envelope, MessageT, Recipient, ReplySlot
 
 
 class ActorRef(Generic[MessageT]):
     """A stable handle to an actor; it stays valid across restarts of the actor."""
 
-    def __init__(self, cell: Cell) -> None:
-        self._cell = cell
+    def __init__(self, cell: Recipient) -> None:
+        self._cell = cell  # the actor's slot (a Cell), seen through what a reference needs
 
     @property
     def name(self) -> str:
@@ -81,7 +45,7 @@ class ActorRef(Generic[MessageT]):
         ActorNotRunningError if the actor is (or starts) stopping before it
         handles the message, or the error the handler raised.
         """
-        limit = self._cell.spec.ask_timeout if timeout is None else timeout
+        limit = self._cell.ask_timeout if timeout is None else timeout
         slot = ReplySlot()
         with trio.move_on_after(limit):
             await self._cell.deliver(Envelope(message, slot))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tauro.runtime._actor import Actor
+from tauro.runtime._actor import Actor
+from tauro.runtime._backoff import Backoff
 
 
 class Restart(enum.Enum):
@@ -73,7 +73,7 @@ class SupervisorSpec:
     At most ``max_restarts`` restarts within ``restart_window`` seconds; one more
     failure and the supervisor stops its children and escalates to its parent.
     Before the n-th restart in the window it waits ``backoff_initial * 2**(n-1)``
-    seconds, at most ``backoff_max``.
+    seconds, at most ``backoff_max`` (``restart_backoff``, without jitter).
     """
 
     name: str
@@ -93,6 +93,10 @@ class SupervisorSpec:
             raise ValueError(f"supervisor {self.name!r}: duplicate names {duplicates}")
         if self.max_restarts < 0 or self.restart_window <= 0:
             raise ValueError(f"supervisor {self.name!r}: invalid restart intensity")
+        try:
+            Backoff(initial=self.backoff_initial, maximum=self.backoff_max)
+        except ValueError as error:
+            raise ValueError(f"supervisor {self.name!r}: {error}") from None
 
     def walk(self) -> Iterator[ActorSpec | SupervisorSpec]:
         """This supervisor and everything below it, depth first, in start order."""
@@ -103,12 +107,16 @@ class SupervisorSpec:
             else:
                 yield child
 
+    @property
+    def restart_backoff(self) -> Backoff:
+        """The delays before restarts: ``backoff_initial`` doubled up to ``backoff_max``."""
+        return Backoff(initial=self.backoff_initial, maximum=self.backoff_max)
+
     def backoff(self, restarts_in_window: int) -> float:
         """Seconds to wait before the given restart (1 = the first in the window)."""
         if restarts_in_window <= 0:
             return 0.0
-        delay: float = self.backoff_initial * 2.0 ** (restarts_in_window - 1)
-        return min(delay, self.backoff_max)
+        return self.restart_backoff.delay(restarts_in_window - 1)
 
     @property
     def shutdown_budget(self) -> float:

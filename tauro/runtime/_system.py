@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,6 +34,12 @@ class ActorSystem:
         self._run_scope: trio.CancelScope | None = None
         self._stopping = False
         self._caller_scope: trio.CancelScope | None = None
+        # Called with "ready" / "stopping", whatever the log level (systemd notify):
+        self.lifecycle_listeners: list[Callable[[str], None]] = []
+
+    def _announce(self, event: str) -> None:
+        for listener in self.lifecycle_listeners:
+            listener(event)
 
     def _build(self, spec: SupervisorSpec) -> Supervisor:
         children: list[Child] = []
@@ -71,6 +77,7 @@ class ActorSystem:
 
             def ready() -> None:
                 log.info("system.ready", extra={"fields": {"actors": len(self._cells)}})
+                self._announce("ready")
                 task_status.started()
 
             try:
@@ -83,12 +90,14 @@ class ActorSystem:
         if not self._stopping:
             self._stopping = True
             log.info("system.stopping", extra={"fields": {"mode": "graceful"}})
+            self._announce("stopping")
             self._root.request_stop(drain=True)
 
     def force_stop(self) -> None:
         """Cancel everything now; ``on_stop`` cleanups still run, shielded, with deadlines."""
         self._stopping = True
         log.warning("system.stopping", extra={"fields": {"mode": "forced"}})
+        self._announce("stopping")
         if self._run_scope is not None:
             self._run_scope.cancel()
 

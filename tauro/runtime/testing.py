@@ -12,6 +12,7 @@ way TauroBot's own tests do::
 
 ``crash_actor`` makes one running actor of a real system fail, so its
 supervisor restarts it alone: what it needs after a restart must come back.
+``unfrozen_classes`` checks that a module's messages are frozen dataclasses.
 
 Timeouts use trio's clock, so these work under ``trio.testing.MockClock``.
 """
@@ -19,8 +20,10 @@ Timeouts use trio's clock, so these work under ``trio.testing.MockClock``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 import trio
@@ -36,6 +39,7 @@ __all__ = [
     "ProbeActor",
     "crash_actor",
     "replace_actor",
+    "unfrozen_classes",
     "wait_restarted",
 ]
 
@@ -176,3 +180,16 @@ async def wait_restarted(
             if stats.restarts >= restarts and stats.state is ActorState.RUNNING:
                 return
             await trio.sleep(0.01)
+
+
+def unfrozen_classes(module: ModuleType) -> list[str]:
+    """The names of the classes defined in ``module`` that are not frozen dataclasses.
+
+    Messages cross tasks and actors, so none may change once it is sent: a test of
+    an actor's messages module asserts that this list is empty.
+    """
+    own = [
+        c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__
+    ]
+    params = {c.__name__: getattr(c, "__dataclass_params__", None) for c in own}
+    return [name for name, p in params.items() if p is None or not p.frozen]

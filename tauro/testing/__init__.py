@@ -7,24 +7,29 @@
 
 Both run inside the caller's trio nursery on a free loopback port (so they follow a
 ``MockClock``), or as separate processes (``python -m tauro.testing.botapi``,
-``python -m tauro.testing.llm_server``) driven through ``/_emulator/...`` endpoints.
+``python -m tauro.testing.llm_server``; ``start_emulator_process`` starts one and
+waits until it listens) driven through ``/_emulator/...`` endpoints.
+``wait_bot_idle`` waits until a bot has finished with every update the Bot API
+emulator handed it, so that a test can check that nothing more arrives.
 Nothing in ``tauro`` proper imports this package.
 """
 
 from tauro.testing._botapi import BotApiEmulator as BotApiEmulator
 from tauro.testing._botapi import BotApiStatistics as BotApiStatistics
-from tauro.testing._botapi import open_botapi_emulator as open_botapi_emulator
+from tauro.testing._botapi_app import open_botapi_emulator as open_botapi_emulator
 from tauro.testing._botapi_core import ChatAction as ChatAction
 from tauro.testing._botapi_flood import FloodLimits as FloodLimits
 from tauro.testing._botapi_types import ApiCall as ApiCall
 from tauro.testing._botapi_types import BotMessage as BotMessage
 from tauro.testing._botapi_types import StoredFile as StoredFile
+from tauro.testing._idle import wait_bot_idle as wait_bot_idle
 from tauro.testing._llm_server import LlmServerEmulator as LlmServerEmulator
 from tauro.testing._llm_server import LlmStatistics as LlmStatistics
-from tauro.testing._llm_server import open_llm_server as open_llm_server
+from tauro.testing._llm_server_app import open_llm_server as open_llm_server
 from tauro.testing._llm_server_script import LlmFault as LlmFault
 from tauro.testing._llm_server_script import LlmRequest as LlmRequest
 from tauro.testing._llm_server_script import ModelInfo as ModelInfo
+from tauro.testing._process import start_emulator_process as start_emulator_process
 
 __all__ = [
     "ApiCall",
@@ -41,4 +46,6 @@ __all__ = [
     "StoredFile",
     "open_botapi_emulator",
     "open_llm_server",
+    "start_emulator_process",
+    "wait_bot_idle",
 ]

@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from tauro.testing import _botapi_users as users
-from tauro.testing._botapi_app import build_app
 from tauro.testing._botapi_core import BotApiState, ChatAction
 from tauro.testing._botapi_flood import FloodLimits
 from tauro.testing._botapi_methods import lookup
 from tauro.testing._botapi_params import Params
-from tauro.testing._botapi_serve import open_loopback_server
 from tauro.testing._botapi_types import ApiCall, ApiFailure, BotMessage, InjectedError
 
-__all__ = ["DEFAULT_TOKEN", "BotApiEmulator", "BotApiStatistics", "open_botapi_emulator"]
+__all__ = ["DEFAULT_TOKEN", "BotApiEmulator", "BotApiStatistics"]
 
 DEFAULT_TOKEN = "123:ABC"  # noqa: S105 - a made-up token for the local emulator
 
@@ -265,22 +262,3 @@ class BotApiEmulator:
             updates_pending=updates.pending_count, messages_sent=len(self.state.chats.sent),
             edits=sum(m.edits for m in self.state.chats.sent),
         )  # fmt: skip
-
-
-@asynccontextmanager
-async def open_botapi_emulator(
-    token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1", port: int = 0, **options: Any
-) -> AsyncIterator[BotApiEmulator]:
-    """Serve a ``BotApiEmulator`` on ``host:port`` (0 = a free port) until the block ends.
-
-    ``emu.base_url`` is python-telegram-bot's ``base_url`` ("http://127.0.0.1:P/bot");
-    ``options`` go to ``BotApiEmulator`` (``flood_limits``, ``require_known_chat``...).
-    """
-    emulator = BotApiEmulator(token, **options)
-    async with open_loopback_server(
-        build_app(emulator), host=host, port=port, logger_name=logger.name
-    ) as root:
-        emulator.base_url = f"{root}/bot"
-        emulator.base_file_url = f"{root}/file/bot"
-        emulator.root_url = root
-        yield emulator

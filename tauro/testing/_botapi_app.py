@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from starlette.applications import Starlette
@@ -20,15 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tauro.testing._botapi import DEFAULT_TOKEN, BotApiEmulator, logger
 from tauro.testing._botapi_flood import FloodLimits
 from tauro.testing._botapi_params import decode_body
-from tauro.testing._botapi_serve import is_loopback, unless_disconnected
+from tauro.testing._botapi_serve import is_loopback, open_loopback_server, unless_disconnected
 from tauro.testing._botapi_types import ApiFailure
 
-if TYPE_CHECKING:
-    from tauro.testing._botapi import BotApiEmulator
-
-__all__ = ["build_app"]
+__all__ = ["build_app", "open_botapi_emulator"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 UNAUTHORIZED = ApiFailure(401, "Unauthorized").payload()
@@ -195,3 +194,22 @@ def build_app(emulator: BotApiEmulator) -> Starlette:
     app = Starlette(routes=routes)
     app.state.emulator = emulator
     return app
+
+
+@asynccontextmanager
+async def open_botapi_emulator(
+    token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> AsyncIterator[BotApiEmulator]:
+    """Serve a ``BotApiEmulator`` on ``host:port`` (0 = a free port) until the block ends.
+
+    ``emu.base_url`` is python-telegram-bot's ``base_url`` ("http://127.0.0.1:P/bot");
+    ``options`` go to ``BotApiEmulator`` (``flood_limits``, ``require_known_chat``...).
+    """
+    emulator = BotApiEmulator(token, **options)
+    async with open_loopback_server(
+        build_app(emulator), host=host, port=port, logger_name=logger.name
+    ) as root:
+        emulator.base_url = f"{root}/bot"
+        emulator.base_file_url = f"{root}/file/bot"
+        emulator.root_url = root
+        yield emulator

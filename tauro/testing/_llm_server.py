@@ -5,6 +5,21 @@ latency, faults) and the records (requests, concurrency); ``open_llm_server`` se
 it on a loopback port inside the caller's nursery. Latency is slept on trio's clock,
 so a ``MockClock`` makes slow answers instant to test. ``parallel`` mimics
 ``OLLAMA_NUM_PARALLEL``: requests beyond it wait for a slot, as Ollama queues them.
+
+Behaviours of real OpenAI-compatible servers, each off by default:
+
+- ``slots_in_props``: ``GET /props`` as llama.cpp's ``llama-server`` answers it
+  (``total_slots`` = ``parallel``, ``default_generation_settings.n_ctx``);
+- ``tokenizer``: ``"llama.cpp"`` serves ``POST /tokenize``, ``"llama-cpp-python"``
+  serves ``POST /extras/tokenize`` and ``/extras/tokenize/count``; a token is a word
+  (see ``tokenize``), and a message costs its tokens plus PROMPT_OVERHEAD;
+- ``context_window``: a prompt with more tokens is refused, as ``overflow`` says:
+  ``"empty"`` (llama-cpp-python: 200 and an empty body) or ``"error"`` (llama.cpp:
+  400 ``exceed_context_size_error``);
+- ``interrupting``: llama-cpp-python's server stops a running answer when another
+  request arrives, ending its stream with ``data: [DONE]`` and no ``finish_reason``;
+- ``served_model``: the server answers with this one model whatever is asked (as
+  llama-cpp-python does), names it in every answer and lists only it.
 """
 
 from __future__ import annotations
@@ -16,12 +31,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import trio
 
-from tauro.testing._botapi_serve import open_loopback_server
-from tauro.testing._llm_server_app import build_app
 from tauro.testing._llm_server_script import (
     FaultKind,
     FaultQueue,
@@ -33,10 +46,13 @@ from tauro.testing._llm_server_script import (
     tokenize,
 )
 
-__all__ = ["Generation", "LlmServerEmulator", "LlmStatistics", "open_llm_server"]
+__all__ = ["Generation", "LlmServerEmulator", "LlmStatistics"]
 
 logger = logging.getLogger("tauro.testing.llm_server")
 DEFAULT_MODELS = ("llama3.2:latest", "mistral:7b")
+PROMPT_OVERHEAD = 4  # tokens of a chat template's role markers, per message
+Tokenizer = Literal["llama.cpp", "llama-cpp-python"]
+Overflow = Literal["empty", "error"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class LlmStatistics:
     max_concurrent: int
     faults_served: int
     tokens_streamed: int
+    interrupted: int = 0  # answers an interrupting server stopped for a newer request
 
 
 @dataclass
@@ -60,6 +77,7 @@ class Generation:
     fault: LlmFault | None
     first_token_latency: float
     token_latency: float
+    interrupted: bool = False  # another request stopped it (interrupting servers)
 
     async def events(self) -> AsyncIterator[tuple[str, str]]:
         """("token", text)..., then ("done", reason); faults interleave as
@@ -100,7 +118,21 @@ class LlmServerEmulator:
         token_latency: float = 0.0,
         answer_tokens: int | None = None,
         parallel: int | None = None,
+        slots_in_props: bool = False,
+        tokenizer: Tokenizer | None = None,
+        context_window: int | None = None,
+        overflow: Overflow = "empty",
+        interrupting: bool = False,
+        served_model: str | None = None,
     ) -> None:
+        self.slots_in_props = slots_in_props
+        self.tokenizer = tokenizer
+        self.context_window = context_window
+        self.overflow = overflow
+        self.interrupting = interrupting
+        self.served_model = served_model
+        self.interrupted = 0  # answers stopped by a newer request
+        self._streaming: list[Generation] = []
         self.models = [ModelInfo.of(m) for m in models]
         self.answer = answer
         self.first_token_latency = first_token_latency
@@ -154,16 +186,48 @@ class LlmServerEmulator:
         self._counts = {"generations": 0, "completed": 0, "active": active, "max": active}
         self._counts["tokens"] = 0
         self._faults.served = 0
+        self.interrupted = 0
 
     # -------------------------------------------------------------- serving
     def find_model(self, name: str) -> ModelInfo | None:
         """Ollama's lookup: an untagged name means ``:latest``."""
+        if self.served_model is not None:
+            return ModelInfo(self.served_model)
         wanted = name if ":" in name else f"{name}:latest"
         return next((m for m in self.models if m.name in (name, wanted)), None)
 
     def record(self, request: LlmRequest) -> None:
         self.requests.append(request)
         self._pulse()
+
+    def count_tokens(self, text: str) -> int:
+        return len(tokenize(text))
+
+    def prompt_tokens(self, request: LlmRequest) -> int:
+        """The prompt's tokens as this server counts them (see PROMPT_OVERHEAD)."""
+        return sum(self.count_tokens(str(m.get("content", ""))) + PROMPT_OVERHEAD
+                   for m in request.messages)  # fmt: skip
+
+    def overflows(self, request: LlmRequest) -> bool:
+        window = self.context_window
+        return window is not None and self.prompt_tokens(request) > window
+
+    def interrupt_running(self) -> None:
+        """An interrupting server stops every answer in progress for the newcomer."""
+        if self.interrupting:
+            for generation in self._streaming:
+                generation.interrupted = True
+
+    @asynccontextmanager
+    async def streaming(self, generation: Generation) -> AsyncIterator[None]:
+        """Mark ``generation`` as running, so a newer request can interrupt it."""
+        self._streaming.append(generation)
+        try:
+            yield
+        finally:
+            self._streaming.remove(generation)
+            if generation.interrupted:
+                self.interrupted += 1
 
     def take_fault(self) -> LlmFault | None:
         return self._faults.take()
@@ -210,7 +274,7 @@ class LlmServerEmulator:
             requests=len(self.requests), generations=counts["generations"],
             completed=counts["completed"], active=counts["active"],
             max_concurrent=counts["max"], faults_served=self._faults.served,
-            tokens_streamed=counts["tokens"],
+            tokens_streamed=counts["tokens"], interrupted=self.interrupted,
         )  # fmt: skip
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -221,23 +285,3 @@ class LlmServerEmulator:
         with trio.fail_after(timeout):
             while not predicate():
                 await self._changed.wait()
-
-
-@asynccontextmanager
-async def open_llm_server(
-    models: Iterable[ModelInfo | str] = DEFAULT_MODELS,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    **options: Any,
-) -> AsyncIterator[LlmServerEmulator]:
-    """Serve an ``LlmServerEmulator`` until the block ends; ``llm.url`` is its base URL.
-
-    ``options`` go to ``LlmServerEmulator`` (``first_token_latency``, ``parallel``...).
-    """
-    emulator = LlmServerEmulator(models, **options)
-    async with open_loopback_server(
-        build_app(emulator), host=host, port=port, logger_name=logger.name
-    ) as url:
-        emulator.url = url
-        yield emulator

@@ -9,8 +9,9 @@ counters). Endpoints that change state answer 403 unless the peer is on loopback
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,14 +20,12 @@ from starlette.routing import Route
 
 from tauro.testing import _llm_server_ollama as ollama
 from tauro.testing import _llm_server_openai as openai
-from tauro.testing._botapi_serve import is_loopback
+from tauro.testing._botapi_serve import is_loopback, open_loopback_server
+from tauro.testing._llm_server import DEFAULT_MODELS, LlmServerEmulator, logger
 from tauro.testing._llm_server_http import emulator_of, hide_stream_cuts, read_json
-from tauro.testing._llm_server_script import FAULT_KINDS, FaultKind
+from tauro.testing._llm_server_script import FAULT_KINDS, FaultKind, ModelInfo
 
-if TYPE_CHECKING:
-    from tauro.testing._llm_server import LlmServerEmulator
-
-__all__ = ["build_app"]
+__all__ = ["build_app", "open_llm_server"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -75,8 +74,12 @@ async def latency(request: Request) -> Response:
 
 
 async def configure(request: Request) -> Response:
-    """Set ``models``, ``parallel`` and/or ``answer_tokens`` (keys present only)."""
+    """Set ``models``, ``parallel``, ``answer_tokens`` and the behaviours (keys present)."""
     doc, emulator = await _body(request), emulator_of(request)
+    for key in ("slots_in_props", "tokenizer", "context_window", "overflow", "interrupting",
+                "served_model"):  # fmt: skip
+        if key in doc:
+            setattr(emulator, key, doc[key])
     if "models" in doc:
         emulator.set_models([str(m) for m in doc["models"]])
     if "parallel" in doc:
@@ -105,7 +108,10 @@ def build_app(emulator: LlmServerEmulator) -> Starlette:
         Route("/api/version", ollama.version), Route("/api/tags", ollama.tags),
         Route("/api/show", ollama.show, methods=["POST"]),
         Route("/api/chat", ollama.chat, methods=["POST"]),
-        Route("/v1/models", openai.models),
+        Route("/v1/models", openai.models), Route("/props", openai.props),
+        Route("/tokenize", openai.tokenize_llama_cpp, methods=["POST"]),
+        Route("/extras/tokenize", openai.tokenize_llama_cpp_python, methods=["POST"]),
+        Route("/extras/tokenize/count", openai.tokenize_llama_cpp_python, methods=["POST"]),
         Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
         Route("/_emulator/health", health), Route("/_emulator/statistics", statistics),
         Route("/_emulator/requests", requests),
@@ -114,3 +120,23 @@ def build_app(emulator: LlmServerEmulator) -> Starlette:
     app = Starlette(routes=routes)
     app.state.emulator = emulator
     return app
+
+
+@asynccontextmanager
+async def open_llm_server(
+    models: Iterable[ModelInfo | str] = DEFAULT_MODELS,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **options: Any,
+) -> AsyncIterator[LlmServerEmulator]:
+    """Serve an ``LlmServerEmulator`` until the block ends; ``llm.url`` is its base URL.
+
+    ``options`` go to ``LlmServerEmulator`` (``first_token_latency``, ``parallel``...).
+    """
+    emulator = LlmServerEmulator(models, **options)
+    async with open_loopback_server(
+        build_app(emulator), host=host, port=port, logger_name=logger.name
+    ) as url:
+        emulator.url = url
+        yield emulator

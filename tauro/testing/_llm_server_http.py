@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import trio
 import trio.lowlevel
 from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 if TYPE_CHECKING:
-    from tauro.testing._llm_server import LlmServerEmulator
+    from tauro.testing._llm_server import Generation, LlmServerEmulator
 
-__all__ = ["StreamCut", "emulator_of", "read_json", "rfc3339", "wait_disconnect"]
+__all__ = [
+    "StreamCut",
+    "emulator_of",
+    "read_json",
+    "rfc3339",
+    "wait_disconnect",
+    "whole_answer",
+]
 
 
 class StreamCut(Exception):
@@ -68,3 +77,31 @@ def rfc3339(unix_time: float) -> str:
 
 def dumps(doc: object) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+async def whole_answer(
+    emulator: LlmServerEmulator,
+    generation: Generation,
+    error: Callable[[int, str], Response],
+    answer: Callable[[str, str], dict[str, Any]],
+) -> Response:
+    """A non-streaming answer: the generation collected into one response.
+
+    Both faces share the fault handling; each brings its own error body (``error``)
+    and its own answer document, built from the text and the finish reason (``answer``).
+    """
+    pieces: list[str] = []
+    async with emulator.generating():
+        async for kind, value in generation.events():
+            if kind == "token":
+                pieces.append(value)
+            elif kind == "garbage":
+                return PlainTextResponse("<html>upstream hiccup</html>")
+            elif kind == "error":
+                return error(500, value)
+            elif kind == "cut":
+                raise StreamCut("cut before the answer")
+            else:
+                emulator.finished(len(pieces))
+                return JSONResponse(answer("".join(pieces), value))
+    return error(500, "no answer")

@@ -22,6 +22,7 @@ from tauro.testing._llm_server_http import (
     read_json,
     rfc3339,
     wait_disconnect,
+    whole_answer,
 )
 from tauro.testing._llm_server_script import LlmRequest, ModelInfo
 
@@ -112,7 +113,12 @@ async def chat(request: Request) -> Response:
     generation = emulator.plan(parsed, fault, int(limit) if limit is not None else None)
     if parsed.stream:
         return StreamingResponse(_lines(emulator, generation), media_type=NDJSON)
-    return await _whole(emulator, generation)
+    return await whole_answer(
+        emulator,
+        generation,
+        _error,
+        lambda text, reason: _final(emulator, generation, reason, text),
+    )
 
 
 def _line(emulator: LlmServerEmulator, model: str, content: str) -> dict[str, Any]:
@@ -149,21 +155,3 @@ async def _lines(emulator: LlmServerEmulator, generation: Generation) -> AsyncIt
             else:
                 yield dumps(_final(emulator, generation, value)) + "\n"
         emulator.finished(sent)
-
-
-async def _whole(emulator: LlmServerEmulator, generation: Generation) -> Response:
-    pieces: list[str] = []
-    async with emulator.generating():
-        async for kind, value in generation.events():
-            if kind == "token":
-                pieces.append(value)
-            elif kind == "garbage":
-                return PlainTextResponse("<html>upstream hiccup</html>")
-            elif kind == "error":
-                return _error(500, value)
-            elif kind == "cut":
-                raise StreamCut("cut before the answer")
-            else:
-                emulator.finished(len(pieces))
-                return JSONResponse(_final(emulator, generation, value, "".join(pieces)))
-    return _error(500, "no answer")

@@ -17,13 +17,26 @@ import trio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from tauro.testing._llm_server_http import StreamCut, dumps, emulator_of, read_json, wait_disconnect
+from tauro.testing._llm_server_http import (
+    StreamCut,
+    dumps,
+    emulator_of,
+    read_json,
+    wait_disconnect,
+    whole_answer,
+)
 from tauro.testing._llm_server_script import LlmRequest
 
 if TYPE_CHECKING:
     from tauro.testing._llm_server import Generation, LlmServerEmulator
 
-__all__ = ["chat_completions", "models"]
+__all__ = [
+    "chat_completions",
+    "models",
+    "props",
+    "tokenize_llama_cpp",
+    "tokenize_llama_cpp_python",
+]
 
 _ids = itertools.count(1)
 
@@ -36,9 +49,43 @@ def _error(status: int, message: str, kind: str = "api_error") -> JSONResponse:
 async def models(request: Request) -> Response:
     emulator = emulator_of(request)
     created = int(emulator.epoch)
-    data = [{"id": m.name, "object": "model", "created": created, "owned_by": "library"}
-            for m in emulator.models]  # fmt: skip
+    names = [emulator.served_model] if emulator.served_model else [m.name for m in emulator.models]
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "library"}
+            for name in names]  # fmt: skip
     return JSONResponse({"object": "list", "data": data})
+
+
+async def props(request: Request) -> Response:
+    """llama.cpp's ``GET /props`` (only with ``slots_in_props``)."""
+    emulator = emulator_of(request)
+    if not emulator.slots_in_props:
+        return PlainTextResponse("404 page not found", status_code=404)
+    settings = {"n_ctx": emulator.context_window or 4096, "temperature": 0.8}
+    return JSONResponse({"default_generation_settings": settings,
+                         "total_slots": emulator.parallel or 1,
+                         "model_path": emulator.served_model or emulator.models[0].name,
+                         "build_info": "b0000-emulator"})  # fmt: skip
+
+
+async def tokenize_llama_cpp(request: Request) -> Response:
+    """llama.cpp's ``POST /tokenize`` {"content"} -> {"tokens": [ids]}."""
+    emulator, doc = emulator_of(request), await read_json(request) or {}
+    if emulator.tokenizer != "llama.cpp":
+        return PlainTextResponse("404 page not found", status_code=404)
+    count = emulator.count_tokens(str(doc.get("content", "")))
+    return JSONResponse({"tokens": list(range(100, 100 + count))})
+
+
+async def tokenize_llama_cpp_python(request: Request) -> Response:
+    """llama-cpp-python's ``/extras/tokenize`` and ``/extras/tokenize/count`` {"input"}."""
+    emulator, doc = emulator_of(request), await read_json(request) or {}
+    if emulator.tokenizer != "llama-cpp-python":
+        return PlainTextResponse("404 page not found", status_code=404)
+    emulator.interrupt_running()  # it takes the model's lock, like a chat request
+    count = emulator.count_tokens(str(doc.get("input", "")))
+    if request.url.path.endswith("/count"):
+        return JSONResponse({"count": count})
+    return JSONResponse({"tokens": list(range(100, 100 + count))})
 
 
 def _request(doc: dict[str, Any]) -> LlmRequest | str:
@@ -61,8 +108,15 @@ async def chat_completions(request: Request) -> Response:
     if isinstance(parsed, str):
         return _error(400, parsed, "invalid_request_error")
     emulator.record(parsed)
+    emulator.interrupt_running()
     if emulator.find_model(parsed.model) is None:
         return _error(404, f'model "{parsed.model}" not found, try pulling it first')
+    if emulator.overflows(parsed):
+        if emulator.overflow == "empty":
+            return Response(status_code=200, media_type="text/event-stream")
+        tokens, window = emulator.prompt_tokens(parsed), emulator.context_window
+        message = f"request ({tokens} tokens) exceeds the available context size ({window} tokens)"
+        return _error(400, message, "exceed_context_size_error")
     fault = emulator.take_fault()
     if fault is not None and fault.kind == "error":
         return _error(fault.status, fault.message)
@@ -74,13 +128,19 @@ async def chat_completions(request: Request) -> Response:
     generation = emulator.plan(parsed, fault, int(limit) if limit is not None else None)
     if parsed.stream:
         return StreamingResponse(_events(emulator, generation), media_type="text/event-stream")
-    return await _whole(emulator, generation)
+    return await whole_answer(
+        emulator,
+        generation,
+        _error,
+        lambda text, reason: _completion(emulator, generation, text, reason),
+    )
 
 
 def _base(emulator: LlmServerEmulator, generation: Generation, ident: str) -> dict[str, Any]:
     created = int(emulator.epoch + generation.request.time)
     doc = {"id": ident, "object": "chat.completion.chunk", "created": created}
-    return doc | {"model": generation.request.model, "system_fingerprint": "fp_ollama"}
+    model = emulator.served_model or generation.request.model
+    return doc | {"model": model, "system_fingerprint": "fp_ollama"}
 
 
 def _chunk(base: dict[str, Any], delta: dict[str, Any], reason: str | None) -> str:
@@ -97,8 +157,11 @@ def _usage(generation: Generation) -> dict[str, int]:
 
 async def _events(emulator: LlmServerEmulator, generation: Generation) -> AsyncIterator[str]:
     base, sent = _base(emulator, generation, f"chatcmpl-{next(_ids)}"), 0
-    async with emulator.generating():
+    async with emulator.generating(), emulator.streaming(generation):
         async for kind, value in generation.events():
+            if generation.interrupted:
+                yield "data: [DONE]\n\n"  # llama-cpp-python: no finish_reason
+                return
             if kind == "token":
                 sent += 1
                 yield _chunk(base, {"role": "assistant", "content": value}, None)
@@ -115,24 +178,6 @@ async def _events(emulator: LlmServerEmulator, generation: Generation) -> AsyncI
                     yield f"data: {dumps(usage)}\n\n"
                 yield "data: [DONE]\n\n"
         emulator.finished(sent)
-
-
-async def _whole(emulator: LlmServerEmulator, generation: Generation) -> Response:
-    pieces: list[str] = []
-    async with emulator.generating():
-        async for kind, value in generation.events():
-            if kind == "token":
-                pieces.append(value)
-            elif kind == "garbage":
-                return PlainTextResponse("<html>upstream hiccup</html>")
-            elif kind == "error":
-                return _error(500, value)
-            elif kind == "cut":
-                raise StreamCut("cut before the answer")
-            else:
-                emulator.finished(len(pieces))
-                return JSONResponse(_completion(emulator, generation, "".join(pieces), value))
-    return _error(500, "no answer")
 
 
 def _completion(

@@ -9,18 +9,15 @@ endpoints, and prints one line ``READY <base_url>`` on stdout once listening (wi
 from __future__ import annotations
 
 import argparse
-import sys
 
-import trio
-
-from tauro.testing._botapi import DEFAULT_TOKEN, open_botapi_emulator
+from tauro.testing._botapi import DEFAULT_TOKEN
+from tauro.testing._botapi_app import open_botapi_emulator
 from tauro.testing._botapi_flood import FloodLimits
+from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tauro.testing.botapi")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser = emulator_arguments("tauro.testing.botapi", default_port=8081)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--bot-username", default="tauro_test_bot")
     parser.add_argument("--flood-limits", action="store_true", help="enforce 429s")
@@ -37,15 +34,11 @@ async def _serve(args: argparse.Namespace) -> None:
         flood_limits=FloodLimits() if args.flood_limits else None,
         require_known_chat=not args.any_chat,
     ) as emulator:
-        print(f"READY {emulator.base_url}", flush=True)
-        await trio.sleep_forever()
+        await serve_until_stopped(emulator.base_url)
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        trio.run(_serve, _arguments(argv))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run_emulator(_serve, _arguments(argv))
 
 
 if __name__ == "__main__":

@@ -8,22 +8,25 @@ control endpoints, and prints ``READY <url>`` on stdout once listening.
 from __future__ import annotations
 
 import argparse
-import sys
 
-import trio
-
-from tauro.testing._llm_server import DEFAULT_MODELS, open_llm_server
+from tauro.testing._llm_server import DEFAULT_MODELS
+from tauro.testing._llm_server_app import open_llm_server
+from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tauro.testing.llm_server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=11434, help="0 picks a free port")
+    parser = emulator_arguments("tauro.testing.llm_server", default_port=11434)
     parser.add_argument("--model", action="append", help="installed model (repeatable)")
     parser.add_argument("--first-token-latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--token-latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--answer-tokens", type=int, default=None, metavar="N")
     parser.add_argument("--parallel", type=int, default=None, metavar="N")
+    parser.add_argument("--slots-in-props", action="store_true", help="llama.cpp's GET /props")
+    parser.add_argument("--tokenizer", choices=("llama.cpp", "llama-cpp-python"), default=None)
+    parser.add_argument("--context-window", type=int, default=None, metavar="TOKENS")
+    parser.add_argument("--overflow", choices=("empty", "error"), default="empty")
+    parser.add_argument("--interrupting", action="store_true", help="as llama-cpp-python")
+    parser.add_argument("--served-model", default=None, help="answer with it whatever is asked")
     return parser.parse_args(argv)
 
 
@@ -36,16 +39,18 @@ async def _serve(args: argparse.Namespace) -> None:
         token_latency=args.token_latency,
         answer_tokens=args.answer_tokens,
         parallel=args.parallel,
+        slots_in_props=args.slots_in_props,
+        tokenizer=args.tokenizer,
+        context_window=args.context_window,
+        overflow=args.overflow,
+        interrupting=args.interrupting,
+        served_model=args.served_model,
     ) as server:
-        print(f"READY {server.url}", flush=True)
-        await trio.sleep_forever()
+        await serve_until_stopped(server.url)
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        trio.run(_serve, _arguments(argv))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run_emulator(_serve, _arguments(argv))
 
 
 if __name__ == "__main__":

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
-
-from tauro.config import Settings, TelegramSettings, WebSettings
+from tauro.config import Settings, TelegramSettings, WebSettings, _settings
+from tauro.runtime.testing import unfrozen_classes
 
 
-def test_settings_are_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        Settings().llm.model = "x"  # type: ignore[misc]
+def test_every_settings_class_is_frozen() -> None:
+    """Settings are shared by every actor and worker thread: none may change them."""
+    assert hasattr(_settings, "Settings")
+    assert unfrozen_classes(_settings) == []
 
 
 def test_secrets_lists_only_what_is_set() -> None:

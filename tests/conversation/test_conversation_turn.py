@@ -23,6 +23,7 @@ from tauro.actors.memory import (
 )
 from tauro.actors.voice import Synthesize, VoiceNote
 from tauro.conversation import NO_VOICE, TurnRefs, run_turn
+from tauro.conversation._turn import LENGTH_NOTICE
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, TelegramError, VoiceError
 
 
@@ -61,6 +62,7 @@ class FakeMemory:
 class FakeLLM:
     deltas: tuple[str, ...] = ("Ciao", "! Come ", "stai?")
     error: LLMError | None = None
+    done_reason: str | None = "stop"
     raise_on_ask: LLMError | None = None
     requests: list[Generate] = field(default_factory=list)
     nursery: trio.Nursery | None = None
@@ -76,7 +78,11 @@ class FakeLLM:
             send.send_nowait(delta)
         text = "".join(self.deltas)
         state.result = GenerationResult(
-            text=text, complete=self.error is None, error=self.error, model="m"
+            text=text,
+            complete=self.error is None,
+            error=self.error,
+            model="m",
+            done_reason=self.done_reason if self.error is None else None,
         )
         send.close()
         return AnswerStream(receive, state, "m")
@@ -364,3 +370,30 @@ async def test_model_preference_is_passed_to_the_llm() -> None:
     memory, llm = FakeMemory(preferences={"model": "mistral"}), FakeLLM()
     await run_turn(refs(memory, llm), "42", "q", RecordingSink())
     assert llm.requests[0].model == "mistral"
+
+
+async def test_the_turn_names_its_conversation_to_the_llm() -> None:
+    memory, llm = FakeMemory(), FakeLLM()
+    await run_turn(refs(memory, llm), "42", "q", RecordingSink())
+    assert llm.requests[0].conversation == "42"
+
+
+async def test_an_answer_that_hit_the_length_limit_says_so_but_is_recorded_as_is() -> None:
+    memory, llm, sink = FakeMemory(), FakeLLM(done_reason="length"), RecordingSink()
+    outcome = await run_turn(refs(memory, llm), "42", "q", sink)
+    assert outcome.status == "answered"
+    assert sink.events[-1] == ("final", f"Ciao! Come stai?\n\n[{LENGTH_NOTICE}]")
+    assert "LLM_MAX_TOKENS" in LENGTH_NOTICE
+    assert memory.messages[-1].content == "Ciao! Come stai?"
+
+
+async def test_the_length_limit_notice_is_in_the_readers_language() -> None:
+    memory, llm, sink = FakeMemory(), FakeLLM(done_reason="length"), RecordingSink()
+    italian = dataclasses.replace(refs(memory, llm), language="it")
+    await run_turn(italian, "42", "q", sink)
+    assert sink.events[-1] == (
+        "final",
+        "Ciao! Come stai?\n\n[La risposta ha raggiunto il limite di lunghezza "
+        "(LLM_MAX_TOKENS) e si ferma qui.]",
+    )
+    assert memory.messages[-1].content == "Ciao! Come stai?"

@@ -42,7 +42,7 @@ def _pairs(language: str) -> list[tuple[str, str]]:
             list(message.string) if isinstance(message.string, list | tuple) else [message.string]
         )
         for index, string in enumerate(strings):
-            pairs.append((sources[min(index, len(sources) - 1)], string))
+            pairs.append((sources[min(index, len(sources) - 1)], string or ""))
     return pairs
 
 

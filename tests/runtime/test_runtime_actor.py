@@ -37,16 +37,16 @@ async def test_batches_take_what_is_waiting_up_to_batch_size(autojump_clock: Clo
 
     async with open_actor_system(one("b", Batcher)) as system:
         ref = system.ref("b")
-        replies: list[object] = []
+        replies: list[int] = []
         async with trio.open_nursery() as nursery:
             for n in range(6):
-                nursery.start_soon(lambda n=n: _ask_into(ref, n, replies))
+                nursery.start_soon(_ask_into, ref, n, replies)
                 await trio.sleep(0.1)  # the first arrives alone, the rest queue behind it
     assert batches == [[0], [1, 2, 3], [4, 5]]
     assert sorted(replies) == [0, 10, 20, 30, 40, 50]
 
 
-async def _ask_into(ref: Any, n: int, replies: list[object]) -> None:
+async def _ask_into(ref: Any, n: int, replies: list[int]) -> None:
     replies.append(await ref.ask(n))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tauro.runtime import ActorSpec, SupervisorSpec
+from tauro.runtime import ActorSpec, Backoff, SupervisorSpec
 from tauro.runtime.testing import ProbeActor
 
 
@@ -55,6 +55,13 @@ def test_actor_limits_must_be_positive(field: str, value: float) -> None:
 def test_backoff_doubles_from_the_initial_delay_up_to_the_maximum() -> None:
     spec = SupervisorSpec(name="s", children=(), backoff_initial=0.5, backoff_max=3)
     assert [spec.backoff(n) for n in range(6)] == [0, 0.5, 1, 2, 3, 3]
+    assert spec.restart_backoff == Backoff(initial=0.5, maximum=3)
+
+
+@pytest.mark.parametrize(("field", "value"), [("backoff_initial", -1), ("backoff_max", -0.5)])
+def test_a_negative_backoff_is_refused_naming_the_supervisor(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=r"supervisor 's': backoff (initial|maximum) must be"):
+        SupervisorSpec(name="s", children=(), **{field: value})  # type: ignore[arg-type]
 
 
 def test_shutdown_budget_covers_every_child() -> None:

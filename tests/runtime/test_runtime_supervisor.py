@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from typing import Any
 
 import pytest
@@ -25,6 +26,11 @@ from tauro.runtime.testing import FaultyActor, InjectedFault, ProbeActor
 Clock = trio.testing.MockClock
 
 
+def itself(probe: FaultyActor) -> FaultyActor:
+    """A factory's body that hands out the same probe at every (re)start."""
+    return probe
+
+
 def crashing(**kwargs: Any) -> FaultyActor:
     return FaultyActor(fail_when=lambda m: m == "crash", **kwargs)
 
@@ -34,7 +40,7 @@ def three(strategy: Strategy, probes: dict[str, FaultyActor], **kw: Any) -> Supe
         name="root",
         strategy=strategy,
         backoff_initial=0.5,
-        children=tuple(ActorSpec(name=n, factory=lambda p=p: p) for n, p in probes.items()),
+        children=tuple(ActorSpec(name=n, factory=partial(itself, p)) for n, p in probes.items()),
         **kw,
     )
 
@@ -153,7 +159,7 @@ async def test_intensity_exceeded_stops_children_in_order_and_escalates(
         max_restarts=2,
         restart_window=60,
         backoff_initial=0.1,
-        children=tuple(ActorSpec(name=n, factory=lambda n=n: Tracked(n)) for n in "abc"),
+        children=tuple(ActorSpec(name=n, factory=partial(Tracked, n)) for n in "abc"),
     )
     with pytest.raises(EscalationError) as caught:
         async with open_actor_system(spec) as system:
@@ -250,7 +256,7 @@ async def test_shutdown_stops_children_in_reverse_start_order_after_draining(
     spec = SupervisorSpec(
         name="root",
         children=tuple(
-            ActorSpec(name=n, factory=lambda n=n: Worker(n)) for n in ("memory", "llm", "telegram")
+            ActorSpec(name=n, factory=partial(Worker, n)) for n in ("memory", "llm", "telegram")
         ),
     )
     async with open_actor_system(spec) as system:

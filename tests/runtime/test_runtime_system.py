@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from functools import partial
 from typing import Any
 
 import pytest
@@ -51,6 +52,11 @@ async def test_actors_can_find_each_other_in_on_start() -> None:
         assert await later.expect_message() == "hello from greeter"
 
 
+def itself(probe: ProbeActor) -> ProbeActor:
+    """A factory's body that hands out the same probe at every (re)start."""
+    return probe
+
+
 async def test_readiness_waits_for_every_actor(autojump_clock: trio.testing.MockClock) -> None:
     class SlowStart(ProbeActor):
         async def on_start(self) -> None:
@@ -61,7 +67,7 @@ async def test_readiness_waits_for_every_actor(autojump_clock: trio.testing.Mock
     spec = SupervisorSpec(
         name="root",
         children=tuple(
-            ActorSpec(name=f"a{i}", factory=lambda p=p: p) for i, p in enumerate(probes)
+            ActorSpec(name=f"a{i}", factory=partial(itself, p)) for i, p in enumerate(probes)
         ),
     )
     async with open_actor_system(spec) as system:

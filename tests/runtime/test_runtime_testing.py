@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from functools import partial
+from types import ModuleType
+
 import pytest
 import trio
 import trio.testing
@@ -13,6 +17,7 @@ from tauro.runtime.testing import (
     ProbeActor,
     crash_actor,
     replace_actor,
+    unfrozen_classes,
     wait_restarted,
 )
 
@@ -69,16 +74,41 @@ async def test_faulty_actor_fails_as_configured(autojump_clock: Clock) -> None:
             await system.ref("llm").ask("bad")
 
 
+def itself(probe: ProbeActor) -> ProbeActor:
+    """A factory's body that hands out the same probe at every (re)start."""
+    return probe
+
+
 async def test_crash_actor_restarts_that_actor_alone(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     probes = {name: ProbeActor() for name in ("a", "b")}
     spec = SupervisorSpec(
         name="root",
-        children=tuple(ActorSpec(name=n, factory=lambda p=p: p) for n, p in probes.items()),
+        children=tuple(ActorSpec(name=n, factory=partial(itself, p)) for n, p in probes.items()),
     )
     async with open_actor_system(spec) as system:
         crash_actor(system, "a")
         await wait_restarted(system, "a", restarts=1)
         assert (probes["a"].starts, probes["b"].starts) == (2, 1)
         assert system.statistics().actor("a").last_error == "InjectedFault: injected crash of a"
+
+
+def test_unfrozen_classes_names_every_class_that_could_change() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        value: int
+
+    @dataclasses.dataclass
+    class Mutable:
+        value: int
+
+    class Plain:
+        pass
+
+    module = ModuleType("messages")
+    for cls in (Frozen, Mutable, Plain):
+        cls.__module__ = module.__name__
+        setattr(module, cls.__name__, cls)
+    module.Imported = trio.Event  # type: ignore[attr-defined]  # defined elsewhere: not its own
+    assert unfrozen_classes(module) == ["Mutable", "Plain"]

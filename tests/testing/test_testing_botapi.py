@@ -53,7 +53,7 @@ class Client:
         return lambda *args, **kwargs: trio_asyncio.aio_as_trio(method)(*args, **kwargs)
 
 
-def _seconds(duration: object) -> float:
+def _seconds(duration: timedelta | float) -> float:
     """PTB 22 gives durations as int or timedelta depending on PTB_TIMEDELTA."""
     return duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
 

@@ -329,5 +329,91 @@ def test_public_names() -> None:
         "ApiCall", "BotApiEmulator", "BotApiStatistics", "BotMessage", "ChatAction",
         "FloodLimits", "LlmFault", "LlmRequest", "LlmServerEmulator", "LlmStatistics",
         "ModelInfo", "StoredFile", "open_botapi_emulator", "open_llm_server",
+        "start_emulator_process", "wait_bot_idle",
     }  # fmt: skip
     assert all(hasattr(tauro.testing, name) for name in tauro.testing.__all__)
+
+
+# ------------------------------------------- behaviours of real OpenAI-compatible servers
+
+
+async def test_props_answer_like_llama_server_only_when_asked_to(
+    llm: LlmServerEmulator, http: httpx.AsyncClient
+) -> None:
+    assert (await http.get("/props")).status_code == 404
+    llm.slots_in_props, llm.context_window = True, 2048
+    llm.set_parallel(4)
+    props = (await http.get("/props")).json()
+    assert props["total_slots"] == 4
+    assert props["default_generation_settings"]["n_ctx"] == 2048
+
+
+@pytest.mark.parametrize(
+    ("tokenizer", "path", "body", "key"),
+    [
+        ("llama.cpp", "/tokenize", {"content": "one two three"}, "tokens"),
+        ("llama-cpp-python", "/extras/tokenize", {"input": "one two three"}, "tokens"),
+        ("llama-cpp-python", "/extras/tokenize/count", {"input": "one two three"}, "count"),
+    ],
+)
+async def test_tokenizer_endpoints(
+    llm: LlmServerEmulator,
+    http: httpx.AsyncClient,
+    tokenizer: str,
+    path: str,
+    body: dict[str, str],
+    key: str,
+) -> None:
+    assert (await http.post(path, json=body)).status_code == 404
+    llm.tokenizer = tokenizer  # type: ignore[assignment]
+    answer = (await http.post(path, json=body)).json()[key]
+    assert (len(answer) if isinstance(answer, list) else answer) == 3
+
+
+async def test_an_overlong_prompt_gets_an_empty_200_or_a_400(
+    llm: LlmServerEmulator, http: httpx.AsyncClient
+) -> None:
+    llm.context_window = 5
+    body = {"model": "llama3.2", "stream": True,
+            "messages": [{"role": "user", "content": "one two three four five"}]}  # fmt: skip
+    response = await http.post("/v1/chat/completions", json=body)
+    assert (response.status_code, response.content) == (200, b"")
+    llm.overflow = "error"
+    response = await http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "exceed_context_size_error"
+
+
+async def test_a_model_ignoring_server_answers_any_name_with_its_own(
+    llm: LlmServerEmulator, http: httpx.AsyncClient
+) -> None:
+    llm.served_model = "smollm"
+    listed = (await http.get("/v1/models")).json()["data"]
+    assert [m["id"] for m in listed] == ["smollm"]
+    body = HELLO | {"model": "no-such-model", "stream": False}
+    answer = (await http.post("/v1/chat/completions", json=body)).json()
+    assert answer["model"] == "smollm"
+
+
+async def test_an_interrupting_server_ends_the_running_answer_with_done_alone(
+    llm: LlmServerEmulator, http: httpx.AsyncClient
+) -> None:
+    llm.interrupting = True
+    llm.set_parallel(1)
+    llm.answer_tokens, llm.token_latency = 30, 0.01
+    bodies: dict[str, str] = {}
+
+    async def ask(name: str) -> None:
+        body = HELLO | {"stream": True}
+        async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+            bodies[name] = (await response.aread()).decode()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask, "first")
+        await llm.wait_for(lambda: len(llm.requests) == 1)
+        await trio.sleep(0.05)
+        nursery.start_soon(ask, "second")
+    assert bodies["first"].endswith("data: [DONE]\n\n")
+    assert '"finish_reason":"stop"' not in bodies["first"].replace(" ", "")
+    assert '"finish_reason":"stop"' in bodies["second"].replace(" ", "")
+    assert llm.interrupted == 1

@@ -51,6 +51,7 @@ from tauro.actors.llm._messages import Generate as Generate
 from tauro.actors.llm._messages import GenerationResult as GenerationResult
 from tauro.actors.llm._messages import GetLLMStats as GetLLMStats
 from tauro.actors.llm._messages import GetModel as GetModel
+from tauro.actors.llm._messages import LatencyHistogram as LatencyHistogram
 from tauro.actors.llm._messages import LatencyStatistics as LatencyStatistics
 from tauro.actors.llm._messages import ListModels as ListModels
 from tauro.actors.llm._messages import LLMMessage as LLMMessage
@@ -61,6 +62,7 @@ from tauro.actors.llm._openai import OpenAIProvider as OpenAIProvider
 from tauro.actors.llm._provider import ChatEnd as ChatEnd
 from tauro.actors.llm._provider import ChatRequest as ChatRequest
 from tauro.actors.llm._provider import Provider as Provider
+from tauro.actors.llm._provider import ServerInfo as ServerInfo
 from tauro.actors.llm._provider import resolve_model as resolve_model
 from tauro.actors.llm._service import LLMService as LLMService
 from tauro.actors.llm._service import make_provider as make_provider

@@ -5,7 +5,8 @@ in ``on_stop``) and an ``LLMService``. ``Generate`` is answered at once with
 an ``AnswerStream``; the generation itself runs as a task of this actor
 (``context.start_soon``), so it is cancelled when the actor stops and never
 holds up the mailbox. Only ``ListModels`` and ``SetModel`` wait for the
-server, for at most LIST_MODELS_TIMEOUT.
+server, for at most LIST_MODELS_TIMEOUT. At start a task asks the server what
+it is (``LLMService.discover``: slots, context window, tokenizer, models).
 
 The model an admin chose (``SetModel``) is persisted by whoever asked (memory
 owns it); every start, a restart of this actor alone included, reads it back
@@ -66,12 +67,13 @@ class LLMActor(Actor[LLMMessage]):
         self._client = make_client(self._settings, self._transport)
         provider = make_provider(self._settings, self._client)
         self._service = LLMService(
-            self._settings, provider, backoff=self._backoff, buffer=self._buffer
+            self._settings, provider, backoff=self._backoff, buffer=self._buffer, discover=True
         )
         if self._saved_model is not None:
             model = await self._saved_model(self.context)
             if model:
                 self._service.restore_model(model)
+        self.context.start_soon(self._service.discover)
 
     async def handle(self, message: LLMMessage) -> object:
         service = self.service

@@ -9,10 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import httpx
+import trio
 
+from tauro.actors.llm._context import ContextBudget
 from tauro.actors.llm._http import make_client
+from tauro.actors.llm._parallel import ParallelLimit
 from tauro.actors.llm._provider import resolve_model
-from tauro.actors.llm._service import list_models, make_provider
+from tauro.actors.llm._service import (
+    LIST_MODELS_TIMEOUT,
+    apply_server_info,
+    list_models,
+    make_provider,
+)
 from tauro.config import LLMSettings
 from tauro.errors import LLMError, LLMUnreachableError
 
@@ -28,6 +36,11 @@ class LLMCheck:
     models: tuple[str, ...] = ()
     installed_as: str | None = None  # the model's installed name, None if missing
     error: str | None = None
+    max_parallel: int = 1  # the limit in use at start, and where it came from
+    parallel_source: str = ""
+    context_window: int = 0
+    context_source: str = ""
+    tokenizer: str = "estimate"
 
     @property
     def ok(self) -> bool:
@@ -44,6 +57,11 @@ class LLMCheck:
             lines.append(f"FAIL model {self.model!r} (OLLAMA_MODEL) is not installed: {hint}")
         else:
             lines.append(f"ok   model {self.model!r} is installed as {self.installed_as!r}")
+        lines.append(f"ok   answers at once: {self.max_parallel} ({self.parallel_source})")
+        lines.append(
+            f"ok   context window: {self.context_window} tokens ({self.context_source}); "
+            f"token counts: {self.tokenizer}"
+        )
         return lines
 
 
@@ -64,4 +82,22 @@ async def check_llm(
         except LLMError as exc:
             reachable = not isinstance(exc, LLMUnreachableError)
             return replace(found, reachable=reachable, error=str(exc))
-        return replace(found, models=models, installed_as=resolve_model(settings.model, models))
+        parallel, context = ParallelLimit(settings.max_parallel), ContextBudget(settings, provider)
+        with trio.move_on_after(LIST_MODELS_TIMEOUT):
+            apply_server_info(await provider.server_info(), parallel, context)
+        return replace(
+            found,
+            models=models,
+            installed_as=resolve_model(settings.model, models),
+            max_parallel=parallel.value,
+            parallel_source=_parallel_source(parallel),
+            context_window=context.window,
+            context_source=context.source,
+            tokenizer=context.tokenizer,
+        )
+
+
+def _parallel_source(parallel: ParallelLimit) -> str:
+    if parallel.adaptive:
+        return "LLM_MAX_PARALLEL=auto: the server does not say, so the bot starts at 1 and adapts"
+    return parallel.source

@@ -3,11 +3,14 @@
 Layers, from the outside in:
 
 1. the stream's cancel scope (the caller closed the stream);
-2. a slot of the ``CapacityLimiter`` (LLM_MAX_PARALLEL), waited for in order;
+2. a slot of the ``ParallelLimit`` (LLM_MAX_PARALLEL), waited for in order;
 3. the total timeout (LLM_TOTAL_TIMEOUT) around every attempt;
 4. the first-token timeout (LLM_FIRST_TOKEN_TIMEOUT), lifted by the first text;
-5. retries with exponential backoff after connection failures only, and
-   never once text has arrived: a retry then would repeat the answer.
+5. the context budget: the history that fits the model's window (counted
+   inside the slot, as a tokenize call interrupts llama-cpp-python's answer);
+6. retries with exponential backoff after connection failures only, and
+   never once text has arrived: a retry then would repeat the answer; and one
+   retry with half the history when the server refuses a large prompt.
 
 Whatever happens, the task ends by storing a ``GenerationResult`` with the
 text that arrived, then closing the channel; nothing here awaits after a
@@ -22,13 +25,24 @@ from dataclasses import dataclass, field
 
 import trio
 
+from tauro.actors.llm._context import ContextBudget, halve_history
 from tauro.actors.llm._messages import GenerationResult
-from tauro.actors.llm._provider import ChatEnd, ChatRequest, Provider
+from tauro.actors.llm._parallel import ParallelLimit, Sample
+from tauro.actors.llm._provider import ChatEnd, ChatRequest, Provider, resolve_model
 from tauro.actors.llm._stats import StatsRecorder
 from tauro.actors.llm._stream import GenerationState
 from tauro.config import LLMSettings
-from tauro.errors import LLMError, LLMTimeoutError, LLMUnreachableError
+from tauro.errors import (
+    LLMCutError,
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnreachableError,
+)
 from tauro.i18n import N_
+
+# Words of a server's refusal that say the prompt was too long for its context.
+_CONTEXT_WORDS = ("context", "too long", "exceed", "maximum")
 
 logger = logging.getLogger("tauro.llm")
 
@@ -50,9 +64,20 @@ class Engine:
 
     settings: LLMSettings
     provider: Provider
-    limiter: trio.CapacityLimiter
+    limit: ParallelLimit
+    context: ContextBudget
     stats: StatsRecorder
     backoff: Backoff = Backoff()
+    discovery: Discovery = field(default_factory=lambda: Discovery(done=True))
+
+
+class Discovery:
+    """Set once the server said what it is; generations wait for it (bounded)."""
+
+    def __init__(self, *, done: bool) -> None:
+        self.finished = trio.Event()
+        if done:
+            self.finished.set()
 
 
 @dataclass(slots=True)
@@ -71,6 +96,12 @@ class Job:
     attempts: int = 0
     end: ChatEnd | None = None
     error: LLMError | None = None
+    in_flight: int = 0  # answers at the server when this one was sent, itself included
+    limit: int = 0  # the parallel limit when it was sent
+    chat_at: float | None = None  # when the last chat request went out
+    prompt_tokens: int = 0  # as counted for the context budget
+    dropped: int = 0  # history messages left out to fit the window
+    halved: bool = False  # retried once with half the history
 
     async def on_delta(self, text: str) -> None:
         if self.first_token_at is None:
@@ -100,6 +131,7 @@ class Job:
             error=self.error,
             model=self.chat.model,
             done_reason=end.done_reason if end else None,
+            answered_by=end.model if end else None,
             prompt_tokens=end.prompt_tokens if end else None,
             completion_tokens=(end and end.completion_tokens) or len(self.parts),
             queue_wait=(start if start is not None else now) - self.created_at,
@@ -139,9 +171,41 @@ def _finish(engine: Engine, job: Job) -> None:
         )
     result = job.result()
     job.state.result = result
-    engine.stats.record(result)
+    _notice_other_model(engine, result)
+    engine.stats.record(result, engine.provider.name)
+    engine.limit.observe(_sample(job))
     _log(engine, job, result)
     job.send.close()
+
+
+def _notice_other_model(engine: Engine, result: GenerationResult) -> None:
+    """WARNING, once per change, when the server says another model answered."""
+    answered_by = result.answered_by
+    if answered_by is None or engine.stats.answered_by.get(result.model) == answered_by:
+        return
+    if resolve_model(result.model, (answered_by,)) is not None:
+        return
+    fields = {
+        "model": result.model,
+        "answered_by": answered_by,
+        "hint": "the server ignores the model name: set OLLAMA_MODEL (or /model) to "
+        "the model it serves",
+    }
+    logger.warning("llm.model.mismatch", extra={"fields": fields})
+
+
+def _sample(job: Job) -> Sample:
+    first = None
+    if job.first_token_at is not None and job.chat_at is not None:
+        first = job.first_token_at - job.chat_at
+    error = job.error
+    return Sample(
+        first_token=first,
+        in_flight=job.in_flight,
+        limit=job.limit,
+        interrupted=isinstance(error, LLMCutError) and error.interrupted,
+        timed_out=isinstance(error, LLMTimeoutError) and first is None,
+    )
 
 
 def _log(engine: Engine, job: Job, result: GenerationResult) -> None:
@@ -155,6 +219,8 @@ def _log(engine: Engine, job: Job, result: GenerationResult) -> None:
         "duration_s": round(result.duration, 3),
         "queue_s": round(result.queue_wait, 3),
         "attempts": result.attempts,
+        "prompt_tokens": job.prompt_tokens,
+        "done_reason": result.done_reason,
     }
     if result.error is None:
         logger.debug("llm.generation.done", extra={"fields": fields})
@@ -168,17 +234,20 @@ def _log(engine: Engine, job: Job, result: GenerationResult) -> None:
 
 
 async def _in_slot(engine: Engine, job: Job) -> None:
+    limiter = engine.limit.limiter
     try:
-        await engine.limiter.acquire()
+        await engine.discovery.finished.wait()
+        await limiter.acquire()
     finally:
         engine.stats.queued -= 1
     try:
         engine.stats.enter()
+        job.in_flight, job.limit = engine.stats.in_flight, engine.limit.value
         job.request_at = trio.current_time()
         await _with_timeouts(engine, job)
     finally:
         engine.stats.in_flight -= 1
-        engine.limiter.release()
+        limiter.release()
 
 
 async def _with_timeouts(engine: Engine, job: Job) -> None:
@@ -187,6 +256,7 @@ async def _with_timeouts(engine: Engine, job: Job) -> None:
     with trio.move_on_after(settings.total_timeout) as total:
         with trio.move_on_after(settings.first_token_timeout) as first:
             job.first_token_scope = first
+            await _fit_context(engine, job)
             await _with_retries(engine, job)
         if first.cancelled_caught:
             raise LLMTimeoutError(
@@ -203,13 +273,31 @@ async def _with_timeouts(engine: Engine, job: Job) -> None:
         )
 
 
+async def _fit_context(engine: Engine, job: Job) -> None:
+    """Leave out the oldest history that does not fit the context window."""
+    job.chat, job.prompt_tokens, job.dropped = await engine.context.fit(job.chat)
+    if job.dropped:
+        fields = {
+            "conversation": job.conversation,
+            "dropped": job.dropped,
+            "prompt_tokens": job.prompt_tokens,
+            "window": engine.context.window,
+        }
+        logger.info("llm.context.trimmed", extra={"fields": fields})
+
+
 async def _with_retries(engine: Engine, job: Job) -> None:
     retry = 0
     while True:
         job.attempts += 1
+        job.chat_at = trio.current_time()
         try:
             job.end = await engine.provider.chat(job.chat, job.on_delta)
             return
+        except LLMResponseError as exc:
+            if job.parts or not _refused_for_size(engine, job, exc):
+                raise
+            await _halve(engine, job, exc)
         except LLMUnreachableError as exc:
             if job.parts or retry >= engine.settings.max_retries:
                 raise
@@ -219,3 +307,47 @@ async def _with_retries(engine: Engine, job: Job) -> None:
             engine.stats.retries += 1
             retry += 1
             await trio.sleep(delay)
+
+
+def _refused_for_size(engine: Engine, job: Job, error: LLMResponseError) -> bool:
+    """Whether the server, answering nothing, refused the prompt for its size.
+
+    A large prompt (half the window or more) refused in any way counts; so does
+    an empty 200 (llama-cpp-python's refusal) to a prompt with history to leave
+    out, and a 4xx whose words say so (llama.cpp, vLLM: "... exceeds the
+    context ..."). An interruption is never about size.
+    """
+    if isinstance(error, LLMCutError) and error.interrupted:
+        return False
+    if job.prompt_tokens * 2 >= engine.context.window:
+        return True
+    if isinstance(error, LLMCutError):
+        return error.empty and halve_history(job.chat) is not None
+    text = str(error).lower()
+    return 400 <= _status_in(text) < 500 and any(w in text for w in _CONTEXT_WORDS)
+
+
+def _status_in(text: str) -> int:
+    marker = " answered "
+    if marker not in text:
+        return 0
+    word = text.split(marker, 1)[1][:3]
+    return int(word) if word.isdigit() else 0
+
+
+async def _halve(engine: Engine, job: Job, error: LLMResponseError) -> None:
+    """Retry once with the older half of the history left out, or give up clearly."""
+    engine.context.learn_refusal(job.prompt_tokens)
+    halved = None if job.halved else halve_history(job.chat)
+    if halved is None:
+        raise engine.context.too_long(job.prompt_tokens) from error
+    fields = {
+        "conversation": job.conversation,
+        "prompt_tokens": job.prompt_tokens,
+        "messages": len(job.chat.messages),
+        "kept": len(halved.messages),
+        "error": str(error),
+    }
+    logger.warning("llm.context.retry", extra={"fields": fields})
+    job.chat, job.halved = halved, True
+    _, job.prompt_tokens, _ = await engine.context.fit(job.chat)

@@ -19,9 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tauro.actors.llm._parallel import AUTO_MAX
 from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
 from tauro.config import LLMSettings
 from tauro.errors import (
+    LLMCutError,
     LLMError,
     LLMResponseError,
     LLMTimeoutError,
@@ -65,9 +67,10 @@ def make_client(
         write=settings.connect_timeout,
         pool=settings.total_timeout,
     )
+    parallel = AUTO_MAX if settings.max_parallel == "auto" else settings.max_parallel
     limits = httpx.Limits(
-        max_connections=settings.max_parallel + 4,  # + list_models and checks
-        max_keepalive_connections=settings.max_parallel + 4,
+        max_connections=parallel + 4,  # + list_models, tokenize and checks
+        max_keepalive_connections=parallel + 4,
     )
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     if transport is None and not proxies_in_environment():
@@ -130,10 +133,32 @@ def unreachable(url: str, detail: str) -> LLMUnreachableError:
     )
 
 
-def cut(url: str, detail: str) -> LLMResponseError:
-    return LLMResponseError(
+def cut(url: str, detail: str) -> LLMCutError:
+    return LLMCutError(
         f"the answer from the LLM server at {url} ended before it was complete: {detail}",
         user_message=N_("the answer was cut off: the LLM server stopped sending it"),
+    )
+
+
+def interrupted(url: str) -> LLMCutError:
+    """A stream that ended without the server saying why: another request interrupted it."""
+    return LLMCutError(
+        f"the LLM server at {url} ended the answer without a finish_reason ([DONE] alone): "
+        "it was interrupted, typically by another request on a server that runs one at a "
+        "time (llama-cpp-python); LLM_MAX_PARALLEL=auto or 1 avoids it",
+        user_message=N_("the answer was cut off: the LLM server interrupted it"),
+        interrupted=True,
+    )
+
+
+def empty_answer(url: str) -> LLMCutError:
+    """200 with nothing in it: llama-cpp-python's way of refusing a prompt too long."""
+    return LLMCutError(
+        f"the LLM server at {url} answered with an empty body (no events); "
+        "a server does that when the prompt does not fit its context window, "
+        "or is LLM_PROVIDER wrong for this server?",
+        user_message=N_("the LLM server sent an empty answer"),
+        empty=True,
     )
 
 
@@ -313,8 +338,33 @@ class HTTPProvider:
             raise translate(exc, self._url) from exc
         return response
 
+    async def _get_json(self, path: str) -> object:
+        """GET ``path`` as JSON; None when the server has no such endpoint or fails."""
+        try:
+            response = await self._client.get(f"{self._root}{path}")
+        except httpx.HTTPError:
+            return None
+        return _json_or_none(response)
+
+    async def _post_json(self, path: str, body: object) -> object:
+        """POST ``body`` to ``path``; the JSON answer, None on any failure."""
+        try:
+            response = await self._client.post(f"{self._root}{path}", json=body)
+        except httpx.HTTPError:
+            return None
+        return _json_or_none(response)
+
     async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
         raise NotImplementedError
 
     async def _status_error(self, response: httpx.Response, model: str | None) -> LLMError:
         raise NotImplementedError
+
+
+def _json_or_none(response: httpx.Response) -> object:
+    if response.status_code != 200:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None

@@ -101,6 +101,7 @@ class GenerationResult:
     error: LLMError | None
     model: str
     done_reason: str | None = None  # "stop", "length" (LLM_MAX_TOKENS reached)...
+    answered_by: str | None = None  # the model the server says answered, if it says
     prompt_tokens: int | None = None
     completion_tokens: int = 0  # the server's count, else the number of deltas
     queue_wait: float = 0.0  # waiting for one of LLM_MAX_PARALLEL slots
@@ -121,13 +122,40 @@ class LatencyStatistics:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LatencyHistogram:
+    """Cumulative latency buckets since start, for Prometheus (``le`` in seconds).
+
+    ``kind`` is "first_token" or "generation"; ``buckets`` pairs each upper
+    bound with the count of samples at or below it (the last bound is +Inf).
+    """
+
+    kind: str
+    provider: str
+    model: str
+    buckets: tuple[tuple[float, int], ...]
+    sum: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LLMStatistics:
-    """A snapshot of the LLM actor's counters and latencies."""
+    """A snapshot of the LLM actor's counters and latencies.
+
+    ``max_parallel`` is the limit in use and ``max_parallel_source`` where it
+    came from (LLM_MAX_PARALLEL, the server's word, or the adaptive rule);
+    ``answered_by`` is the model the server last named in an answer for
+    ``model`` (None until one said).
+    """
 
     provider: str
     base_url: str
     model: str
     max_parallel: int
+    max_parallel_source: str = "LLM_MAX_PARALLEL"
+    context_window: int = 0
+    context_source: str = "LLM_CONTEXT_WINDOW"
+    tokenizer: str = "estimate"
+    answered_by: str | None = None
     in_flight: int = 0
     queued: int = 0
     max_in_flight: int = 0  # high-water mark, never above max_parallel
@@ -141,3 +169,4 @@ class LLMStatistics:
     last_error: str | None = None
     time_to_first_token: LatencyStatistics = field(default_factory=LatencyStatistics)
     total: LatencyStatistics = field(default_factory=LatencyStatistics)
+    histograms: tuple[LatencyHistogram, ...] = ()

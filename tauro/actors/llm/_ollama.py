@@ -6,8 +6,13 @@ Each line of the chat stream is one JSON object::
     {"message": {"role": "assistant", "content": ""}, "done": true,
      "done_reason": "stop", "prompt_eval_count": 26, "eval_count": 298}
 
-An answer is complete only when the ``"done": true`` line arrived; a line
-``{"error": "..."}`` is the server failing mid-answer.
+An answer is complete only when the ``"done": true`` line arrived with its
+``done_reason``; a line ``{"error": "..."}`` is the server failing mid-answer.
+
+Ollama tells neither its parallelism (``OLLAMA_NUM_PARALLEL`` is the server's
+environment) nor token counts (no tokenize endpoint in released versions), and the
+context window is ours to set (``num_ctx`` = LLM_CONTEXT_WINDOW): ``server_info``
+is empty and ``count_tokens`` None, so the bot estimates and adapts.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from tauro.actors.llm._http import (
     read_error_body,
     status_error,
 )
-from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
+from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink, ServerInfo
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
 from tauro.i18n import N_, lazy
 
@@ -44,6 +49,12 @@ class OllamaProvider(HTTPProvider):
     async def list_models(self) -> tuple[str, ...]:
         response = await self._get("/api/tags")
         return self._model_names(response.text)
+
+    async def server_info(self) -> ServerInfo:
+        return ServerInfo()
+
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        return None
 
     async def _read_answer(self, response: httpx.Response, on_delta: DeltaSink) -> ChatEnd:
         """Parse the lines as they arrive; after "done", read to the end so the
@@ -93,6 +104,8 @@ class OllamaProvider(HTTPProvider):
             if content:
                 pieces.append(content)
             if chunk.get("done") is True:
+                if not isinstance(chunk.get("done_reason"), str):
+                    raise cut(self._url, 'the "done" line does not say why (no done_reason)')
                 return _chat_end(chunk)
         return None
 
@@ -165,9 +178,10 @@ def _chat_end(chunk: dict[str, Any]) -> ChatEnd:
         value = chunk.get(key)
         return value if isinstance(value, int) else None
 
-    reason = chunk.get("done_reason")
+    reason, model = chunk.get("done_reason"), chunk.get("model")
     return ChatEnd(
         done_reason=reason if isinstance(reason, str) else None,
         prompt_tokens=count("prompt_eval_count"),
         completion_tokens=count("eval_count"),
+        model=model if isinstance(model, str) and model else None,
     )

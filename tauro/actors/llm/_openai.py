@@ -11,6 +11,19 @@ events; each event's data is a JSON chunk, and ``data: [DONE]`` ends it::
 
 ``GET /v1/models`` lists the models. OLLAMA_HOST may be given with or without
 the trailing ``/v1``.
+
+An answer is complete only when a chunk carried a ``finish_reason``: llama-cpp-python
+ends an answer that a newer request interrupted with ``data: [DONE]`` alone, and
+that is a cut answer, not a finished one. What each server says about itself
+(``server_info``), probed in this order:
+
+- llama.cpp's ``llama-server``: ``GET /props`` -> ``total_slots`` and
+  ``default_generation_settings.n_ctx``; tokens from ``POST /tokenize``.
+- vLLM: ``GET /v1/models`` -> ``max_model_len``; tokens from ``POST /tokenize``
+  (``count``); its batch size (``--max-num-seqs``) is not exposed.
+- llama-cpp-python: ``POST /extras/tokenize/count`` answers; it runs one request
+  at a time (a second one interrupts the first), so it has one slot.
+- LM Studio and others: nothing; the bot adapts its parallelism itself.
 """
 
 from __future__ import annotations
@@ -28,15 +41,18 @@ from tauro.actors.llm._http import (
     DRAIN_TIMEOUT,
     HTTPProvider,
     cut,
+    empty_answer,
     garbage,
+    interrupted,
     read_error_body,
     status_error,
 )
-from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink
+from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink, ServerInfo
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
 from tauro.i18n import N_, lazy
 
 DONE = "[DONE]"
+LLAMA_CPP_PYTHON_COUNT = "/extras/tokenize/count"
 
 
 @dataclass(slots=True)
@@ -48,12 +64,14 @@ class _Progress:
     done_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    model: str | None = None
 
     def end(self) -> ChatEnd:
         return ChatEnd(
             done_reason=self.done_reason,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
+            model=self.model,
         )
 
 
@@ -66,6 +84,55 @@ class OpenAIProvider(HTTPProvider):
         super().__init__(
             client, host.strip().rstrip("/").removesuffix("/v1"), "/v1/chat/completions", _chat_body
         )
+        self._tokenizer: str | None = None  # found by server_info
+
+    async def server_info(self) -> ServerInfo:
+        props = await self._get_json("/props")
+        if isinstance(props, dict) and isinstance(props.get("total_slots"), int):
+            return self._llama_server(props)
+        models = await self._get_json("/v1/models")
+        length = _max_model_len(models)
+        if length is not None:
+            self._tokenizer = "/tokenize"
+            return ServerInfo(
+                context_window=length,
+                context_source="vLLM /v1/models max_model_len",
+                tokenizer=self._tokenizer,
+            )
+        if await self._post_json(LLAMA_CPP_PYTHON_COUNT, {"input": "ok"}) is not None:
+            self._tokenizer = LLAMA_CPP_PYTHON_COUNT
+            return ServerInfo(
+                slots=1,
+                slots_source="llama-cpp-python (runs one request at a time)",
+                tokenizer=self._tokenizer,
+            )
+        return ServerInfo()
+
+    def _llama_server(self, props: dict[str, Any]) -> ServerInfo:
+        self._tokenizer = "/tokenize"
+        settings = props.get("default_generation_settings")
+        n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
+        n_ctx = n_ctx if isinstance(n_ctx, int) else _int(props.get("n_ctx"))
+        return ServerInfo(
+            slots=int(props["total_slots"]),
+            slots_source="llama.cpp /props total_slots",
+            queues=True,
+            context_window=n_ctx if n_ctx and n_ctx > 0 else None,
+            context_source="llama.cpp /props n_ctx",
+            tokenizer=self._tokenizer,
+        )
+
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        if self._tokenizer is None:
+            return None
+        body = {"model": model, "input": text, "content": text, "prompt": text}
+        answer = await self._post_json(self._tokenizer, body)
+        if not isinstance(answer, dict):
+            return None
+        if isinstance(count := answer.get("count"), int):
+            return count
+        tokens = answer.get("tokens")
+        return len(tokens) if isinstance(tokens, list) else None
 
     async def list_models(self) -> tuple[str, ...]:
         response = await self._get("/v1/models")
@@ -90,13 +157,13 @@ class OpenAIProvider(HTTPProvider):
                         continue
                     for content in self._apply(self._parse(data), progress):
                         await on_delta(content)
-        if progress.finished:
-            return progress.end()
         if progress.done_reason is not None:
-            return progress.end()  # a finish_reason but no [DONE]: some servers
+            return progress.end()  # with or without [DONE] (some servers omit it)
+        if progress.finished:
+            raise interrupted(self._url)
         if progress.events == 0:
-            raise garbage(self._url, "no server-sent events", "")
-        raise cut(self._url, "the event stream ended without [DONE]")
+            raise empty_answer(self._url)
+        raise cut(self._url, "the event stream ended without a finish_reason")
 
     def _parse(self, data: str) -> dict[str, Any]:
         try:
@@ -114,6 +181,8 @@ class OpenAIProvider(HTTPProvider):
 
     def _apply(self, chunk: dict[str, Any], progress: _Progress) -> list[str]:
         """Record usage and finish_reason; return the text pieces of ``chunk``."""
+        if isinstance(model := chunk.get("model"), str) and model:
+            progress.model = model
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             progress.prompt_tokens = _int(usage.get("prompt_tokens"))
@@ -181,6 +250,15 @@ def _chat_body(request: ChatRequest) -> dict[str, object]:
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
     }
+
+
+def _max_model_len(models: object) -> int | None:
+    """vLLM lists each model's ``max_model_len``; other servers do not."""
+    data = models.get("data") if isinstance(models, dict) else None
+    for entry in data if isinstance(data, list) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("max_model_len"), int):
+            return int(entry["max_model_len"])
+    return None
 
 
 def _int(value: object) -> int | None:

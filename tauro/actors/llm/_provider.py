@@ -37,6 +37,23 @@ class ChatEnd:
     done_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    model: str | None = None  # the model the server says answered (its "model" field)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerInfo:
+    """What a server says about itself; None where it says nothing.
+
+    ``*_source`` name where each value came from, for ``tauro check`` and
+    /api/status ("llama.cpp /props total_slots", ...).
+    """
+
+    slots: int | None = None
+    slots_source: str = ""
+    queues: bool = False  # requests beyond the slots wait at the server, harmlessly
+    context_window: int | None = None
+    context_source: str = ""
+    tokenizer: str | None = None  # the endpoint counting tokens, e.g. "/tokenize"
 
 
 class Provider(Protocol):
@@ -62,6 +79,14 @@ class Provider(Protocol):
 
     async def list_models(self) -> tuple[str, ...]:
         """The names of the installed models, sorted."""
+        ...
+
+    async def server_info(self) -> ServerInfo:
+        """Slots, context window and tokenizer, as far as the server tells."""
+        ...
+
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        """``text``'s tokens by the server's own tokenizer; None when it has none."""
         ...
 
 

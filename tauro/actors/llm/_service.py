@@ -12,15 +12,17 @@ from collections.abc import Callable
 import httpx
 import trio
 
-from tauro.actors.llm._generation import Backoff, Engine, Job, run_generation
+from tauro.actors.llm._context import ContextBudget
+from tauro.actors.llm._generation import Backoff, Discovery, Engine, Job, run_generation
 from tauro.actors.llm._messages import ChatMessage, Generate, LLMStatistics
 from tauro.actors.llm._ollama import OllamaProvider
 from tauro.actors.llm._openai import OpenAIProvider
-from tauro.actors.llm._provider import ChatRequest, Provider, resolve_model
+from tauro.actors.llm._parallel import ParallelLimit
+from tauro.actors.llm._provider import ChatRequest, Provider, ServerInfo, resolve_model
 from tauro.actors.llm._stats import StatsRecorder
 from tauro.actors.llm._stream import AnswerStream, GenerationState
 from tauro.config import LLMSettings
-from tauro.errors import LLMTimeoutError, ModelNotFoundError
+from tauro.errors import LLMError, LLMTimeoutError, ModelNotFoundError
 from tauro.i18n import N_, lazy
 
 logger = logging.getLogger("tauro.llm")
@@ -43,17 +45,22 @@ class LLMService:
         *,
         backoff: Backoff = DEFAULT_BACKOFF,
         buffer: int = STREAM_BUFFER,
+        discover: bool = False,
     ) -> None:
+        """``discover``: generations wait until ``discover()`` has asked the server."""
         self._settings = settings
         self._engine = Engine(
             settings=settings,
             provider=provider,
-            limiter=trio.CapacityLimiter(settings.max_parallel),
+            limit=ParallelLimit(settings.max_parallel),
+            context=ContextBudget(settings, provider),
             stats=StatsRecorder(),
             backoff=backoff,
+            discovery=Discovery(done=not discover),
         )
         self._buffer = buffer
         self._model = settings.model
+        self._model_setting = "OLLAMA_MODEL"  # where the current model was chosen
 
     @property
     def model(self) -> str:
@@ -63,6 +70,57 @@ class LLMService:
     @property
     def provider(self) -> Provider:
         return self._engine.provider
+
+    @property
+    def parallel(self) -> ParallelLimit:
+        return self._engine.limit
+
+    @property
+    def context(self) -> ContextBudget:
+        return self._engine.context
+
+    async def discover(self) -> None:
+        """Ask the server what it is (slots, window, tokenizer, models); log what is off.
+
+        Run once at start, in the background: until it answers, an ``auto``
+        limit stays at 1 and the window at LLM_CONTEXT_WINDOW. Never raises.
+        """
+        try:
+            with trio.move_on_after(LIST_MODELS_TIMEOUT):
+                await self._apply_server_info()
+        finally:
+            self._engine.discovery.finished.set()
+        await self.check_model(self._model, self._model_setting)
+
+    async def _apply_server_info(self) -> None:
+        apply_server_info(await self.provider.server_info(), self.parallel, self.context)
+        fields = {
+            "max_parallel": self.parallel.value,
+            "max_parallel_source": self.parallel.source,
+            "context_window": self.context.window,
+            "context_source": self.context.source,
+            "tokenizer": self.context.tokenizer,
+        }
+        logger.info("llm.server.discovered", extra={"fields": fields})
+
+    async def check_model(self, name: str, setting: str) -> bool:
+        """Compare ``name`` with the server's list; a WARNING naming ``setting`` if absent."""
+        try:
+            installed = await self.list_models()
+        except LLMError as error:
+            fields = {"model": name, "error": str(error)}
+            logger.warning("llm.model.unchecked", extra={"fields": fields})
+            return False
+        if resolve_model(name, installed) is not None:
+            return True
+        fields = {
+            "setting": setting,
+            "model": name,
+            "installed": ", ".join(installed) or "none",
+            "hint": f"set {setting} to one of the installed models",
+        }
+        logger.warning("llm.model.missing", extra={"fields": fields})
+        return False
 
     def generate(self, request: Generate, start_soon: StartSoon) -> AnswerStream:
         """Start a generation as a task of ``start_soon`` and return its stream.
@@ -87,8 +145,12 @@ class LLMService:
         installed = await self.list_models()
         resolved = resolve_model(name.strip(), installed)
         if resolved is None:
+            fields = {"setting": "/model", "model": name.strip(),
+                      "installed": ", ".join(installed) or "none"}  # fmt: skip
+            logger.warning("llm.model.missing", extra={"fields": fields})
             raise self._not_installed(name.strip(), installed)
         previous, self._model = self._model, resolved
+        self._model_setting = "/model"
         fields = {"previous": previous, "model": resolved}
         logger.info("llm.model.switched", extra={"fields": fields})
         return resolved
@@ -103,13 +165,18 @@ class LLMService:
         if name != self._model:
             logger.info("llm.model.restored", extra={"fields": {"model": name}})
         self._model = name
+        self._model_setting = "/model (the choice kept in memory)"
 
     def statistics(self) -> LLMStatistics:
         return self._engine.stats.snapshot(
             provider=self.provider.name,
             base_url=self.provider.base_url,
             model=self._model,
-            max_parallel=self._settings.max_parallel,
+            max_parallel=self.parallel.value,
+            max_parallel_source=self.parallel.source,
+            context_window=self.context.window,
+            context_source=self.context.source,
+            tokenizer=self.context.tokenizer,
         )
 
     def _chat_request(self, request: Generate) -> ChatRequest:
@@ -142,6 +209,16 @@ class LLMService:
                 listed=listed,
             ),
         )
+
+
+def apply_server_info(info: ServerInfo, parallel: ParallelLimit, context: ContextBudget) -> None:
+    """Take what the server said: its slots (for ``auto``), its window, its tokenizer."""
+    if info.slots is not None:
+        parallel.use_server_slots(info.slots, info.slots_source, queues=info.queues)
+    if info.context_window is not None:
+        context.use_server_window(info.context_window, info.context_source)
+    if info.tokenizer is not None:
+        context.use_tokenizer(info.tokenizer)
 
 
 def make_provider(settings: LLMSettings, client: httpx.AsyncClient) -> Provider:

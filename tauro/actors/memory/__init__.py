@@ -19,6 +19,7 @@ from tauro.actors.memory._messages import GetPreferences as GetPreferences
 from tauro.actors.memory._messages import GetStats as GetStats
 from tauro.actors.memory._messages import MemoryMessage as MemoryMessage
 from tauro.actors.memory._messages import MemoryStatistics as MemoryStatistics
+from tauro.actors.memory._messages import NoteShown as NoteShown
 from tauro.actors.memory._messages import PendingTurn as PendingTurn
 from tauro.actors.memory._messages import PendingTurns as PendingTurns
 from tauro.actors.memory._messages import PreferenceValue as PreferenceValue

@@ -15,17 +15,20 @@ is exactly "everything in the segments it covers".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
 import outcome
 import trio
 
+from tauro.actors.memory._health import WriteHealth
 from tauro.actors.memory._journal import (
     Journal,
     delete_segments_below,
@@ -38,6 +41,7 @@ from tauro.actors.memory._messages import (
     Clear,
     MemoryMessage,
     MemoryStatistics,
+    NoteShown,
     SetPreference,
     StoredMessage,
 )
@@ -47,6 +51,7 @@ from tauro.actors.memory._records import (
     MessageRecord,
     PreferenceRecord,
     Record,
+    ShownRecord,
     VoidRecord,
     encode_fragment,
     encode_record,
@@ -74,8 +79,8 @@ REWRITE_GROWTH = 2.0  # rewrite the snapshot when the journal is this many times
 REWRITE_MIN_BYTES = 1 << 20  # ...and at least this big (Redis: auto-aof-rewrite-min-size)
 SNAPSHOT_RETRY = 10.0  # seconds before a failed snapshot is tried again
 
-Change = Append | Clear | SetPreference
-_CHANGES = (Append, Clear, SetPreference)
+Change = Append | Clear | SetPreference | NoteShown
+_CHANGES = (Append, Clear, SetPreference, NoteShown)
 
 
 class MemoryEngine:
@@ -110,6 +115,7 @@ class MemoryEngine:
         self._snapshot_retry_at = -math.inf
         self._open = False
         self._lock_fd: int | None = None
+        self._health = WriteHealth(self.path)
 
     @property
     def state(self) -> MemoryState:
@@ -121,6 +127,8 @@ class MemoryEngine:
         """Recover from disk (in the writer thread) and start a fresh segment."""
         recovery = await trio.to_thread.run_sync(self._open_sync, limiter=self._journal_thread)
         self._state = recovery.state
+        pending = recovery.state.pending_turns()
+        self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._next_seq = recovery.last_seq + 1
         self._snapshot_bytes = recovery.snapshot_bytes
         if recovery.needs_snapshot:
@@ -158,6 +166,7 @@ class MemoryEngine:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._snapshot_loop)
             nursery.start_soon(self._retention_loop)
+            nursery.start_soon(self._health.run)
 
     async def close(self) -> bool:
         """Write the final snapshot, shielded, within ``flush_timeout``; True if done.
@@ -206,7 +215,16 @@ class MemoryEngine:
         return outcomes
 
     def statistics(self, conversation: str | None = None) -> MemoryStatistics:
-        return statistics(self._state, self._counters, conversation)
+        return dataclasses.replace(
+            statistics(self._state, self._counters, conversation),
+            writable=self._health.writable,
+            unwritable_seconds=round(self._health.unwritable_for(), 1),
+        )
+
+    @property
+    def writable(self) -> bool:
+        """False while writes fail (disk full, I/O error, read-only file system)."""
+        return self._health.writable
 
     # -- committing changes -------------------------------------------------------
 
@@ -228,10 +246,13 @@ class MemoryEngine:
                 )
             return
         records = self._records([change for _, change in changes])
-        error = await self._append(records)
+        lazy = all(isinstance(change, NoteShown) for _, change in changes)
+        error = await self._append(records, sync=not lazy)
         for (index, change), record in zip(changes, records[-len(changes) :], strict=True):
             if error is None:
                 outcomes[index] = self._apply(change, record)
+            elif isinstance(change, NoteShown):  # lazy: logged and counted, never an error
+                outcomes[index] = outcome.Value(None)
             else:  # one exception object per asker: each is raised in its own task
                 outcomes[index] = outcome.Error(PersistenceError(error.path, _reason(error)))
 
@@ -248,22 +269,39 @@ class MemoryEngine:
         seq, self._next_seq = self._next_seq, self._next_seq + 1
         return seq
 
-    @staticmethod
-    def _record(change: Change, seq: int, timestamp: str) -> Record:
+    def _record(self, change: Change, seq: int, timestamp: str) -> Record:
         if isinstance(change, Append):
-            fragment = encode_fragment(
-                change.role, change.content, timestamp, change.update_id, change.reply_to
-            )
-            return MessageRecord(seq, change.conversation, fragment)
+            return MessageRecord(seq, change.conversation, self._fragment(change, timestamp))
         if isinstance(change, Clear):
             return ClearRecord(seq, change.conversation)
+        if isinstance(change, NoteShown):
+            shown = (change.message_ids, change.sending, change.delivered)
+            return ShownRecord(seq, change.conversation, change.update_id, *shown)
         return PreferenceRecord(seq, change.conversation, change.key, change.value)
 
-    async def _append(self, records: list[Record]) -> PersistenceError | None:
+    def _fragment(self, change: Append, timestamp: str) -> bytes:
+        """The message's fragment; an answer to deliver takes the messages already shown."""
+        ids: list[int] | None = None
+        sending: bool | None = None
+        if change.delivered is False and change.reply_to is not None:
+            shown, in_flight = self._state.shown_before_answer(change.conversation, change.reply_to)
+            ids, sending = shown or None, in_flight or None
+        return encode_fragment(
+            change.role,
+            change.content,
+            timestamp,
+            change.update_id,
+            change.reply_to,
+            delivered=change.delivered,
+            message_ids=ids,
+            sending=sending,
+        )
+
+    async def _append(self, records: list[Record], *, sync: bool = True) -> PersistenceError | None:
         """Make the records durable; on failure, void them and return the error."""
         data = b"".join(encode_record(record) for record in records)
         try:
-            result = await self._in_writer(self._journal.append, data)
+            result = await self._in_writer(partial(self._journal.append, sync=sync), data)
         except PersistenceError as exc:
             first = records[0].seq if self._void is None else self._void[0]
             self._void = (first, records[-1].seq)
@@ -272,6 +310,7 @@ class MemoryEngine:
                 self._snapshot_wanted.set()  # retire the segment we can no longer trust
             return exc
         self._void = None
+        self._health.succeeded()
         counters = self._counters
         counters.batches += 1
         counters.journal_appends += len(records)
@@ -283,7 +322,9 @@ class MemoryEngine:
     def _apply(self, change: Change, record: Record) -> outcome.Outcome[object]:
         state = self._state
         if isinstance(change, Append) and isinstance(record, MessageRecord):
-            turn = StoredMessage(change.role, change.content, "", change.update_id, change.reply_to)
+            turn = StoredMessage(
+                change.role, change.content, "", change.update_id, change.reply_to, change.delivered
+            )
             state.add(change.conversation, record.fragment, turn)
             state.seq = record.seq
             return outcome.Value(AppendReceipt(record.seq))
@@ -293,7 +334,7 @@ class MemoryEngine:
     def _failed(self, exc: MemoryStoreError) -> None:
         self._counters.errors += 1
         self._counters.last_error = str(exc)
-        logger.error("memory.write.failed", extra={"fields": {"file": exc.path, "error": str(exc)}})
+        self._health.failed(_reason(exc))  # one ERROR per outage, not per write
 
     async def _in_writer(self, function: Callable[[*Ts], T], *args: *Ts) -> T:
         """Run in the writer thread, shielded: a write in flight is never abandoned."""

@@ -151,11 +151,12 @@ class Journal:
         """Start the next segment; returns fsyncs made."""
         return self.open(self.number + 1)
 
-    def append(self, data: bytes) -> AppendResult:
+    def append(self, data: bytes, *, sync: bool = True) -> AppendResult:
         """Write ``data`` and make it durable, or raise ``PersistenceError``.
 
         On failure the segment is cut back to its last good length, so a later
-        batch never lands behind a torn one.
+        batch never lands behind a torn one. ``sync=False`` only writes (the
+        data survives a crash of the process; the next fsync covers it).
         """
         fsyncs = self.rotate() if self.suspect or self._fd is None else 0
         fd = self._fd
@@ -165,7 +166,7 @@ class Journal:
         except OSError as exc:
             self._cut_back(fd)
             raise _persistence_error(self.path, "cannot append to the journal", exc) from exc
-        if self.durable:
+        if self.durable and sync:
             try:
                 os.fdatasync(fd)
             except OSError as exc:

@@ -18,6 +18,7 @@ __all__ = [
     "GetStats",
     "MemoryMessage",
     "MemoryStatistics",
+    "NoteShown",
     "PendingTurn",
     "PendingTurns",
     "PreferenceValue",
@@ -57,6 +58,12 @@ class Append:
     ``update_id`` is the Telegram update a user message came from, ``reply_to``
     the update an assistant message answers; together they let the bot finish
     turns interrupted by a crash without answering anything twice.
+
+    ``delivered=False`` (an answer with ``reply_to``) says the answer still has
+    to reach its chat; a ``NoteShown(delivered=True)`` marks it done later. The
+    Telegram messages already shown for the turn (``NoteShown``) are copied
+    into it. ``None`` (the default) is an answer that needs no delivery of its
+    own, like the web app's, whose history is read from memory.
     """
 
     conversation: str
@@ -64,6 +71,7 @@ class Append:
     content: str
     update_id: int | None = None
     reply_to: int | None = None
+    delivered: bool | None = None
 
     def __post_init__(self) -> None:
         _check_conversation(self.conversation)
@@ -73,6 +81,36 @@ class Append:
             raise ValueError(f"content must be a string, got {type(self.content).__name__}")
         _check_optional_id("update_id", self.update_id)
         _check_optional_id("reply_to", self.reply_to)
+        if self.delivered is not None and (self.role != "assistant" or self.reply_to is None):
+            raise ValueError("delivered is only for an assistant message with reply_to")
+
+
+@dataclass(frozen=True, slots=True)
+class NoteShown:
+    """Which channel messages carry the answer to ``update_id`` so far.
+
+    Sent as soon as Telegram returns a message id, and once more with
+    ``delivered=True`` when the complete answer is shown. ``sending=True`` is
+    sent (asked) just before a new message goes out: found at the next start,
+    it means a message may exist that no id was recorded for (a possible
+    duplicate). Written lazily: it shares the next batch's fsync and never
+    waits for one of its own, and a failed write is only logged (the cost is
+    a repeated edit, or a possible duplicate, after a crash).
+    """
+
+    conversation: str
+    update_id: int
+    message_ids: tuple[int, ...] = ()
+    sending: bool = False
+    delivered: bool = False
+
+    def __post_init__(self) -> None:
+        _check_conversation(self.conversation)
+        _check_id("update_id", self.update_id)
+        if not isinstance(self.message_ids, tuple):
+            raise ValueError(f"message_ids must be a tuple, got {self.message_ids!r}")
+        for message_id in self.message_ids:
+            _check_id("message id", message_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +129,7 @@ class StoredMessage:
     timestamp: str
     update_id: int | None = None
     reply_to: int | None = None
+    delivered: bool | None = None  # False: an answer still to be shown in its chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +181,13 @@ class MemoryStatistics:
     errors: int
     last_error: str | None
     batches: int = 0
+    # Pending turns found at start with a message send in flight when the bot
+    # stopped: each may have left one duplicate message in its chat.
+    unconfirmed_sends: int = 0
+    # False while writes fail (disk full, I/O error, read-only): nothing new can
+    # be recorded; ``unwritable_seconds`` is how long that has lasted (0 if writable).
+    writable: bool = True
+    unwritable_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,20 +230,33 @@ class UpdateStatus:
 
 @dataclass(frozen=True, slots=True)
 class PendingTurns:
-    """List user messages stored with an update id but never answered."""
+    """List the turns to finish: questions never answered, answers never delivered.
+
+    In the order of the questions (oldest first), so each chat keeps its order.
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class PendingTurn:
-    """A user message to answer after a restart."""
+    """A turn to finish after a restart.
+
+    ``answer`` is None for a question never answered (generate it), else the
+    recorded answer that was never marked delivered (show it). ``message_ids``
+    are the messages already shown for it, to be edited rather than sent again;
+    ``sending`` says a send was in flight when the bot stopped (see ``NoteShown``).
+    """
 
     conversation: str
     update_id: int
     content: str
+    answer: str | None = None
+    message_ids: tuple[int, ...] = ()
+    sending: bool = False
 
 
 MemoryMessage: TypeAlias = (
     Append
+    | NoteShown
     | GetContext
     | Clear
     | GetStats

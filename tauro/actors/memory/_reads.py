@@ -32,6 +32,7 @@ class Counters:
     bytes_written: int = 0
     errors: int = 0
     last_error: str | None = None
+    unconfirmed_sends: int = 0
 
 
 def answer(state: MemoryState, counters: Counters, message: MemoryMessage) -> object:
@@ -65,4 +66,5 @@ def statistics(
         errors=counters.errors,
         last_error=counters.last_error,
         batches=counters.batches,
+        unconfirmed_sends=counters.unconfirmed_sends,
     )

@@ -18,6 +18,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import orjson
+
 from tauro.actors.memory._messages import PreferenceValue, StoredMessage
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "MessageRecord",
     "PreferenceRecord",
     "Record",
+    "ShownRecord",
     "VoidRecord",
     "decode_fragment",
     "decode_line",
@@ -32,6 +35,7 @@ __all__ = [
     "encode_fragment",
     "encode_record",
     "fragment_from_dict",
+    "rewrite_fragment",
 ]
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -57,13 +61,29 @@ def encode_fragment(
     timestamp: str,
     update_id: int | None = None,
     reply_to: int | None = None,
+    **extra: object,
 ) -> bytes:
-    """The message's dict in the original layout, with the optional keys only if set."""
+    """The message's dict in the original layout, with the optional keys only if set.
+
+    ``extra`` keys (delivery: ``delivered``, ``message_ids``) are added when not None.
+    """
     message: dict[str, object] = {"role": role, "content": content, "timestamp": timestamp}
     if update_id is not None:
         message["update_id"] = update_id
     if reply_to is not None:
         message["reply_to"] = reply_to
+    message.update((key, value) for key, value in extra.items() if value is not None)
+    return dumps(message)
+
+
+def rewrite_fragment(fragment: bytes, **keys: object) -> bytes:
+    """The fragment with ``keys`` set (a None value removes the key); the rest kept."""
+    message = json.loads(fragment)
+    for key, value in keys.items():
+        if value is None:
+            message.pop(key, None)
+        else:
+            message[key] = value
     return dumps(message)
 
 
@@ -86,14 +106,23 @@ def fragment_from_dict(message: object) -> bytes | None:
     return dumps(message)
 
 
+def _loads(fragment: bytes) -> Any:
+    """orjson's speed; json for what orjson refuses (escaped lone surrogates, huge ints)."""
+    try:
+        return orjson.loads(fragment)
+    except orjson.JSONDecodeError:
+        return json.loads(fragment)
+
+
 def decode_fragment(fragment: bytes) -> StoredMessage:
-    message = json.loads(fragment)
+    message = _loads(fragment)
     return StoredMessage(
         role=message["role"],
         content=message["content"],
         timestamp=message.get("timestamp", ""),
         update_id=_optional_int(message, "update_id"),
         reply_to=_optional_int(message, "reply_to"),
+        delivered=message.get("delivered") if type(message.get("delivered")) is bool else None,
     )
 
 
@@ -119,6 +148,18 @@ class PreferenceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownRecord:
+    """The messages showing the answer to ``update_id`` (see ``NoteShown``)."""
+
+    seq: int
+    conversation: str
+    update_id: int
+    message_ids: tuple[int, ...]
+    sending: bool
+    delivered: bool
+
+
+@dataclass(frozen=True, slots=True)
 class VoidRecord:
     """Records ``first..last`` were never acknowledged: a write or fsync failed.
 
@@ -131,7 +172,7 @@ class VoidRecord:
     last: int
 
 
-Record: TypeAlias = MessageRecord | ClearRecord | PreferenceRecord | VoidRecord
+Record: TypeAlias = MessageRecord | ClearRecord | PreferenceRecord | ShownRecord | VoidRecord
 
 VOID_MARK = b'"op":"void"'
 
@@ -145,6 +186,10 @@ def _payload(record: Record) -> bytes:
     if isinstance(record, PreferenceRecord):
         fields = {"k": record.key, "v": record.value}
         return dumps({"s": record.seq, "c": record.conversation, "op": "pref", **fields})
+    if isinstance(record, ShownRecord):
+        shown = {"u": record.update_id, "ids": list(record.message_ids)}
+        flags = {"sending": record.sending, "done": record.delivered}
+        return dumps({"s": record.seq, "c": record.conversation, "op": "shown", **shown, **flags})
     return dumps({"s": record.seq, "op": "void", "first": record.first, "last": record.last})
 
 
@@ -183,7 +228,19 @@ def _record_from(data: dict[str, Any]) -> Record | None:
         return None if fragment is None else MessageRecord(seq, conversation, fragment)
     if op == "clear":
         return ClearRecord(seq, conversation)
+    if op == "shown":
+        return _shown_record(seq, conversation, data)
     key, value = data.get("k"), data.get("v")
     if op == "pref" and isinstance(key, str) and isinstance(value, str | bool):
         return PreferenceRecord(seq, conversation, key, value)
     return None
+
+
+def _shown_record(seq: int, conversation: str, data: dict[str, Any]) -> ShownRecord | None:
+    update_id, ids = data.get("u"), data.get("ids")
+    if type(update_id) is not int or not isinstance(ids, list):
+        return None
+    if not all(type(message_id) is int for message_id in ids):
+        return None
+    sending, done = data.get("sending") is True, data.get("done") is True
+    return ShownRecord(seq, conversation, update_id, tuple(ids), sending, done)

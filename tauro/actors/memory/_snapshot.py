@@ -25,6 +25,7 @@ from typing import Any
 
 from tauro.actors.memory._journal import fsync_directory
 from tauro.actors.memory._messages import PreferenceValue
+from tauro.actors.memory._pieces import PieceError, beside_the_event_loop, read_in_pieces
 from tauro.actors.memory._records import dumps, fragment_from_dict
 from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
 from tauro.files import tighten_file
@@ -215,19 +216,31 @@ def read_snapshot(path: Path) -> LoadedSnapshot | None:
         return None
     except OSError as exc:
         raise MemoryStoreError(str(path), f"cannot read the memory file ({exc.strerror})") from exc
+    with beside_the_event_loop():
+        try:
+            conversations, rest = read_in_pieces(raw)  # the common case: see _pieces
+        except PieceError:
+            return _read_whole(path, raw)
+        return _finish(path, conversations, rest, len(raw))
+
+
+def _read_whole(path: Path, raw: bytes) -> LoadedSnapshot:
+    """Any valid file, however laid out (and the exact error for a damaged one)."""
     try:
         data = json.loads(raw)
     except ValueError as exc:
         raise CorruptMemoryFileError(str(path), f"not valid JSON ({exc})") from exc
-    return _parse(path, data, len(raw))
-
-
-def _parse(path: Path, data: Any, size: int) -> LoadedSnapshot:
     if not isinstance(data, dict) or not isinstance(data.get("conversations"), dict):
         raise CorruptMemoryFileError(str(path), 'not the memory layout: no "conversations" object')
     conversations = {}
     for name, messages in data["conversations"].items():
         conversations[name] = _fragments(path, name, messages)
+    return _finish(path, conversations, data, len(raw))
+
+
+def _finish(
+    path: Path, conversations: dict[str, list[bytes]], data: dict[str, Any], size: int
+) -> LoadedSnapshot:
     preferences = _preferences(path, data.get("preferences", {}))
     seq, journal = _marker(path, data.get(MARKER_KEY))
     return LoadedSnapshot(conversations, preferences, seq, journal, size)

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from itertools import islice
 
+import orjson
+
 from tauro.actors.memory._messages import (
     PendingTurn,
     PreferenceValue,
@@ -25,7 +27,9 @@ from tauro.actors.memory._records import (
     MessageRecord,
     PreferenceRecord,
     Record,
+    ShownRecord,
     decode_fragment,
+    rewrite_fragment,
 )
 from tauro.actors.memory._snapshot import SnapshotData
 
@@ -64,11 +68,35 @@ class MemoryState:
         preferences: dict[str, dict[str, PreferenceValue]],
     ) -> None:
         for name, fragments in conversations.items():
-            self.conversations.setdefault(name, deque(maxlen=self.max_size))
+            if name in self.conversations:
+                for fragment in fragments:
+                    self.add(name, fragment)
+            else:
+                self._load_new(name, fragments)
             self._dirty.add(name)
-            for fragment in fragments:
-                self.add(name, fragment)
         self.preferences = {name: dict(values) for name, values in preferences.items()}
+
+    def _load_new(self, name: str, fragments: list[bytes]) -> None:
+        """What adding each fragment would do, at a fraction of the cost (restarts)."""
+        kept = deque(fragments, maxlen=self.max_size)
+        self.conversations[name] = kept
+        self.messages += len(kept)
+        joined = b",".join(kept)  # one search instead of one per message, usually all
+        if not any(key in joined for key in _TURN_KEYS):
+            return
+        # Only what is kept: a trimmed message would be unindexed anyway. One parse of
+        # the whole list, not one per message: a Telegram history has ids on each.
+        for message in _parse_list(joined):
+            update, reply = message.get("update_id"), message.get("reply_to")
+            if update is not None or reply is not None:
+                self._index_turn(
+                    name,
+                    message.get("role"),
+                    update,
+                    reply,
+                    message.get("content"),
+                    message.get("delivered"),
+                )
 
     def apply(self, record: Record) -> None:
         """Apply one journal record (a void record changes nothing by itself)."""
@@ -78,6 +106,8 @@ class MemoryState:
             self.clear(record.conversation)
         elif isinstance(record, PreferenceRecord):
             self.set_preference(record.conversation, record.key, record.value)
+        elif isinstance(record, ShownRecord):
+            self.show(record)
         self.seq = max(self.seq, record.seq)
 
     def add(self, conversation: str, fragment: bytes, turn: StoredMessage | None = None) -> None:
@@ -110,13 +140,27 @@ class MemoryState:
     # -- the turn index ----------------------------------------------------------
 
     def _index(self, conversation: str, turn: StoredMessage) -> None:
-        if turn.role == "user" and turn.update_id is not None:
-            self._recorded.setdefault(conversation, set()).add(turn.update_id)
-            if turn.update_id not in self._answered.get(conversation, ()):
-                self._pending[(conversation, turn.update_id)] = turn.content
-        if turn.role == "assistant" and turn.reply_to is not None:
-            self._answered.setdefault(conversation, set()).add(turn.reply_to)
-            self._pending.pop((conversation, turn.reply_to), None)
+        self._index_turn(
+            conversation, turn.role, turn.update_id, turn.reply_to, turn.content, turn.delivered
+        )
+
+    def _index_turn(
+        self,
+        conversation: str,
+        role: object,
+        update_id: object,
+        reply_to: object,
+        content: object,
+        delivered: object,
+    ) -> None:
+        if role == "user" and type(update_id) is int and isinstance(content, str):
+            self._recorded.setdefault(conversation, set()).add(update_id)
+            if update_id not in self._answered.get(conversation, ()):
+                self._pending[(conversation, update_id)] = content
+        if role == "assistant" and type(reply_to) is int:
+            self._answered.setdefault(conversation, set()).add(reply_to)
+            if delivered is not False:  # an undelivered answer stays pending
+                self._pending.pop((conversation, reply_to), None)
 
     def _unindex(self, conversation: str, fragment: bytes) -> None:
         if not any(key in fragment for key in _TURN_KEYS):
@@ -136,10 +180,56 @@ class MemoryState:
         return "new"
 
     def pending_turns(self) -> tuple[PendingTurn, ...]:
+        """Unanswered questions and undelivered answers, in the questions' order."""
         return tuple(
-            PendingTurn(conversation, update_id, content)
+            self._pending_turn(conversation, update_id, content)
             for (conversation, update_id), content in self._pending.items()
         )
+
+    def _pending_turn(self, conversation: str, update_id: int, content: str) -> PendingTurn:
+        messages = self.conversations.get(conversation, deque())
+        index = _find(messages, "update_id", update_id)
+        question = json.loads(messages[index]) if index is not None else {}
+        ids, sending = _shown(question, "answer_message_ids")
+        index = _find(messages, "reply_to", update_id)
+        if index is None:
+            return PendingTurn(conversation, update_id, content, None, ids, sending)
+        answer = json.loads(messages[index])
+        if "message_ids" in answer or "sending" in answer:  # else: noted on the question
+            ids, sending = _shown(answer, "message_ids")
+        return PendingTurn(conversation, update_id, content, answer["content"], ids, sending)
+
+    # -- delivery ----------------------------------------------------------------
+
+    def show(self, record: ShownRecord) -> None:
+        """Note the messages showing a turn's answer: on the answer, or, before the
+        answer is recorded, on the question (``answer_message_ids``)."""
+        messages = self.conversations.get(record.conversation)
+        if not messages:
+            return  # cleared or trimmed meanwhile: nothing left to deliver
+        ids = list(record.message_ids) or None
+        sending = True if record.sending else None
+        index = _find(messages, "reply_to", record.update_id)
+        if index is not None:
+            delivered = True if record.delivered else None
+            keys: dict[str, object] = {"message_ids": ids, "sending": sending}
+            if delivered:
+                keys["delivered"] = True
+                self._pending.pop((record.conversation, record.update_id), None)
+            messages[index] = rewrite_fragment(messages[index], **keys)
+        elif (index := _find(messages, "update_id", record.update_id)) is not None:
+            keys = {"answer_message_ids": ids, "sending": sending}
+            messages[index] = rewrite_fragment(messages[index], **keys)
+        self._dirty.add(record.conversation)
+
+    def shown_before_answer(self, conversation: str, update_id: int) -> tuple[list[int], bool]:
+        """The messages noted for a question not yet answered, and its sending flag."""
+        messages = self.conversations.get(conversation, deque())
+        index = _find(messages, "update_id", update_id)
+        if index is None:
+            return [], False
+        ids, sending = _shown(json.loads(messages[index]), "answer_message_ids")
+        return list(ids), sending
 
     # -- reads -----------------------------------------------------------------
 
@@ -189,6 +279,35 @@ class MemoryState:
         """Every conversation decoded (for tests and tools, not the hot path)."""
         for name, messages in self.conversations.items():
             yield name, tuple(decode_fragment(fragment) for fragment in messages)
+
+
+def _find(messages: deque[bytes], key: str, update_id: int) -> int | None:
+    """Index of the newest message whose ``key`` (update_id: a question, reply_to:
+    an answer) is ``update_id``. Turns being delivered are recent: search from the end."""
+    needle = b'"%b":%d' % (key.encode(), update_id)
+    role = "user" if key == "update_id" else "assistant"
+    for index in range(len(messages) - 1, -1, -1):
+        fragment = messages[index]
+        if needle in fragment:
+            message = json.loads(fragment)
+            if message.get(key) == update_id and message.get("role") == role:
+                return index
+    return None
+
+
+def _shown(message: dict[str, object], key: str) -> tuple[tuple[int, ...], bool]:
+    ids = message.get(key)
+    valid = isinstance(ids, list) and all(type(i) is int for i in ids)
+    return (tuple(ids) if valid else ()), message.get("sending") is True  # type: ignore[arg-type]
+
+
+def _parse_list(joined: bytes) -> list[dict[str, object]]:
+    """The messages of ``b",".join(fragments)``; json for what orjson refuses."""
+    try:
+        messages = orjson.loads(b"[%b]" % joined)
+    except orjson.JSONDecodeError:
+        messages = json.loads(b"[%b]" % joined)
+    return [m for m in messages if isinstance(m, dict)]
 
 
 def _timestamp(fragment: bytes) -> datetime | None:

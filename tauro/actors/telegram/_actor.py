@@ -15,17 +15,25 @@ The turns already started run to the end (answer, record, voice), then the
 settled updates are confirmed. Turns still running at the grace deadline are
 cancelled: their questions are recorded, so they are answered at the next
 start.
+
+Delivery: an answer is recorded as undelivered, every message id Telegram
+returns for it is noted in memory at once (``_MemoryNotes``), and it is marked
+delivered when the chat shows all of it. At start, each pending turn is
+finished in its chat's order: a recorded answer is shown (its messages
+edited, missing ones sent), an unanswered question is answered.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import trio
 
-from tauro.actors.memory import GetPreferences, PendingTurn, PendingTurns
+from tauro.actors.memory import GetPreferences, NoteShown, PendingTurn, PendingTurns
 from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
 from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import CommandContext, run_command
@@ -41,18 +49,19 @@ from tauro.actors.telegram._stats import (
     percentiles,
     statistics_lines,
 )
-from tauro.actors.telegram._streaming import EMPTY_ANSWER, open_streaming_reply
+from tauro.actors.telegram._streaming import EMPTY_ANSWER, StreamingReply, open_streaming_reply
 from tauro.config import Settings
 from tauro.conversation import TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import (
     ActorError,
     InvalidTokenError,
     MemoryStoreError,
+    PersistenceError,
     PollingConflictError,
     TelegramError,
 )
 from tauro.i18n import N_, t, translate
-from tauro.runtime import Actor
+from tauro.runtime import Actor, ActorRef
 
 log = logging.getLogger("tauro.telegram")
 
@@ -60,12 +69,48 @@ TROUBLE = N_(
     "Something went wrong on my side and I could not answer this message. "
     "Please send it again in a little while."
 )
+# Memory cannot record (disk full, I/O error, read-only): the update is held,
+# unconfirmed, and its turn retried every HOLD_RETRY seconds; each user is told
+# once per outage, in the chat's language.
+HOLD_RETRY = 2.0
+CANNOT_SAVE = N_(
+    "I cannot save messages right now, so I am keeping yours and will answer "
+    "as soon as I can. There is no need to send it again."
+)
+
+
+def cannot_save_text(language: str) -> str:
+    return f"⚠️ {t(language, CANNOT_SAVE)}"
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     incoming: Incoming
-    resumed: bool = False  # a pending turn from memory: accepted and recorded before
+    pending: PendingTurn | None = None  # from memory: accepted and recorded before
+
+
+class _MemoryNotes:
+    """``ShownNotes`` for one turn: message ids to memory, as soon as Telegram gives them.
+
+    ``sending`` is asked (so it is written before the message goes out); the
+    others are told (written lazily). A memory that cannot take them costs at
+    most a repeated edit or a possible duplicate after a crash, never the answer.
+    """
+
+    def __init__(self, memory: ActorRef[Any], conversation: str, update_id: int) -> None:
+        self._memory = memory
+        self._conversation = conversation
+        self._update_id = update_id
+
+    async def sending(self, shown: tuple[int, ...]) -> None:
+        note = NoteShown(self._conversation, self._update_id, shown, sending=True)
+        with suppress(ActorError):
+            await self._memory.ask(note)
+
+    async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
+        note = NoteShown(self._conversation, self._update_id, shown, delivered=delivered)
+        with suppress(ActorError):
+            await self._memory.tell(note)
 
 
 class TelegramActor(Actor[TelegramMessage]):
@@ -88,6 +133,8 @@ class TelegramActor(Actor[TelegramMessage]):
         self._dispatcher: ChatDispatcher[_Job] | None = None
         self._polling = trio.CancelScope()  # drain cancels it: no new work
         self._served = trio.Event()  # _serve has ended: every started turn is done
+        self._told_cannot_save: set[int] = set()  # chats told during this outage
+        self._held: set[int] = set()  # updates held while memory cannot record
 
     # Actor --------------------------------------------------------------------
 
@@ -117,6 +164,7 @@ class TelegramActor(Actor[TelegramMessage]):
             chats_in_flight=dispatcher.chats_in_flight if dispatcher else 0,
             queued=dispatcher.queued if dispatcher else 0,
             unsettled=self._tracker.unsettled,
+            held=len(self._held),
             api_calls=counters.calls if counters else 0,
             api_retries=counters.retries if counters else 0,
             api_floods=counters.floods if counters else 0,
@@ -195,8 +243,8 @@ class TelegramActor(Actor[TelegramMessage]):
         incoming = job.incoming
         cut = False
         try:
-            if job.resumed:
-                await self._turn(incoming, incoming.text or "", await self._language(incoming))
+            if job.pending is not None:
+                await self._resume(incoming, job.pending)
             else:
                 await self._handle_update(incoming)
         except TelegramError as error:
@@ -209,7 +257,7 @@ class TelegramActor(Actor[TelegramMessage]):
             cut = True
             raise
         finally:
-            if not cut:
+            if not cut and incoming.update_id not in self._held:
                 self._tracker.settle(incoming.update_id)
 
     async def _handle_update(self, incoming: Incoming) -> None:
@@ -277,17 +325,78 @@ class TelegramActor(Actor[TelegramMessage]):
         api = self._api_or_fail()
         await api.send_text(incoming.chat_id, plain_piece(text), reply_to=reply_to)
 
-    async def _turn(self, incoming: Incoming, text: str, language: ChatLanguage) -> None:
-        """One conversation turn, streamed into the chat."""
+    async def _resume(self, incoming: Incoming, pending: PendingTurn) -> None:
+        """A turn from before the last stop: show its recorded answer, or answer it."""
+        if pending.sending:  # a message may have been sent whose id never got recorded
+            self._stats.count("possible_duplicate")
+            fields = {"chat_id": incoming.chat_id, "update_id": incoming.update_id}
+            log.warning("telegram.delivery.possible_duplicate", extra={"fields": fields})
+        language = await self._language(incoming)
+        if pending.answer is None:
+            await self._turn(incoming, pending.content, language, pending.message_ids)
+            return
+        async with self._streaming_reply(incoming, pending.message_ids) as reply:
+            await TranslatedSink(reply, language.text, empty_answer=EMPTY_ANSWER).final(
+                pending.answer
+            )
+        self._stats.count("redelivered")
+
+    def _streaming_reply(
+        self, incoming: Incoming, shown_ids: tuple[int, ...] = ()
+    ) -> AbstractAsyncContextManager[StreamingReply]:
         assert incoming.chat_id is not None
         settings = self._settings.telegram
-        async with open_streaming_reply(
+        notes = _MemoryNotes(
+            self.context.ref(self._names[0]), incoming.conversation, incoming.update_id
+        )
+        return open_streaming_reply(
             self._api_or_fail(),
             incoming.chat_id,
             reply_to=incoming.message_id if incoming.is_group else None,
             limit=settings.max_message_length,
             edit_interval=settings.edit_interval,
-        ) as reply:
+            notes=notes,
+            shown_ids=shown_ids,
+        )
+
+    async def _turn(
+        self,
+        incoming: Incoming,
+        text: str,
+        language: ChatLanguage,
+        shown_ids: tuple[int, ...] = (),
+    ) -> None:
+        """One conversation turn, streamed into the chat; held while memory cannot record.
+
+        A held turn blocks its chat (later messages wait behind it, in order) and
+        its update stays unconfirmed; no answer is generated for a question that
+        is not recorded. The retry goes on in the messages already shown.
+        """
+        while (held := await self._try_turn(incoming, text, language, shown_ids)) is not None:
+            shown_ids = held
+            self._held.add(incoming.update_id)
+            await self._tell_cannot_save(incoming, language)
+            if self._polling.cancel_called:
+                return  # stopping: held, never confirmed, it comes back at the next start
+            await trio.sleep(HOLD_RETRY)
+        self._held.discard(incoming.update_id)
+
+    async def _tell_cannot_save(self, incoming: Incoming, language: ChatLanguage) -> None:
+        assert incoming.chat_id is not None
+        if incoming.chat_id in self._told_cannot_save:
+            return
+        self._told_cannot_save.add(incoming.chat_id)
+        self._stats.count("held")
+        try:
+            await self._reply(incoming, cannot_save_text(language.text))
+        except TelegramError as error:
+            log.warning("telegram.reply.failed", extra={"fields": {"error": str(error)}})
+
+    async def _try_turn(
+        self, incoming: Incoming, text: str, language: ChatLanguage, shown_ids: tuple[int, ...]
+    ) -> tuple[int, ...] | None:
+        """None when the turn is over; the messages shown so far when memory could not record."""
+        async with self._streaming_reply(incoming, shown_ids) as reply:
             sink = TranslatedSink(reply, language.text, empty_answer=EMPTY_ANSWER)
             try:
                 outcome = await run_turn(
@@ -297,18 +406,23 @@ class TelegramActor(Actor[TelegramMessage]):
                     sink,
                     update_id=incoming.update_id,
                     on_recorded=partial(self._tracker.settle, incoming.update_id),
+                    track_delivery=True,
                 )
+            except PersistenceError:
+                return tuple(sent.message_id for sent in reply.shown)
             except (MemoryStoreError, ActorError) as error:
                 log.error("telegram.turn.failed", extra={"fields": {"error": str(error)}})
                 self._stats.count("error")
                 await sink.failed(TROUBLE)
-                return
+                return None
+        self._told_cannot_save.clear()  # memory records again: a new outage is told anew
         self._stats.count(outcome.status)
         timings = reply.timings
         self._stats.timing(
             None if timings.first_visible is None else timings.first_visible - timings.started,
             None if timings.completed is None else timings.completed - timings.started,
         )
+        return None
 
     def _refs(self, language: ChatLanguage) -> TurnRefs:
         memory, llm, voice = self._names
@@ -318,6 +432,7 @@ class TelegramActor(Actor[TelegramMessage]):
             voice=self.context.ref(voice) if voice is not None else None,
             context_messages=self._settings.llm.context_messages,
             voice_language=language.voice,
+            language=language.text,
             system_prompt=persona_prompt(self._settings.llm.system_prompt, language.text),
         )
 
@@ -340,4 +455,4 @@ def _resumed_job(turn: PendingTurn) -> _Job | None:
         return None  # another channel's conversation ("web:...")
     chat_type = "group" if chat_id < 0 else "private"
     incoming = Incoming(turn.update_id, chat_id, chat_type, text=turn.content)
-    return _Job(incoming, resumed=True)
+    return _Job(incoming, turn)

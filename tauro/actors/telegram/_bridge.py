@@ -40,12 +40,13 @@ from tauro.actors.telegram._groups import unwrapped_errors
 from tauro.actors.telegram._incoming import BotIdentity, Incoming, from_update
 from tauro.actors.telegram._limits import RetryAdvice, RetryPolicy, SendLimiter, retrying
 from tauro.actors.telegram._markdown import TelegramPiece
-from tauro.actors.telegram._redact import redact_text, redacting_logs
+from tauro.actors.telegram._redact import redacting_logs
 from tauro.actors.telegram._request import TrioHTTPXRequest
 from tauro.actors.telegram._streaming import Sent, Text
 from tauro.actors.voice import VoiceNote
 from tauro.config import TelegramSettings
 from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
+from tauro.logs import redact
 
 log = logging.getLogger("tauro.telegram")
 
@@ -87,7 +88,7 @@ def classify(error: Exception) -> RetryAdvice | None:
 
 def translate(error: tg.TelegramError, method: str, token: str) -> TelegramError:
     """The ``tauro.errors`` equivalent, naming the setting to check; never the token."""
-    detail = redact_text(str(error), (token,))
+    detail = redact(str(error), (token,))
     if isinstance(error, tg.InvalidToken):
         return InvalidTokenError(
             f"Telegram refused the bot token ({detail}): check TELEGRAM_BOT_TOKEN, "
@@ -157,7 +158,7 @@ class BotApi:
         advice = classify(error)
         if advice is not None:
             self._counts["retries"] += 1
-            advice = RetryAdvice(redact_text(advice.reason, (self._bot.token,)), advice.wait)
+            advice = RetryAdvice(redact(advice.reason, (self._bot.token,)), advice.wait)
         return advice
 
     # Receiving ----------------------------------------------------------------

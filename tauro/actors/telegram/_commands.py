@@ -164,7 +164,8 @@ async def _llm_lines(ctx: CommandContext) -> list[str]:
     return [
         f"LLM: {stats.model} at {stats.base_url} ({stats.provider})",
         f"Answers: {stats.completed} complete, {stats.cut} cut, {stats.failed} failed; "
-        f"{stats.in_flight}/{stats.max_parallel} generating, {stats.queued} waiting",
+        f"{stats.in_flight}/{stats.max_parallel} generating ({stats.max_parallel_source}), "
+        f"{stats.queued} waiting",
         f"Time to first token: p50 {stats.time_to_first_token.p50:.2f} s, "
         f"p99 {stats.time_to_first_token.p99:.2f} s",
     ]
@@ -213,7 +214,7 @@ def _sentence(text: str) -> str:
 
 
 async def _show_models(ctx: CommandContext) -> str:
-    current = await ctx.llm.ask(GetModel())
+    current = await _current_model(ctx)
     shown = t(ctx.language, "Model: {model}", model=current)
     try:
         installed = await ctx.llm.ask(ListModels())
@@ -226,6 +227,21 @@ async def _show_models(ctx: CommandContext) -> str:
         )
     names = ", ".join(installed) if installed else t(ctx.language, "none")
     return shown + "\n" + t(ctx.language, "Installed: {models}", models=names)
+
+
+async def _current_model(ctx: CommandContext) -> str:
+    """The configured model, and the one that really answers when the server says so."""
+    current = str(await ctx.llm.ask(GetModel()))
+    stats = await ctx.llm.ask(GetLLMStats())
+    answered_by = stats.answered_by if isinstance(stats, LLMStatistics) else None
+    if answered_by and answered_by != current:
+        return t(
+            ctx.language,
+            "{model} (the server answers with {served})",
+            model=current,
+            served=answered_by,
+        )
+    return current
 
 
 async def _lang(command: Command, incoming: Incoming, ctx: CommandContext) -> str:

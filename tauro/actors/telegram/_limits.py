@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -26,6 +25,7 @@ from typing import TypeVar
 import trio
 
 from tauro.config import TelegramSettings
+from tauro.runtime import Backoff
 
 log = logging.getLogger("tauro.telegram")
 
@@ -139,19 +139,17 @@ class SendLimiter:
         (self.global_limit if chat_id is None else self.chat(chat_id)).pause(seconds)
 
 
+# Before the n-th retry (from 0) of a transient error: 0.5 * 2**n seconds, at
+# most 30, jittered down to half so that many chats do not retry in step.
+TRANSIENT_BACKOFF = Backoff(initial=0.5, maximum=30.0, jitter=0.5)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
     """How often and how patiently a failed Bot API call is retried."""
 
     max_retries: int = 5
-    backoff_initial: float = 0.5  # seconds before the first retry of a transient error
-    backoff_max: float = 30.0  # seconds
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter, so many chats do not retry in step."""
-        ceiling = min(self.backoff_max, self.backoff_initial * 2.0**attempt)
-        jitter: float = random.uniform(0.5, 1.0)
-        return ceiling * jitter
+    backoff: Backoff = TRANSIENT_BACKOFF
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,7 @@ async def retrying(
             advice = classify(error)
             if advice is None or attempt >= policy.max_retries:
                 raise
-            wait = policy.backoff(attempt) if advice.wait is None else advice.wait
+            wait = policy.backoff.delay(attempt) if advice.wait is None else advice.wait
             if advice.wait is not None and on_flood is not None:
                 on_flood(advice.wait)
             _log_retry(method, attempt, wait, advice.reason)

@@ -19,12 +19,15 @@ import trio
 
 from tauro.actors.telegram._incoming import Incoming
 from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
+from tauro.runtime import Backoff
 
 log = logging.getLogger("tauro.telegram")
 
 STALLED_POLL_INTERVAL = 1.0  # seconds between polls while only old updates come back
 CONFIRM_TIMEOUT = 2.0  # seconds the last confirmation when polling ends may take
-ERROR_BACKOFF_MAX = 60.0  # seconds between polls while Telegram keeps failing
+# Between polls while Telegram keeps failing: 2 s after the first failure in a
+# row, doubled after each further one, at most 60 s.
+ERROR_BACKOFF = Backoff(initial=2.0, maximum=60.0)
 
 
 class UpdateTracker:
@@ -148,7 +151,7 @@ async def confirm_settled(source: UpdateSource, tracker: UpdateTracker) -> None:
 
 
 async def _pause_after_failure(failures: int, error: TelegramError) -> None:
-    pause = min(ERROR_BACKOFF_MAX, 2.0 ** min(failures, 10))
+    pause = ERROR_BACKOFF.delay(failures - 1)
     fields = {"error": str(error), "failures": failures, "pause_s": pause}
     log.warning("telegram.polling.failed", extra={"fields": fields})
     await trio.sleep(pause)

@@ -4,7 +4,8 @@ The token is part of every Bot API URL (``.../bot<TOKEN>/sendMessage``), and
 the libraries underneath log URLs: httpx logs each request at INFO,
 python-telegram-bot logs its base URL at DEBUG, and a traceback may quote a
 URL. A filter on those loggers, and on the root handlers present when the
-bridge opens, rewrites such records before any handler formats them.
+bridge opens, rewrites such records before any handler formats them (with
+`tauro.logs.Redactor`, the same redaction every formatted log line goes through).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tauro.logs import Redactor
 
 # Loggers of the libraries under the bridge (a logger's filters do not see
 # records of its children, so each one is named).
@@ -30,35 +33,23 @@ LIBRARY_LOGGERS = (
 )
 
 
-def redact_text(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret (and a token's part after the colon) replaced."""
-    for secret in secrets:
-        if not secret:
-            continue  # replacing "" would put the marker between every character
-        text = text.replace(secret, "<redacted>")
-        tail = secret.partition(":")[2]
-        if len(tail) >= 8:
-            text = text.replace(tail, "<redacted>")
-    return text
-
-
 class RedactingFilter(logging.Filter):
     """Rewrites a record's message and traceback when they contain a secret."""
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if s)
+        self._redact = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact_text(message, self._secrets)
+        clean = self._redact(message)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[0] is not None:
             text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text, record.exc_info = redact_text(text, self._secrets), None
+            record.exc_text, record.exc_info = self._redact(text), None
         elif record.exc_text:
-            record.exc_text = redact_text(record.exc_text, self._secrets)
+            record.exc_text = self._redact(record.exc_text)
         return True
 
 

@@ -26,6 +26,7 @@ class TelegramStatistics:
     chats_in_flight: int
     queued: int
     unsettled: int  # received and not yet confirmable to Telegram
+    held: int = 0  # updates held, unconfirmed, while memory cannot record them
     api_calls: int
     api_retries: int
     api_floods: int  # 429s received

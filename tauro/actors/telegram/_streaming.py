@@ -14,6 +14,12 @@ repeats what is shown.
 Voice comes after the text: from ``voice_pending`` until the note is sent
 (or fails) the chat shows "recording a voice message", renewed like
 "typing"; a note that could not be made gets a short line in the chat.
+
+Delivery across crashes: every message id Telegram returns goes at once to
+``ShownNotes`` (memory records it), with a note just before each new send
+and one when the complete text is shown. A reply resumed after a restart
+starts from the messages recorded for it (``shown_ids``) and edits them
+instead of sending new ones.
 """
 
 from __future__ import annotations
@@ -87,6 +93,19 @@ class ChatApi(Protocol):
         """Upload a voice note."""
 
 
+class ShownNotes(Protocol):
+    """Where a reply reports the messages carrying it (the Telegram actor: memory)."""
+
+    async def sending(self, shown: tuple[int, ...]) -> None:
+        """A new message is about to be sent (returns once that is noted)."""
+
+    async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
+        """These messages carry the answer; ``delivered``: all of it is shown."""
+
+
+UNKNOWN_TEXT = ""  # a message recorded before a restart: its text is not known
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReplyTimings:
     """When the user saw what (trio clock); for statistics and the benchmark."""
@@ -107,13 +126,17 @@ class StreamingReply:
         reply_to: int | None,
         limit: int,
         edit_interval: float,
+        notes: ShownNotes | None = None,
+        shown_ids: tuple[int, ...] = (),
     ) -> None:
         self._api = api
         self._chat_id = chat_id
         self._reply_to = reply_to
         self._limit = limit
         self._edit_interval = edit_interval
-        self._shown: list[Sent] = []
+        self._notes = notes
+        unknown = plain_piece(UNKNOWN_TEXT)
+        self._shown = [Sent(message_id, unknown, False) for message_id in shown_ids]
         self._latest = ""
         self._final: str | None = None
         self._changed = trio.Event()
@@ -238,6 +261,11 @@ class StreamingReply:
         async with self._lock:
             await self._converge(self._pieces(text, streaming=False), final=True)
         self._completed = trio.current_time()
+        if self._notes is not None:
+            await self._notes.shown(self._shown_ids(), delivered=True)
+
+    def _shown_ids(self) -> tuple[int, ...]:
+        return tuple(sent.message_id for sent in self._shown)
 
     def _pieces(self, text: str, *, streaming: bool) -> list[TelegramPiece]:
         if text == PLACEHOLDER:
@@ -270,8 +298,12 @@ class StreamingReply:
 
     async def _send(self, text: Text) -> None:
         reply_to = self._reply_to if not self._shown else None
+        if self._notes is not None:
+            await self._notes.sending(self._shown_ids())
         sent = await self._api.send_text(self._chat_id, text, reply_to=reply_to)
         self._shown.append(sent)
+        if self._notes is not None:
+            await self._notes.shown(self._shown_ids(), delivered=False)
         if self._first_visible is None and sent.text != PLACEHOLDER:
             self._first_visible = trio.current_time()
 
@@ -279,16 +311,40 @@ class StreamingReply:
         shown = self._shown[index]
         if shown.piece == piece:
             return  # never an unchanged edit
-        sent = await self._api.edit_text(self._chat_id, shown.message_id, piece, optional=optional)
+        try:
+            sent = await self._api.edit_text(
+                self._chat_id, shown.message_id, piece, optional=optional
+            )
+        except TelegramError as error:
+            if shown.text != UNKNOWN_TEXT or "not found" not in str(error).lower():
+                raise
+            sent = await self._replace_gone(index, piece)
         if sent is not None:
             self._shown[index] = sent
             if self._first_visible is None and piece.text != PLACEHOLDER:
                 self._first_visible = trio.current_time()
 
+    async def _replace_gone(self, index: int, piece: TelegramPiece) -> Sent:
+        """A message recorded before a restart is gone (deleted in the chat): send anew."""
+        if self._notes is not None:
+            await self._notes.sending(self._shown_ids())
+        sent = await self._api.send_text(self._chat_id, piece, reply_to=None)
+        self._shown[index] = sent
+        if self._notes is not None:
+            await self._notes.shown(self._shown_ids(), delivered=False)
+        return sent
+
 
 @asynccontextmanager
 async def open_streaming_reply(
-    api: ChatApi, chat_id: int, *, reply_to: int | None, limit: int, edit_interval: float
+    api: ChatApi,
+    chat_id: int,
+    *,
+    reply_to: int | None,
+    limit: int,
+    edit_interval: float,
+    notes: ShownNotes | None = None,
+    shown_ids: tuple[int, ...] = (),
 ) -> AsyncIterator[StreamingReply]:
     """A reply whose background tasks (typing, edits, recording) live as long as the block.
 
@@ -296,7 +352,13 @@ async def open_streaming_reply(
     exception group, so callers can catch ``TelegramError`` and the like.
     """
     reply = StreamingReply(
-        api, chat_id, reply_to=reply_to, limit=limit, edit_interval=edit_interval
+        api,
+        chat_id,
+        reply_to=reply_to,
+        limit=limit,
+        edit_interval=edit_interval,
+        notes=notes,
+        shown_ids=shown_ids,
     )
     with unwrapped_errors():
         async with trio.open_nursery() as nursery:

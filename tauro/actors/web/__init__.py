@@ -6,6 +6,7 @@ Layers, each importing only those above it:
 - ``_auth``     the one secret, the signed per-browser sessions, ended sessions;
 - ``_throttle`` the per-client backoff after wrong secrets;
 - ``_status``   one status snapshot, as JSON and Prometheus text;
+- ``_history``  the last hour, a sample a minute, for the status page's charts;
 - ``_backend``  the narrow interface to the rest of the bot (:class:`ChatBackend`);
 - ``_chat``     turns that outlive their request, voice clips;
 - ``_static``   the PWA's files, with no way out of the app folder;
@@ -48,6 +49,8 @@ from tauro.actors.web._events import OpenStreams as OpenStreams
 from tauro.actors.web._events import Rendered as Rendered
 from tauro.actors.web._events import TurnEvents as TurnEvents
 from tauro.actors.web._events import VoiceReady as VoiceReady
+from tauro.actors.web._history import MetricsHistory as MetricsHistory
+from tauro.actors.web._history import MinuteSample as MinuteSample
 from tauro.actors.web._server import serve_app as serve_app
 from tauro.actors.web._sink import WebSink as WebSink
 from tauro.actors.web._static import StaticFiles as StaticFiles

@@ -34,10 +34,11 @@ from tauro.actors.web._auth import (
 from tauro.actors.web._backend_actors import ActorBackend
 from tauro.actors.web._chat import TurnRunner, VoiceClips, WebCounters, make_clip_parent
 from tauro.actors.web._events import OpenStreams
+from tauro.actors.web._history import MetricsHistory, sample_every_minute
 from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
 from tauro.config import Settings
-from tauro.errors import UnsafePathError
+from tauro.errors import TauroError, UnsafePathError
 from tauro.runtime import Actor, ActorSpec, Restart, SystemStatistics
 
 __all__ = ["PWA_ROOT", "WEB_ACTOR", "GetWebAddress", "WebActor", "WebMessage", "web_actor_spec"]
@@ -70,8 +71,10 @@ class WebActor(Actor[WebMessage]):
         statistics: Callable[[], SystemStatistics | None] = lambda: None,
         pwa_root: Path = PWA_ROOT,
         grace: float | None = None,
+        history: MetricsHistory | None = None,
     ) -> None:
         self._settings = settings
+        self._history = history if history is not None else MetricsHistory()
         self._statistics = statistics
         self._pwa_root = pwa_root
         # Leave the runtime's stop deadline a margin for on_stop.
@@ -96,6 +99,8 @@ class WebActor(Actor[WebMessage]):
         assert isinstance(url, str)
         self._url = url
         self.context.start_soon(self._watch_stop)
+        self.context.start_soon(self._resume_pending, state)
+        self.context.start_soon(sample_every_minute, self._history, state.backend.status)
         _log_address(url, token.value if token.generated else None, token.path)
 
     def _state(self, auth: WebAuth, limiter: trio.CapacityLimiter, clip_parent: Path) -> WebState:
@@ -122,6 +127,7 @@ class WebActor(Actor[WebMessage]):
             counters=counters,
             max_body=self._settings.web.max_body_bytes,
             default_language=self._settings.language.default,
+            history=self._history,
         )
 
     async def _serve(self, state: WebState, *, task_status: trio.TaskStatus[str]) -> None:
@@ -140,6 +146,21 @@ class WebActor(Actor[WebMessage]):
             async with trio.open_nursery() as nursery:
                 task_status.started(await nursery.start(serve))
         log.info("web.stopped")
+
+    async def _resume_pending(self, state: WebState) -> None:
+        """Answer the web questions a crash left unanswered (they show in history)."""
+        try:
+            pending = await state.backend.pending_turns()
+        except TauroError as error:
+            log.warning("web.pending.unavailable", extra={"fields": {"error": str(error)}})
+            return
+        by_conversation: dict[str, list[tuple[int, str]]] = {}
+        for conversation, turn_id, text in pending:
+            by_conversation.setdefault(conversation, []).append((turn_id, text))
+        if by_conversation:
+            log.info("web.pending.resumed", extra={"fields": {"turns": len(pending)}})
+            # Their readers' languages were not stored: BOT_LANGUAGE, as for a new reader.
+            state.runner.resume(by_conversation, language=state.default_language)
 
     async def _watch_stop(self) -> None:
         try:
@@ -202,6 +223,7 @@ def web_actor_spec(
     *,
     statistics: Callable[[], SystemStatistics | None] = lambda: None,
     pwa_root: Path = PWA_ROOT,
+    history: MetricsHistory | None = None,
 ) -> ActorSpec:
     """The web actor's spec; start it after memory, LLM and voice so it stops first.
 
@@ -209,9 +231,10 @@ def web_actor_spec(
     ``on_stop``; an answer still streaming then gets a "shutting down" event.
     """
     stop = settings.runtime.stop_timeout
+    kept = history if history is not None else MetricsHistory()  # outlives restarts
     return ActorSpec(
         name=WEB_ACTOR,
-        factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root),
+        factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root, history=kept),
         restart=Restart.PERMANENT,
         fatal_errors=(UnsafePathError,),
         mailbox_size=settings.runtime.mailbox_size,

@@ -17,6 +17,9 @@ Routes (every error is JSON ``{"error": reason}``)::
     POST /api/voice   {"enabled": bool}      voice answers on/off
     GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
+    GET  /api/status/history                 the last hour a minute at a time (cookie or Bearer)
+    GET  /healthz                            {"status": "ok"} 200 when every actor runs,
+                                             {"status": "unavailable"} 503 otherwise (public)
 
 The secret is read only from a JSON body, never from a query string: a
 ``GET /login?token=...`` is just the login page.
@@ -55,6 +58,7 @@ from tauro.actors.web._chat import (
     WebCounters,
 )
 from tauro.actors.web._events import OpenStreams, sse_frames
+from tauro.actors.web._history import MetricsHistory
 from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
@@ -86,6 +90,7 @@ class WebState:
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     default_language: str = "it"  # BOT_LANGUAGE: for a browser that asks for none we have
+    history: MetricsHistory = field(default_factory=MetricsHistory)
 
 
 def build_app(state: WebState) -> Starlette:
@@ -100,8 +105,10 @@ def build_app(state: WebState) -> Starlette:
         Route("/api/voice", api.voice, methods=["POST"]),
         Route("/api/voice/{clip}", api.voice_clip, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
+        Route("/api/status/history", api.status_history, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),
         Route("/i18n/{name}.json", api.catalog, methods=["GET", "HEAD"]),
+        Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/{path:path}", api.static_file, methods=["GET", "HEAD"]),
     ]
@@ -291,6 +298,10 @@ class _Api:
         report = await self._s.backend.status()
         return JSONResponse(status_json(report), headers=_NO_STORE)
 
+    async def status_history(self, request: Request) -> Response:
+        self._operator(request)
+        return JSONResponse(self._s.history.as_json(), headers=_NO_STORE)
+
     async def metrics(self, request: Request) -> Response:
         self._operator(request)
         report = await self._s.backend.status()
@@ -321,6 +332,12 @@ class _Api:
             return Response(status_code=304, headers=headers)
         content = b"" if request.method == "HEAD" else body
         return Response(content, media_type="application/json", headers=headers)
+
+    async def healthz(self, request: Request) -> Response:
+        """For load balancers and container checks: up or not, and nothing else."""
+        if self._s.backend.healthy():
+            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
+        return JSONResponse({"status": "unavailable"}, status_code=503, headers=_NO_STORE)
 
     # -- files -----------------------------------------------------------------------------
     async def not_found(self, request: Request) -> Response:

@@ -31,14 +31,24 @@ class ChatBackend(Protocol):
         """Whether voice answers can be made at all (TTS enabled, voice actor present)."""
 
     async def run_turn(
-        self, conversation: str, text: str, events: TurnEvents, *, language: str = "en"
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        *,
+        language: str = "en",
+        turn_id: int | None = None,
     ) -> None:
         """Answer ``text``, emitting deltas, maybe a voice clip, then Done or Failed.
 
         ``language`` is the reader's (a catalog language): notices are written in it.
 
         Must not raise for an LLM failure: that is a Failed event the user sees.
+        ``turn_id`` finishes a recorded turn (``pending_turns``) instead of a new one.
         """
+
+    async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
+        """Web questions recorded but never answered (a crash): conversation, id, text."""
 
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]: ...
 
@@ -49,3 +59,6 @@ class ChatBackend(Protocol):
     async def set_voice(self, conversation: str, enabled: bool) -> None: ...
 
     async def status(self) -> StatusReport: ...
+
+    def healthy(self) -> bool:
+        """Whether every actor of the bot is running (for /healthz: cheap, asks no one)."""

@@ -8,6 +8,7 @@ and the status report gathered from every actor at once).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from tauro.actors.memory import (
     GetContext,
     GetPreferences,
     GetStats,
+    PendingTurns,
     SetPreference,
     StoredMessage,
 )
@@ -36,15 +38,20 @@ from tauro.actors.web._status import (
 )
 from tauro.config import Settings
 from tauro.conversation import Asker, TranslatedSink, TurnRefs, persona_prompt, run_turn
-from tauro.errors import TauroError
+from tauro.errors import PersistenceError, TauroError
 from tauro.i18n import N_, t
-from tauro.runtime import SystemStatistics
+from tauro.runtime import SystemStatistics, all_running
 
 __all__ = ["ActorBackend"]
 
 log = logging.getLogger("tauro.web")
 
 STATUS_ASK_TIMEOUT = 2.0  # seconds: a status page must not hang on one busy actor
+WEB_CONVERSATION_PREFIX = "web:"
+CANNOT_SAVE = N_(
+    "The bot cannot save messages right now, so it did not answer. "
+    "Your question is still in the box: send it again in a moment."
+)
 _STORE_FAILED = N_("Your message could not be stored right now; please try again in a moment.")
 
 
@@ -86,7 +93,13 @@ class ActorBackend:
         return self._settings.voice.enabled and self._ref("voice") is not None
 
     async def run_turn(
-        self, conversation: str, text: str, events: TurnEvents, *, language: str = "en"
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        *,
+        language: str = "en",
+        turn_id: int | None = None,
     ) -> None:
         llm = WatchedLLM(self._ref("llm") or _Missing("llm"))
         refs = TurnRefs(
@@ -95,16 +108,32 @@ class ActorBackend:
             voice=self._ref("voice") if self.voice_available else None,
             context_messages=self._settings.llm.context_messages,
             voice_language=self._settings.voice.language or language,
+            language=language,
             system_prompt=persona_prompt(self._settings.llm.system_prompt, language),
         )
         sink = WebSink(
             events, conversation=conversation, llm=llm, clips=self._clips, limiter=self._limiter
         )
+        # The turn id makes the question a pending turn until its answer is
+        # stored, so an answer cut off by a crash is written at the next start.
+        turn_id = turn_id if turn_id is not None else new_turn_id()
         try:
-            await run_turn(refs, conversation, text, TranslatedSink(sink, language))
+            await run_turn(
+                refs, conversation, text, TranslatedSink(sink, language), update_id=turn_id
+            )
+        except PersistenceError:  # disk full, I/O error, read-only: nothing was answered
+            events.emit(Failed("memory_unwritable", t(language, CANNOT_SAVE)))
         except TauroError as error:  # memory refused or an actor is restarting
             log.warning("web.turn.failed", extra={"fields": {"error": type(error).__name__}})
             events.emit(Failed("internal", t(language, _STORE_FAILED)))
+
+    async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
+        pending = await self._memory().ask(PendingTurns())
+        return [
+            (turn.conversation, turn.update_id, turn.content)
+            for turn in pending
+            if turn.conversation.startswith(WEB_CONVERSATION_PREFIX) and turn.answer is None
+        ]
 
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]:
         stored = await self._memory().ask(GetContext(conversation, limit))
@@ -138,6 +167,10 @@ class ActorBackend:
             web=self._counters.snapshot(self._streams),
         )
 
+    def healthy(self) -> bool:
+        statistics = self._statistics()
+        return statistics is not None and all_running(statistics)
+
     async def _ask_for_status(self, name: str, message: object, into: dict[str, object]) -> None:
         ref = self._ref(name)
         if ref is None:
@@ -149,6 +182,12 @@ class ActorBackend:
                 "web.status.unavailable",
                 extra={"fields": {"actor": name, "error": type(error).__name__}},
             )
+
+
+def new_turn_id() -> int:
+    """A web question's id in memory (its ``update_id``): random, so ids never
+    collide across restarts or clock changes; order is kept by memory, not ids."""
+    return secrets.randbits(62)
 
 
 class _Missing:
@@ -181,6 +220,7 @@ def _latency(stats: object) -> LatencySummary:
         first_token=_percentiles(stats.time_to_first_token),
         total=_percentiles(stats.total),
         counters=numeric_fields(stats),
+        histograms=stats.histograms,
     )
 
 

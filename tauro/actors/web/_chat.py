@@ -134,9 +134,50 @@ class TurnRunner:
         self._nursery.start_soon(self._turn, conversation, text, events, language)
         return receive
 
-    async def _turn(self, conversation: str, text: str, events: TurnEvents, language: str) -> None:
+    def resume(
+        self, conversations: dict[str, list[tuple[int, str]]], *, language: str = "en"
+    ) -> None:
+        """Finish turns a crash cut off, each conversation's in order, nobody listening.
+
+        They run like any turn (a stop drains them); their answers are stored,
+        so the page's history shows them. A question posted meanwhile in such a
+        conversation gets the usual 409. ``language`` is the persona's and the
+        notices' language (the original readers' are not stored).
+        """
+        if self._nursery is None or self._closed:
+            return  # stopping: they stay pending for the next start
+        for conversation, turns in conversations.items():
+            self._nursery.start_soon(self._resume_conversation, conversation, turns, language)
+
+    async def _resume_conversation(
+        self, conversation: str, turns: list[tuple[int, str]], language: str
+    ) -> None:
+        for turn_id, text in turns:
+            while conversation in self._busy:  # a question was posted first: after it
+                await self._idle.wait()  # (replaced by a fresh event while any turn runs)
+            events, receive = open_turn_events()
+            receive.close()
+            if not self._busy:
+                self._idle = trio.Event()
+            self._busy.add(conversation)
+            self._streams.add(events)
+            await self._turn(conversation, text, events, language, turn_id)
+
+    async def _turn(
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        language: str,
+        turn_id: int | None = None,
+    ) -> None:
         try:
-            await self._backend.run_turn(conversation, text, events, language=language)
+            if turn_id is None:
+                await self._backend.run_turn(conversation, text, events, language=language)
+            else:
+                await self._backend.run_turn(
+                    conversation, text, events, language=language, turn_id=turn_id
+                )
         except Exception:
             log.exception("web.turn.crashed", extra={"fields": {"conversation": conversation}})
             events.emit(Failed("internal", t(language, _CRASHED)))

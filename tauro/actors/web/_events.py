@@ -35,7 +35,9 @@ __all__ = [
     "sse_frames",
 ]
 
-FailureKind = Literal["llm_unreachable", "llm_timeout", "llm_error", "internal", "shutdown"]
+FailureKind = Literal[
+    "llm_unreachable", "llm_timeout", "llm_error", "internal", "shutdown", "memory_unwritable"
+]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
+from tauro.actors.llm import LatencyHistogram
+
 __all__ = [
-    "QUANTILES",
     "ActorStatus",
     "LatencySummary",
     "StatusReport",
@@ -28,7 +34,6 @@ __all__ = [
 ]
 
 Scalar = int | float | str | None
-QUANTILES = {"p50": "0.5", "p95": "0.95", "p99": "0.99"}  # label -> Prometheus quantile
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,16 @@ class ActorStatus:
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """The LLM's recent latencies (seconds, keys p50/p95/p99/max) and counters."""
+    """The LLM's recent latencies (seconds, keys p50/p95/p99/max) and counters.
+
+    ``histograms`` (cumulative since start, per provider and model) are what
+    /metrics exposes; the percentiles are for people reading /api/status.
+    """
 
     first_token: Mapping[str, float] = field(default_factory=dict)
     total: Mapping[str, float] = field(default_factory=dict)
     counters: Mapping[str, Scalar] = field(default_factory=dict)
+    histograms: tuple[LatencyHistogram, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,13 @@ def numeric_fields(stats: object) -> dict[str, Scalar]:
 
 
 def status_json(report: StatusReport) -> dict[str, object]:
-    return dataclasses.asdict(report)
+    """The report as JSON; the latency histograms are for /metrics only (their last
+    bucket is +Inf, which JSON cannot carry)."""
+    data = dataclasses.asdict(report)
+    llm = data["llm"]
+    assert isinstance(llm, dict)
+    llm.pop("histograms", None)
+    return data
 
 
 # Fields of other actors' statistics that only ever grow (Prometheus counters).
@@ -127,18 +143,29 @@ def _actor_metrics(actors: Sequence[ActorStatus]) -> Iterator[Metric]:
     yield from (state, restarts, depth, handled)
 
 
+_HISTOGRAMS = {
+    "first_token": "Seconds from the LLM request to the first text of the answer.",
+    "generation": "Seconds from the LLM request to the end of a complete answer.",
+}
+
+
 def _latency_metrics(llm: LatencySummary) -> Iterator[Metric]:
-    for kind, values in (("first_token", llm.first_token), ("total", llm.total)):
-        family = GaugeMetricFamily(
-            f"tauro_llm_{kind}_latency_seconds",
-            f"LLM {kind.replace('_', ' ')} latency percentiles of recent answers.",
-            labels=["quantile"],
+    for kind, help_text in _HISTOGRAMS.items():
+        family = HistogramMetricFamily(
+            f"tauro_llm_{kind}_seconds", help_text, labels=["provider", "model"]
         )
-        for label, quantile in QUANTILES.items():
-            if label in values:
-                family.add_metric([quantile], values[label])
+        for histogram in llm.histograms:
+            if histogram.kind == kind:
+                buckets = [(_le(bound), count) for bound, count in histogram.buckets]
+                family.add_metric(
+                    [histogram.provider, histogram.model], buckets, sum_value=histogram.sum
+                )
         yield family
     yield from _section_metrics("llm", llm.counters)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
 
 
 def _section_metrics(section: str, values: Mapping[str, object]) -> Iterator[Metric]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import trio
 
+from tauro.runtime import Backoff
+
 __all__ = ["LoginThrottle"]
 
 
@@ -41,8 +43,7 @@ class LoginThrottle:
         max_clients: int = 10_000,
     ) -> None:
         self._free = free_failures
-        self._first = first_delay
-        self._max = max_delay
+        self._backoff = Backoff(initial=first_delay, maximum=max_delay)
         self._forget_after = forget_after
         self._max_clients = max_clients
         self._records: OrderedDict[str, _Record] = OrderedDict()
@@ -62,7 +63,7 @@ class LoginThrottle:
         record.failures += 1
         record.last_seen = now
         over = record.failures - self._free
-        delay = min(self._max, self._first * 2 ** (over - 1)) if over > 0 else 0.0
+        delay = self._backoff.delay(over - 1) if over > 0 else 0.0
         record.blocked_until = now + delay
         self._records[client] = record  # newest last
         while len(self._records) > self._max_clients:

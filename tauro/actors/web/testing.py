@@ -37,6 +37,7 @@ from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.voice import VoiceActor
 from tauro.actors.web._actor import PWA_ROOT, WEB_ACTOR, GetWebAddress, web_actor_spec
+from tauro.actors.web._history import MetricsHistory, MinuteSample
 from tauro.config import (
     LLMSettings,
     MemorySettings,
@@ -112,7 +113,11 @@ def web_bot_settings(
 
 @contextlib.asynccontextmanager
 async def open_web_bot(
-    settings: Settings, *, pwa_root: Path = PWA_ROOT, voice_dir: Path | None = None
+    settings: Settings,
+    *,
+    pwa_root: Path = PWA_ROOT,
+    voice_dir: Path | None = None,
+    history: MetricsHistory | None = None,
 ) -> AsyncIterator[WebBot]:
     """The production actors under one supervisor, web last (so it stops first)."""
     holder: list[ActorSystem] = []
@@ -126,7 +131,8 @@ async def open_web_bot(
         )
         children.append(voice)
     statistics = lambda: holder[0].statistics() if holder else None  # noqa: E731
-    children.append(web_actor_spec(settings, statistics=statistics, pwa_root=pwa_root))
+    web = web_actor_spec(settings, statistics=statistics, pwa_root=pwa_root, history=history)
+    children.append(web)
     async with open_actor_system(SupervisorSpec(name="root", children=tuple(children))) as system:
         holder.append(system)
         url = await system.ref(WEB_ACTOR).ask(GetWebAddress())
@@ -147,6 +153,7 @@ class BotThread:
     voice: bool = False
     llm_options: dict[str, Any] = field(default_factory=dict)
     llm_url: str | None = None  # instead of the emulator's (e.g. a closed port)
+    history: MetricsHistory | None = None  # the status page's last hour, e.g. prefilled
     url: str = ""
     bot: WebBot | None = None
     llm: LlmServerEmulator | None = None
@@ -178,7 +185,9 @@ class BotThread:
             self.llm = llm
             settings = web_bot_settings(self.root, self.llm_url or llm.url, voice=self.voice)
             voice_dir = self.root / "voice"
-            async with open_web_bot(settings, pwa_root=self.pwa_root, voice_dir=voice_dir) as bot:
+            async with open_web_bot(
+                settings, pwa_root=self.pwa_root, voice_dir=voice_dir, history=self.history
+            ) as bot:
                 self.bot, self.url = bot, bot.url
                 self._ready.put(None)
                 await self._stop.wait()
@@ -247,3 +256,20 @@ def wait_until(page: Page, expression: str, *, timeout: float = 15.0, every: flo
         if time.monotonic() > deadline:
             raise TimeoutError(f"still false after {timeout} s: {expression}")
         page.wait_for_timeout(every * 1000)
+
+
+def an_hour_of_samples(now: float) -> MetricsHistory:
+    """A believable last hour for the status page's charts (tests and screenshots)."""
+    history = MetricsHistory()
+    for minute in range(60):
+        busy = 4 + (minute * 7) % 11 + (12 if 35 <= minute <= 44 else 0)
+        history.add(
+            MinuteSample(
+                at=now - (59 - minute) * 60.0,
+                answers=busy if minute % 17 else 0,
+                first_token_ms=(180.0 + busy * 9 + (minute % 5) * 12) if minute % 17 else None,
+                errors=1 if minute in (12, 40, 41) else 0,
+                restarts=1 if minute == 41 else 0,
+            )
+        )
+    return history

@@ -84,7 +84,7 @@ async def test_streaming_deltas_in_order(provider: str) -> None:
 
 
 async def test_ollama_request_carries_the_options() -> None:
-    options = {"temperature": 0.1, "max_tokens": 64, "context_window": 1024}
+    options: dict[str, Any] = {"temperature": 0.1, "max_tokens": 64, "context_window": 1024}
     async with open_llm_server() as emulator, running_llm(emulator, **options) as llm:
         result = await (await stream_of(llm)).collect()
     assert result.complete

@@ -15,7 +15,7 @@ import trio.testing
 
 from tauro.actors.llm import AnswerStream, ChatEnd, ChatMessage, ChatRequest, Generate, LLMService
 from tauro.actors.llm._generation import Backoff
-from tauro.actors.llm._provider import DeltaSink
+from tauro.actors.llm._provider import DeltaSink, ServerInfo
 from tauro.actors.llm.testing import Reply, ScriptedLLMServer, ollama_lines
 from tauro.errors import (
     LLMError,
@@ -149,6 +149,12 @@ class DropsAfterOneToken:
     async def list_models(self) -> tuple[str, ...]:
         return ()
 
+    async def server_info(self) -> ServerInfo:
+        return ServerInfo()
+
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        return None
+
 
 async def test_never_retried_once_text_arrived(kit: Any) -> None:
     provider = DropsAfterOneToken()
@@ -255,6 +261,12 @@ class Burst:
 
     async def list_models(self) -> tuple[str, ...]:
         return ()
+
+    async def server_info(self) -> ServerInfo:
+        return ServerInfo()
+
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        return None
 
 
 async def test_a_burst_of_deltas_reaches_the_consumer_in_one_batch(

@@ -23,6 +23,7 @@ from tauro.actors.llm._http import (
 )
 from tauro.config import LLMSettings
 from tauro.errors import (
+    LLMCutError,
     LLMError,
     LLMResponseError,
     LLMTimeoutError,
@@ -75,8 +76,8 @@ def test_server_error_text(body: str, text: str) -> None:
         (httpx.ConnectError("refused", request=REQUEST), LLMUnreachableError),
         (httpx.ConnectTimeout("slow", request=REQUEST), LLMUnreachableError),
         (httpx.PoolTimeout("pool", request=REQUEST), LLMTimeoutError),
-        (httpx.RemoteProtocolError("closed", request=REQUEST), LLMResponseError),
-        (httpx.ReadError("reset", request=REQUEST), LLMResponseError),
+        (httpx.RemoteProtocolError("closed", request=REQUEST), LLMCutError),
+        (httpx.ReadError("reset", request=REQUEST), LLMCutError),
         (httpx.DecodingError("bad gzip", request=REQUEST), LLMResponseError),
     ],
 )

@@ -42,7 +42,8 @@ async def test_the_system_prompt_goes_first_unless_one_is_given(
     async with trio.open_nursery() as nursery:
         await service.generate(ASK, nursery.start_soon).collect()
         await service.generate(own, nursery.start_soon).collect()
-    first, second = (body["messages"] for body in server.chat_bodies)
+    messages: list[Any] = [body["messages"] for body in server.chat_bodies]
+    first, second = messages
     assert first == [
         {"role": "system", "content": "Sei TauroBot."},
         {"role": "user", "content": "ciao"},

@@ -25,6 +25,7 @@ from tauro.actors.memory import (
     GetStats,
     MemoryEngine,
     MemoryStatistics,
+    NoteShown,
     PendingTurn,
     PendingTurns,
     SetPreference,
@@ -33,6 +34,7 @@ from tauro.actors.memory import (
 )
 from tauro.actors.memory import _engine as engine_module
 from tauro.actors.memory._journal import list_segments
+from tauro.actors.memory._snapshot import write_snapshot
 from tauro.config import MemorySettings
 from tauro.errors import (
     CorruptMemoryFileError,
@@ -240,7 +242,7 @@ async def test_appends_go_on_while_a_snapshot_is_being_written(
     await memory.open()
     values(await memory.process([Append("1", "user", f"old {n}") for n in range(5)]))
     started, release = trio.Event(), threading.Event()
-    real_write = engine_module.write_snapshot
+    real_write = write_snapshot
 
     def slow_write(*args: Any, **kwargs: Any) -> Any:
         trio.from_thread.run_sync(started.set)
@@ -356,7 +358,7 @@ async def test_the_final_snapshot_gives_up_at_its_deadline_and_loses_nothing(
     await memory.open()
     values(await memory.process([Append("1", "user", "in the journal")]))
     release, finished = threading.Event(), threading.Event()
-    real_write = engine_module.write_snapshot
+    real_write = write_snapshot
 
     def stuck(*args: Any, **kwargs: Any) -> Any:
         release.wait(timeout=30)
@@ -524,3 +526,88 @@ async def test_a_restart_after_a_crash_replays_and_compacts(tmp_path: Path) -> N
     assert receipts == [AppendReceipt(3)]  # sequence numbers never go back
     await restarted.close()
     assert stored(restarted.path) == ["q", "more", "x"]
+
+
+# -- delivery: which messages carry an answer, and whether it was shown ---------------
+
+
+async def test_an_undelivered_answer_stays_pending_with_the_messages_that_show_it(
+    tmp_path: Path,
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, durability="none"))
+    await memory.open()
+    values(
+        await memory.process(
+            [
+                Append("7", "user", "q", update_id=10),
+                NoteShown("7", 10, (), sending=True),
+                NoteShown("7", 10, (501,)),
+                Append("7", "assistant", "a", reply_to=10, delivered=False),
+                NoteShown("7", 10, (501,), sending=True),
+                NoteShown("7", 10, (501, 502)),
+            ]
+        )
+    )
+    (pending,) = values(await memory.process([PendingTurns()]))
+    assert pending == (PendingTurn("7", 10, "q", "a", (501, 502)),)
+    die(memory)  # a crash: what the journal holds is what the next start knows
+    reopened = MemoryEngine(make_settings(tmp_path, durability="none"))
+    await reopened.open()
+    assert values(await reopened.process([PendingTurns()])) == [pending]
+    values(await reopened.process([NoteShown("7", 10, (501, 502), delivered=True)]))
+    assert values(await reopened.process([PendingTurns(), UpdateStatus("7", 10)])) == [
+        (),
+        "answered",
+    ]
+    await reopened.close()
+    stored = json.loads(make_settings(tmp_path).file.read_text())["conversations"]["7"]
+    assert stored[1] == {
+        "role": "assistant",
+        "content": "a",
+        "timestamp": stored[1]["timestamp"],
+        "reply_to": 10,
+        "delivered": True,
+        "message_ids": [501, 502],
+    }
+
+
+async def test_a_send_in_flight_at_a_crash_is_counted_as_a_possible_duplicate(
+    tmp_path: Path,
+) -> None:
+    memory = MemoryEngine(make_settings(tmp_path, durability="none"))
+    await memory.open()
+    changes: list[Append | NoteShown] = [
+        Append("7", "user", "q", update_id=10),
+        NoteShown("7", 10, (), sending=True),
+    ]
+    values(await memory.process(changes))
+    die(memory)
+    reopened = MemoryEngine(make_settings(tmp_path, durability="none"))
+    await reopened.open()
+    (pending,) = values(await reopened.process([PendingTurns()]))
+    assert pending == (PendingTurn("7", 10, "q", None, (), sending=True),)
+    assert stats(reopened).unconfirmed_sends == 1
+    await reopened.close()
+
+
+async def test_shown_notes_are_written_without_an_fsync_of_their_own(
+    engine: MemoryEngine,
+) -> None:
+    values(await engine.process([Append("7", "user", "q", update_id=10)]))
+    fsyncs = stats(engine).fsyncs
+    values(await engine.process([NoteShown("7", 10, (501,))]))
+    assert stats(engine).fsyncs == fsyncs
+    assert stats(engine).journal_appends == 2
+
+
+async def test_a_shown_note_that_cannot_be_written_is_no_error_for_its_sender(
+    engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    results = await engine.process([NoteShown("7", 10, (501,)), Append("7", "user", "q")])
+    assert results[0] == outcome.Value(None)
+    assert isinstance(results[1], outcome.Error)
+    assert stats(engine).errors == 1

@@ -34,7 +34,7 @@ def test_each_read_gets_its_answer(state: MemoryState) -> None:
     assert [m.content for m in answer(state, counters, GetContext("a", 2))] == ["m1", "m2"]  # type: ignore[attr-defined]
     preferences = answer(state, counters, GetPreferences("a"))
     assert preferences == {"lang": "en"}
-    preferences["lang"] = "it"  # type: ignore[index]
+    preferences["lang"] = "it"
     assert state.preferences["a"] == {"lang": "en"}  # a copy, not the state
     assert answer(state, counters, UpdateStatus("a", 1)) == "recorded"
     assert answer(state, counters, PendingTurns())[0] == PendingTurn("a", 0, "m0")  # type: ignore[index]

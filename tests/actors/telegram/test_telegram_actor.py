@@ -23,7 +23,7 @@ from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.voice import VoiceActor
-from tauro.app import saved_model
+from tauro.app import build_system_spec
 from tauro.config import (
     AccessSettings,
     LanguageSettings,
@@ -32,11 +32,18 @@ from tauro.config import (
     Settings,
     TelegramSettings,
     VoiceSettings,
+    WebSettings,
 )
 from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
-from tauro.testing import BotApiEmulator, open_botapi_emulator
-from tauro.testing._llm_server import LlmServerEmulator, open_llm_server
+from tauro.testing import (
+    BotApiEmulator,
+    LlmServerEmulator,
+    open_botapi_emulator,
+    open_llm_server,
+    wait_bot_idle,
+)
+from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
 
 BOT = "tauro_test_bot"
 
@@ -89,22 +96,14 @@ def make_settings(
         ),
         memory=MemorySettings(file=tmp_path / "memory" / "conversations.json", durability="none"),
         voice=VoiceSettings(enabled=False),
+        web=WebSettings(enabled=False),
     )
 
 
 def system_spec(settings: Settings, grace: float = 30.0) -> SupervisorSpec:
-    return SupervisorSpec(
-        name="root",
-        children=(
-            memory_actor_spec(settings.memory),
-            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm, saved_model=saved_model)),
-            ActorSpec(
-                name="telegram",
-                factory=lambda: TelegramActor(settings, voice=None),
-                grace_period=grace,
-            ),
-        ),
-    )
+    """The bot's own tree (memory, llm, telegram): what ``tauro run`` starts."""
+    runtime = dataclasses.replace(settings.runtime, grace_period=grace)
+    return build_system_spec(dataclasses.replace(settings, runtime=runtime))
 
 
 @asynccontextmanager
@@ -232,7 +231,7 @@ async def test_a_coding_answer_arrives_formatted_through_streamed_edits(tmp_path
         await bot.emu.wait_for(
             lambda: bool(bot.final_texts(42)) and "UTF-8" in bot.final_texts(42)[0], 30
         )
-        await trio.sleep(0.5)
+        await wait_bot_idle(bot.emu, bot.system)  # the last edit is in too
         (message,) = bot.emu.messages(42)
         assert message.edits >= 2  # it streamed: every version was accepted
         calls = bot.emu.calls_of("sendMessage") + bot.emu.calls_of("editMessageText")
@@ -259,7 +258,7 @@ async def test_a_code_block_over_4096_continues_as_code_in_the_next_message(
         bot.llm.script(answer)
         bot.emu.push_message(42, "codice lungo")
         await bot.emu.wait_for(lambda: "Fatto." in "".join(bot.final_texts(42)), 30)
-        await trio.sleep(0.5)
+        await wait_bot_idle(bot.emu, bot.system)  # the last edit is in too
         messages = [m for m in bot.emu.messages(42) if m.text != "…"]
         assert len(messages) >= 3
         for message in messages[1:]:
@@ -295,7 +294,7 @@ async def test_allowlist_refuses_once_and_nothing_reaches_the_llm(tmp_path: Path
             bot.emu.push_message(99, "let me in")
         bot.emu.push_message(42, "hi")
         await bot.expect(42, ["Echo: hi"])
-        await trio.sleep(0.3)
+        await wait_bot_idle(bot.emu, bot.system)
         texts = bot.final_texts(99)
         assert len(texts) == 1
         assert "private bot" in texts[0]
@@ -312,7 +311,7 @@ async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> No
             bot.emu.push_message(7, f"a{i}")
         await bot.expect(7, [f"Echo: a{i}" for i in range(5)])
         await bot.wait_texts(42, 3)
-        await trio.sleep(0.3)
+        await wait_bot_idle(bot.emu, bot.system)
         texts = bot.final_texts(42)
         assert texts[:2] == ["Echo: q0", "Echo: q1"]
         assert len(texts) == 3
@@ -369,8 +368,7 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
 
 async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) -> None:
     """Stop while answers are generated: they are completed; what waited comes back."""
-    server = {"first_token_latency": 2.0}
-    async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=2.0) as llm:
         settings = make_settings(tmp_path, emu, llm)
         async with open_actor_system(system_spec(settings)):
             for chat in (1, 2, 3):
@@ -384,9 +382,9 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
         ]
         assert len(llm.requests) == 3
         llm.set_latency(first_token=0.0)
-        async with open_actor_system(system_spec(settings)):
+        async with open_actor_system(system_spec(settings)) as system:
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)  # Telegram redelivered it
-            await trio.sleep(1.5)  # a second answer to anything would have come by now
+            await wait_bot_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: second 1"]
         assert [emu.texts(chat) for chat in (2, 3)] == [["Echo: question 2"], ["Echo: question 3"]]
 
@@ -394,8 +392,7 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
 async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
     """Stop with answers still generating at the grace deadline; the next start answers
     each exactly once."""
-    server = {"first_token_latency": 3.0}
-    async with open_botapi_emulator() as emu, open_llm_server(**server) as llm:
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=3.0) as llm:
         settings = make_settings(tmp_path, emu, llm)
         async with open_actor_system(system_spec(settings, grace=0.5)):
             for chat in (1, 2, 3):
@@ -404,12 +401,11 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
         # Cut at the grace deadline: nothing was answered, everything was recorded.
         assert all(emu.texts(chat) == [] for chat in (1, 2, 3))
         llm.set_latency(first_token=0.0)
-        async with open_actor_system(system_spec(settings)):
+        async with open_actor_system(system_spec(settings)) as system:
             emu.push_message(1, "after restart")
-            for chat in (2, 3):
-                await emu.wait_for(lambda c=chat: len(emu.texts(c)) >= 1)
+            await emu.wait_for(lambda: all(emu.texts(chat) for chat in (2, 3)))
             await emu.wait_for(lambda: len(emu.texts(1)) >= 2)
-            await trio.sleep(1.5)  # a second answer would have come by now
+            await wait_bot_idle(emu, system)  # a second answer to anything would be out now
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
         assert emu.texts(2) == ["Echo: question 2"]
         assert emu.texts(3) == ["Echo: question 3"]
@@ -445,16 +441,18 @@ async def test_webhook_conflict_while_polling_is_fatal(
 
 
 BOT_PROCESS = """
+import os
 import sys
 from pathlib import Path
 
 import trio
 
-from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
-from tauro.actors.telegram import TelegramActor
-from tauro.config import LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings
-from tauro.runtime import ActorSpec, SupervisorSpec, open_actor_system
+from tauro.actors.telegram import GetTelegramStats
+from tauro.app import build_system_spec
+from tauro.config import (
+    LLMSettings, MemorySettings, Settings, TelegramSettings, VoiceSettings, WebSettings
+)
+from tauro.runtime import open_actor_system
 
 token, base_url, llm_url, memory_file = sys.argv[1:5]
 settings = Settings(
@@ -462,17 +460,19 @@ settings = Settings(
     llm=LLMSettings(host=llm_url, model="llama3.2", max_parallel=8),
     memory=MemorySettings(file=Path(memory_file)),
     voice=VoiceSettings(enabled=False),
+    web=WebSettings(enabled=False),
 )
-spec = SupervisorSpec(name="root", children=(
-    memory_actor_spec(settings.memory),
-    ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-    ActorSpec(name="telegram", factory=lambda: TelegramActor(settings, voice=None)),
-))
+spec = build_system_spec(settings)
 
 
 async def main() -> None:
-    async with open_actor_system(spec):
+    async with open_actor_system(spec) as system:
         print("READY", flush=True)
+        questions = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+        while await questions.receive_some():  # "are you idle?": answer once no chat works
+            while (await system.ref("telegram").ask(GetTelegramStats())).chats_in_flight:
+                await trio.sleep(0.01)
+            print("IDLE", flush=True)
         await trio.sleep_forever()
 
 
@@ -484,15 +484,27 @@ async def start_bot_process(
     emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path
 ) -> trio.Process:
     args = [sys.executable, "-c", BOT_PROCESS, emu.token, emu.base_url, llm.url, str(memory_file)]
-    process = await trio.lowlevel.open_process(args, stdout=subprocess.PIPE)
+    process = await trio.lowlevel.open_process(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    await read_until(process, b"READY")
+    return process
+
+
+async def read_until(process: trio.Process, marker: bytes) -> None:
     assert process.stdout is not None
     output = b""
     with trio.fail_after(30):
-        while b"READY" not in output:
+        while marker not in output:
             chunk = await process.stdout.receive_some()
-            assert chunk, "the bot process exited before it was ready"
+            assert chunk, f"the bot process exited before it said {marker.decode()}"
             output += chunk
-    return process
+
+
+async def wait_process_idle(emu: BotApiEmulator, process: trio.Process) -> None:
+    """`wait_bot_idle` for a bot in its own process: it says when no chat worker runs."""
+    await emu.wait_for(lambda: emu.statistics().updates_pending == 0, timeout=30)
+    assert process.stdin is not None
+    await process.stdin.send_all(b"idle?\n")
+    await read_until(process, b"IDLE")
 
 
 async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_path: Path) -> None:
@@ -518,7 +530,7 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         try:
             await emu.wait_for(lambda: len(answers(1)) >= 2, timeout=30)
             await emu.wait_for(lambda: all(answers(c) for c in (2, 3)), timeout=30)
-            await trio.sleep(2.0)  # a second answer to anything would have come by now
+            await wait_process_idle(emu, process)  # a second answer would be out now
         finally:
             process.terminate()
             await process.wait()
@@ -526,6 +538,24 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         assert answers(2) == ["Echo: question 2"]
         assert answers(3) == ["Echo: question 3"]
         assert len(llm.requests) == 3 + 4  # the three cut generations, then four answers
+
+
+async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_once(
+    tmp_path: Path,
+) -> None:
+    """Real `tauro run` processes, SIGKILLed at random moments while ten chats get
+    answers of two messages each streamed and edited; after the last restart every
+    question has exactly one complete answer, except duplicates the bot counted."""
+    plan = Plan(kills=5, chats=10, questions_per_run=6, seed=20251105)
+    with open_emulators() as emulators:
+        chain = await trio.to_thread.run_sync(run_chain, tmp_path, emulators, plan)
+        messages = await trio.to_thread.run_sync(emulators.messages)
+    verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)
+    assert chain.final_exit == 0
+    assert verdict.questions == chain.pushed == 30, verdict
+    assert verdict.unanswered == [], verdict
+    assert verdict.undelivered_in_memory == [], verdict
+    assert len(verdict.duplicates) <= verdict.counted, verdict
 
 
 async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:

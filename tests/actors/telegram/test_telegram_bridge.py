@@ -14,6 +14,7 @@ from typing import BinaryIO, cast
 
 import pytest
 import trio
+import trio.testing
 
 from tauro.actors.telegram._bridge import BotApi, classify, open_bot_api
 from tauro.actors.telegram._markdown import TelegramPiece, plain_piece, telegram_pieces
@@ -280,7 +281,7 @@ async def test_a_cancelled_upload_closes_the_file(tmp_path: Path, opened: Opened
         (handle,) = opened.handles
         assert handle.closed
         reads = len(handle.sizes)
-        await trio.sleep(0.2)  # nothing reads the closed file afterwards
+        await trio.testing.wait_all_tasks_blocked()  # all that could still read has run
         assert len(handle.sizes) == reads < 2_000_000 // 65536
         assert emu.messages(42) == []
 

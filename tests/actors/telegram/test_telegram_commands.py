@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tauro.actors.llm import GetModel, ListModels, SetModel
+from tauro.actors.llm import GetLLMStats, GetModel, ListModels, LLMStatistics, SetModel
 from tauro.actors.memory import GetPreferences, GetStats, MemoryStatistics, SetPreference
 from tauro.actors.telegram._access import AccessControl
 from tauro.actors.telegram._commands import (
@@ -98,6 +98,32 @@ async def test_model_show_switch_and_errors() -> None:
     partial = await run_command(Command("model"), USER, context(Fake(), llm))
     assert "llama3.2" in partial
     assert "not reachable" in partial
+
+
+async def test_model_says_which_model_really_answers() -> None:
+    stats = LLMStatistics(
+        provider="openai", base_url="u", model="no-such-model", max_parallel=1,
+        answered_by="smollm2",
+    )  # fmt: skip
+    llm = Fake({GetModel: "no-such-model", ListModels: ("smollm2",), GetLLMStats: stats})
+    shown = await run_command(Command("model"), USER, context(Fake(), llm))
+    assert "Model: no-such-model (the server answers with smollm2)" in shown
+    italian = await run_command(Command("model"), USER, context(Fake(), llm, language="it"))
+    assert "Modello: no-such-model (il server risponde con smollm2)" in italian
+
+
+async def test_stats_show_the_parallel_limit_and_where_it_came_from() -> None:
+    memory_stats = MemoryStatistics(
+        conversations=1, messages=2, conversation_messages=2, average_per_conversation=2.0,
+        journal_appends=2, fsyncs=2, snapshots=0, bytes_written=100, errors=0, last_error=None,
+    )  # fmt: skip
+    stats = LLMStatistics(
+        provider="openai", base_url="u", model="m", max_parallel=4,
+        max_parallel_source="llama.cpp /props total_slots",
+    )  # fmt: skip
+    memory, llm = Fake({GetStats: memory_stats}), Fake({GetLLMStats: stats})
+    shown = await run_command(Command("stats"), ADMIN, context(memory, llm))
+    assert "0/4 generating (llama.cpp /props total_slots)" in shown
 
 
 async def test_lang_shows_sets_and_checks() -> None:

@@ -136,15 +136,42 @@ async def test_bot_language_is_the_operators_default(tmp_path: Path) -> None:
 
 async def test_a_group_has_its_own_language(tmp_path: Path) -> None:
     access = AccessSettings(admin_user_ids=frozenset({7}))
-    group = {"chat_type": "supergroup", "chat_title": "Amici"}
     async with running_bot(tmp_path, access=access) as bot:
-        bot.emu.push_message(-100, f"/stats@{BOT}", user_id=5, language_code="de", **group)
+        bot.emu.push_message(
+            -100,
+            f"/stats@{BOT}",
+            user_id=5,
+            language_code="de",
+            chat_type="supergroup",
+            chat_title="Amici",
+        )
         assert (await bot.wait_texts(-100, 1)) == ["📊 0 messaggi in questa chat"]
-        bot.emu.push_message(-100, f"/lang@{BOT} es", user_id=5, language_code="de", **group)
+        bot.emu.push_message(
+            -100,
+            f"/lang@{BOT} es",
+            user_id=5,
+            language_code="de",
+            chat_type="supergroup",
+            chat_title="Amici",
+        )
         assert "(ADMIN_USER_IDS)" in (await bot.wait_texts(-100, 2))[1]
-        bot.emu.push_message(-100, f"/lang@{BOT} es", user_id=7, language_code="it", **group)
+        bot.emu.push_message(
+            -100,
+            f"/lang@{BOT} es",
+            user_id=7,
+            language_code="it",
+            chat_type="supergroup",
+            chat_title="Amici",
+        )
         assert (await bot.wait_texts(-100, 3))[2].startswith("Contigo hablo Español.")
-        bot.emu.push_message(-100, f"/stats@{BOT}", user_id=5, language_code="de", **group)
+        bot.emu.push_message(
+            -100,
+            f"/stats@{BOT}",
+            user_id=5,
+            language_code="de",
+            chat_type="supergroup",
+            chat_title="Amici",
+        )
         assert (await bot.wait_texts(-100, 4))[3] == "📊 0 mensajes en este chat"
         # The sender's own private chat keeps the sender's language.
         bot.emu.push_message(5, "/stats", language_code="de")

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import trio
 import trio.lowlevel
@@ -10,6 +12,7 @@ from tauro.actors.telegram._limits import (
     retrying,
 )
 from tauro.config import TelegramSettings
+from tauro.runtime import Backoff
 
 
 async def test_burst_then_steady_rate(autojump_clock: trio.abc.Clock) -> None:
@@ -128,12 +131,29 @@ async def test_retry_waits_retry_after_then_succeeds(autojump_clock: trio.abc.Cl
         return "ok"
 
     start = trio.current_time()
-    policy = RetryPolicy(backoff_initial=1.0)
+    policy = RetryPolicy(backoff=Backoff(initial=1.0, maximum=30.0, jitter=0.5))
     result = await retrying(call, classify, policy, method="sendMessage", on_flood=floods.append)
     assert result == "ok"
     assert floods == [5.0]
     # 5 s for the 429, then the second retry backs off 1 to 2 s (jittered).
     assert 6.0 <= trio.current_time() - start <= 7.0
+
+
+async def test_transient_errors_back_off_from_half_a_second_up_to_30_s_jittered(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    times: list[float] = []
+
+    async def call() -> str:
+        times.append(trio.current_time())
+        if len(times) <= 8:
+            raise Transient("Bad Gateway")
+        return "ok"
+
+    assert await retrying(call, classify, RetryPolicy(max_retries=8), method="getMe") == "ok"
+    waits = [later - earlier for earlier, later in itertools.pairwise(times)]
+    ceilings = [0.5, 1, 2, 4, 8, 16, 30, 30]
+    assert all(c / 2 <= wait <= c for wait, c in zip(waits, ceilings, strict=True)), waits
 
 
 async def test_retry_gives_up_and_raises_the_last_error(autojump_clock: trio.abc.Clock) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import pytest
@@ -55,9 +56,11 @@ class FakeSource:
     offsets: list[int] = field(default_factory=list)
     errors: list[TelegramError] = field(default_factory=list)
     polls: int = 0
+    times: list[float] = field(default_factory=list)  # of each poll, on trio's clock
 
     async def get_updates(self, offset: int, timeout: float, limit: int = 100) -> list[Incoming]:
         self.polls += 1
+        self.times.append(trio.current_time())
         self.offsets.append(offset)
         if self.errors:
             raise self.errors.pop(0)
@@ -110,6 +113,17 @@ async def test_poller_survives_outages_and_stops_on_fatal_errors(
     source = FakeSource(errors=[InvalidTokenError("refused")])
     with pytest.raises(InvalidTokenError):
         await poll_forever(source, UpdateTracker(), _noop, timeout=30)
+
+
+async def test_poller_pauses_twice_as_long_after_each_failure_up_to_a_minute(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    outage = [TelegramError("getUpdates failed: Bad Gateway")] * 7
+    source = FakeSource(errors=[*outage, PollingConflictError("409 Conflict from getUpdates")])
+    with pytest.raises(PollingConflictError):
+        await poll_forever(source, UpdateTracker(), _noop, timeout=30)
+    pauses = [later - earlier for earlier, later in itertools.pairwise(source.times)]
+    assert pauses == [2, 4, 8, 16, 32, 60, 60]
 
 
 async def _noop(update: Incoming) -> None:

@@ -131,13 +131,28 @@ async def test_a_cancelled_call_leaves_the_client_usable() -> None:
         assert "after" in emu.texts(42)
 
 
+class CountingCloses(httpx.AsyncHTTPTransport):
+    """A real transport that counts how often it is closed."""
+
+    closes = 0
+
+    async def aclose(self) -> None:
+        self.closes += 1
+        await super().aclose()
+
+
 async def test_shutdown_closes_the_client_once() -> None:
-    request = TrioHTTPXRequest()
+    transport = CountingCloses()
+    request = TrioHTTPXRequest(transport=transport)
     async with bot_on(request):
-        pass  # bot_on shut the bot (and so this request) down from asyncio
+        assert transport.closes == 0
+    assert transport.closes == 1  # bot_on shut the bot (and so this request) down from asyncio
     async with trio_asyncio.open_loop():
         await trio_asyncio.aio_as_trio(request.shutdown)()  # again: a no-op
     await request.shutdown()  # from trio too
+    assert transport.closes == 1
+    with pytest.raises(tg.NetworkError, match="not initialized"):
+        await request.post(f"http://api.test/bot{TOKEN}/getMe")
 
 
 def data(**parameters: object) -> RequestData:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trio
 
-from tauro.actors.telegram._markdown import TelegramPiece
+from tauro.actors.telegram._markdown import TelegramPiece, plain_piece
 from tauro.actors.telegram._streaming import (
     EMPTY_ANSWER,
     FIRST_TEXT_DELAY,
@@ -16,6 +17,7 @@ from tauro.actors.telegram._streaming import (
     PLACEHOLDER_AFTER,
     RECORDING_EVERY,
     Sent,
+    StreamingReply,
     Text,
     open_streaming_reply,
 )
@@ -79,24 +81,45 @@ class FakeChatApi:
         return [self.pieces[k].html for k in sorted(self.pieces)]
 
 
-def reply_to(api: FakeChatApi, limit: int = 4096, interval: float = 1.0):  # type: ignore[no-untyped-def]
+def reply_to(
+    api: FakeChatApi, limit: int = 4096, interval: float = 1.0
+) -> AbstractAsyncContextManager[StreamingReply]:
     return open_streaming_reply(api, 42, reply_to=None, limit=limit, edit_interval=interval)
+
+
+async def stream_answer(
+    api: FakeChatApi,
+    partials: list[str],
+    final: str,
+    *,
+    every: float,
+    limit: int = 4096,
+    thinking: bool = False,
+) -> StreamingReply:
+    """Show ``partials`` one every ``every`` seconds, then the final text."""
+    async with reply_to(api, limit=limit) as reply:
+        if thinking:
+            await reply.thinking()
+        for text in partials:
+            await reply.partial(text)
+            await trio.sleep(every)
+        await reply.final(final)
+    return reply
+
+
+def growing(words: list[str]) -> list[str]:
+    """The texts of an answer that grows by one word at a time."""
+    return [" ".join(words[: i + 1]) for i in range(len(words))]
 
 
 async def test_first_text_is_sent_at_once_then_edited_at_the_interval(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     api = FakeChatApi()
-    async with reply_to(api) as reply:
-        await reply.thinking()
-        start = trio.current_time()
-        text = ""
-        for i in range(50):  # 5 s of tokens, one every 0.1 s
-            text += f" w{i}"
-            await reply.partial(text.strip())
-            await trio.sleep(0.1)
-        await reply.final(text.strip())
-    assert api.shown() == [text.strip()]
+    texts = growing([f"w{i}" for i in range(50)])  # 5 s of tokens, one every 0.1 s
+    start = trio.current_time()
+    reply = await stream_answer(api, texts, texts[-1], every=0.1, thinking=True)
+    assert api.shown() == [texts[-1]]
     sends = [op for op in api.ops if op[1] == "send"]
     edits = [op for op in api.ops if op[1] == "edit"]
     assert len(sends) == 1
@@ -138,25 +161,17 @@ async def test_a_send_that_waited_for_its_slot_shows_the_newest_text(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     api = FakeChatApi(send_wait=3.0)  # a busy bot: the first send waits 3 s
-    async with reply_to(api) as reply:
-        await reply.partial("The")
-        await trio.sleep(0.5)
-        await reply.partial("The whole")
-        await trio.sleep(0.5)
-        await reply.final("The whole answer.")
-    assert api.ops == [(pytest.approx(FIRST_TEXT_DELAY + 3.0), "send", 1, "The whole answer.")]
+    await stream_answer(api, ["The", "The whole"], "The whole answer.", every=0.5)
+    ((sent_at, *sent),) = api.ops
+    assert sent_at == pytest.approx(FIRST_TEXT_DELAY + 3.0)
+    assert sent == ["send", 1, "The whole answer."]
 
 
 async def test_an_answer_streamed_within_the_first_moment_is_one_message(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     api = FakeChatApi()
-    async with reply_to(api) as reply:
-        await reply.partial("a")
-        await trio.sleep(0.05)
-        await reply.partial("a b")
-        await trio.sleep(0.05)
-        await reply.final("a b c")
+    await stream_answer(api, ["a", "a b"], "a b c", every=0.05)
     assert [op[1:] for op in api.ops] == [("send", 1, "a b c")]
 
 
@@ -164,10 +179,7 @@ async def test_no_edit_when_the_final_text_is_already_shown(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     api = FakeChatApi()
-    async with reply_to(api) as reply:
-        await reply.partial("same text")
-        await trio.sleep(2)
-        await reply.final("same text")
+    await stream_answer(api, ["same text"], "same text", every=2)
     assert [op[1] for op in api.ops] == ["send"]
 
 
@@ -211,28 +223,19 @@ async def test_busy_limits_skip_intermediate_edits_but_not_the_final(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     api = FakeChatApi(allow_optional=False)
-    async with reply_to(api) as reply:
-        text = ""
-        for i in range(30):
-            text += f" w{i}"
-            await reply.partial(text.strip())
-            await trio.sleep(0.2)
-        await reply.final(text.strip())
+    texts = growing([f"w{i}" for i in range(30)])
+    await stream_answer(api, texts, texts[-1], every=0.2)
     assert api.refused_optional > 0
     assert [op[1] for op in api.ops] == ["send", "edit"]
-    assert api.shown() == [text.strip()]
+    assert api.shown() == [texts[-1]]
 
 
 async def test_long_answer_continues_in_new_messages(autojump_clock: trio.abc.Clock) -> None:
     api = FakeChatApi()
     sentence = "A sentence of the answer. "
-    async with reply_to(api, limit=100) as reply:
-        text = ""
-        for _ in range(12):
-            text += sentence
-            await reply.partial(text)
-            await trio.sleep(0.5)
-        await reply.final(text)
+    text = sentence * 12
+    partials = [sentence * n for n in range(1, 13)]
+    await stream_answer(api, partials, text, every=0.5, limit=100)
     shown = api.shown()
     assert len(shown) == 4
     assert all(len(t) <= 100 for t in shown)
@@ -268,10 +271,7 @@ async def test_failed_intermediate_send_is_retried_by_the_final(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     api = FakeChatApi(fail_sends=1)
-    async with reply_to(api) as reply:
-        await reply.partial("first")
-        await trio.sleep(2)
-        await reply.final("first and last")
+    await stream_answer(api, ["first"], "first and last", every=2)
     assert api.shown() == ["first and last"]
     assert "telegram.stream.update_failed" in caplog.messages
 
@@ -346,3 +346,69 @@ async def test_a_failing_chat_action_is_not_an_error(
         await reply.voice(VoiceNote(tmp_path / "a.ogg", 1.0, 4))
     assert len(api.voices) == 1
     assert "telegram.chat_action.failed" in caplog.messages
+
+
+# -- delivery notes: every message id at once, then "delivered" -------------------------
+
+
+@dataclass
+class Notes:
+    """A ``ShownNotes`` that records what memory would be told, in order."""
+
+    log: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+    async def sending(self, shown: tuple[int, ...]) -> None:
+        self.log.append(("sending", shown))
+
+    async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
+        self.log.append(("delivered" if delivered else "shown", shown))
+
+
+async def test_each_message_id_is_noted_when_telegram_returns_it(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(), Notes()
+    text = "First paragraph here.\n\nSecond paragraph follows."
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=30, edit_interval=1.0, notes=notes
+    ) as reply:
+        await reply.final(text)
+    assert notes.log == [
+        ("sending", ()),
+        ("shown", (1,)),
+        ("sending", (1,)),
+        ("shown", (1, 2)),
+        ("delivered", (1, 2)),
+    ]
+
+
+async def test_a_resumed_reply_edits_the_messages_recorded_for_it(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(), Notes()
+    api.texts.update({1: "First paragraph", 2: "unrelated"})
+    api.pieces.update({1: plain_piece("First paragraph"), 2: plain_piece("unrelated")})
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=30, edit_interval=1.0, notes=notes, shown_ids=(1,)
+    ) as reply:
+        await reply.final("First paragraph here.\n\nSecond paragraph follows.")
+    assert [op[1:3] for op in api.ops] == [("edit", 1), ("send", 3)]
+    assert api.texts[1] == "First paragraph here."
+    assert notes.log[-1] == ("delivered", (1, 3))
+
+
+async def test_a_recorded_message_deleted_in_the_chat_is_sent_anew(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(), Notes()
+
+    async def gone(*args: object, **kwargs: object) -> Sent:
+        raise TelegramError("editMessageText failed: Bad Request: message to edit not found")
+
+    api.edit_text = gone  # type: ignore[method-assign]
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=4096, edit_interval=1.0, notes=notes, shown_ids=(9,)
+    ) as reply:
+        await reply.final("the answer")
+    assert api.shown() == ["the answer"]
+    assert notes.log[-1] == ("delivered", (1,))

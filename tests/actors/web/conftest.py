@@ -53,9 +53,16 @@ class FakeBackend:
     voice: dict[str, bool] = field(default_factory=dict)
     voice_available: bool = True
     report: StatusReport = field(default_factory=lambda: StatusReport(uptime_s=1.0))
+    up: bool = True  # what healthy() says
 
     async def run_turn(
-        self, conversation: str, text: str, events: TurnEvents, *, language: str = "en"
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        *,
+        language: str = "en",
+        turn_id: int | None = None,
     ) -> None:
         self.calls.append(("run_turn", (conversation, text)))
         self.languages.append(language)
@@ -79,6 +86,9 @@ class FakeBackend:
         entry = HistoryEntry(role, content, "2025-11-05T19:52:21")
         self.stored.setdefault(conversation, []).append(entry)
 
+    async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
+        return []
+
     async def history(self, conversation: str, limit: int) -> Sequence[HistoryEntry]:
         self.calls.append(("history", conversation))
         return self.stored.get(conversation, [])[-limit:]
@@ -97,6 +107,9 @@ class FakeBackend:
     async def status(self) -> StatusReport:
         self.calls.append(("status", None))
         return self.report
+
+    def healthy(self) -> bool:
+        return self.up
 
     @property
     def turn_calls(self) -> list[Any]:

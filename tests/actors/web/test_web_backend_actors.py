@@ -7,7 +7,7 @@ from typing import Any
 
 import trio
 
-from tauro.actors.llm import GetLLMStats, LatencyStatistics, LLMStatistics
+from tauro.actors.llm import GetLLMStats, LatencyHistogram, LatencyStatistics, LLMStatistics
 from tauro.actors.memory import (
     Append,
     AppendReceipt,
@@ -18,6 +18,7 @@ from tauro.actors.memory import (
     MemoryStatistics,
     SetPreference,
     StoredMessage,
+    UpdateStatus,
 )
 from tauro.actors.voice import GetVoiceStatistics
 from tauro.actors.web import (
@@ -29,8 +30,9 @@ from tauro.actors.web import (
     WebCounters,
 )
 from tauro.actors.web._events import open_turn_events
+from tauro.actors.web._status import render_metrics
 from tauro.actors.web.testing import web_bot_settings
-from tauro.errors import AskTimeoutError, PersistenceError
+from tauro.errors import AskTimeoutError, MemoryStoreError, PersistenceError
 from tauro.runtime import ActorState, ActorStatistics, SystemStatistics
 
 
@@ -77,6 +79,8 @@ MEMORY_STATS = MemoryStatistics(
     bytes_written=900,
     errors=0,
     last_error=None,
+    writable=False,
+    unwritable_seconds=75.0,
 )
 
 
@@ -116,8 +120,19 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
         base_url="u",
         model="llama3.2",
         max_parallel=2,
+        max_parallel_source="llama.cpp /props total_slots",
         completed=4,
         time_to_first_token=LatencyStatistics(count=4, p50=0.1, p95=0.2, p99=0.3, max=0.4),
+        histograms=(
+            LatencyHistogram(
+                kind="first_token",
+                provider="ollama",
+                model="llama3.2",
+                buckets=((0.1, 2), (float("inf"), 4)),
+                sum=1.0,
+                count=4,
+            ),
+        ),
     )
     system = SystemStatistics(
         (
@@ -147,30 +162,58 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
     ]
     assert report.memory["fsyncs"] == 3
     assert "conversation_messages" not in report.memory
+    assert (report.memory["writable"], report.memory["unwritable_seconds"]) == (False, 75.0)
     assert report.llm.first_token == {"p50": 0.1, "p95": 0.2, "p99": 0.3, "max": 0.4}
     assert report.llm.total == {}  # no complete answer measured yet
     assert report.llm.counters["completed"] == 4
+    assert report.llm.counters["max_parallel"] == 2  # the limit in use, and its source
+    assert report.llm.counters["max_parallel_source"] == "llama.cpp /props total_slots"
+    assert report.llm.histograms == llm_stats.histograms
+    metrics = render_metrics(report).decode()
+    assert "tauro_llm_max_parallel 2.0" in metrics
+    assert 'tauro_llm_first_token_seconds_count{model="llama3.2",provider="ollama"} 4.0' in metrics
     assert report.voice == {}
     assert actors["memory"].asked == [GetStats()]
     assert actors["llm"].asked == [GetLLMStats()]
     assert actors["voice"].asked == [GetVoiceStatistics()]
 
 
-async def test_a_memory_failure_becomes_a_safe_failed_event() -> None:
-    memory = Asker(
-        lambda m: PersistenceError("memory/x.json", "disk full") if isinstance(m, Append) else None
-    )
+def _memory_that_fails(error: Exception) -> Asker:
+    def reply(message: object) -> object:
+        if isinstance(message, UpdateStatus):
+            return "new"
+        return error if isinstance(message, Append) else None
+
+    return Asker(reply)
+
+
+async def test_a_memory_that_cannot_record_keeps_the_question_on_the_page() -> None:
+    memory = _memory_that_fails(PersistenceError("memory/x.json", "No space left on device"))
+    llm = Asker(None)
+    backend = _backend({"memory": memory, "llm": llm})
+    events, receive = open_turn_events()
+    await backend.run_turn("web:1", "ciao", events)
+    event = receive.receive_nowait()
+    assert isinstance(event, Failed)
+    assert event.kind == "memory_unwritable"
+    assert "cannot save" in event.message
+    assert "memory/x.json" not in event.message
+    assert llm.asked == []  # no answer for a question that is not recorded
+
+
+async def test_another_memory_failure_becomes_a_safe_failed_event() -> None:
+    memory = _memory_that_fails(MemoryStoreError("memory/x.json", "memory is closed"))
     backend = _backend({"memory": memory, "llm": Asker(None)})
     events, receive = open_turn_events()
     await backend.run_turn("web:1", "ciao", events)
     event = receive.receive_nowait()
     assert isinstance(event, Failed)
     assert event.kind == "internal"
-    assert "disk" not in event.message
+    assert "memory/x.json" not in event.message
 
 
 def _memory_that_stores() -> Asker:
-    replies = {GetContext: (), GetPreferences: {}, Append: AppendReceipt(1)}
+    replies = {GetContext: (), GetPreferences: {}, Append: AppendReceipt(1), UpdateStatus: "new"}
     return Asker(lambda message: replies[type(message)])
 
 

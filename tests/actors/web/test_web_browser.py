@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trio_asyncio  # noqa: F401 (loaded in a full run by the Telegram tests: must not matter)
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tauro.actors.memory import GetStats
-from tauro.actors.web.testing import TEST_SECRET, BotThread, open_chromium, wait_until
+from tauro.actors.web.testing import (
+    TEST_SECRET,
+    BotThread,
+    an_hour_of_samples,
+    open_chromium,
+    wait_until,
+)
 
 PHONE = {"width": 390, "height": 844}
 CACHED_ENTRIES = """async () => {
@@ -148,7 +156,7 @@ def test_logging_out_ends_the_session_for_a_copied_cookie_too(
     assert page.request.get(f"{bot.url}/api/session").status == 200
     page.locator("#logout").click()
     page.wait_for_url(re.compile(r".*/login$"))
-    browser.add_cookies(copied)  # someone kept a copy of the cookie
+    browser.add_cookies(cast(Any, copied))  # someone kept a copy of the cookie
     assert page.request.get(f"{bot.url}/api/session").status == 401
     page.goto(f"{bot.url}/")
     page.wait_for_url(f"{bot.url}/login")
@@ -351,6 +359,44 @@ def test_the_status_page_shows_live_counters(bot: BotThread, browser: BrowserCon
     expect(page.locator('#llm-counters dd[data-key="completed"]')).to_have_text("1")
     expect(page.locator('#memory dd[data-key="journal_appends"]')).not_to_have_text("0")
     expect(page.locator("#llm tbody tr").first).not_to_contain_text("\u2013")
+
+
+def test_the_status_page_draws_the_last_hour(
+    tmp_path: Path, pwa_copy: Path, browser: BrowserContext
+) -> None:
+    history = an_hour_of_samples(time.time())
+    bot = BotThread(tmp_path / "bot", pwa_root=pwa_copy, history=history)
+    bot.start()
+    try:
+        page = _page(browser)
+        _log_in(page, bot.url)
+        page.goto(f"{bot.url}/status")
+        charts = page.locator("#charts figure")
+        expect(charts).to_have_count(4)
+        for key in ("answers", "first_token_ms", "errors", "restarts"):
+            expect(page.locator(f'#charts figure[data-key="{key}"]')).to_have_attribute(
+                "data-samples", "60"
+            )
+        answers = [s.answers for s in history.samples()]
+        bars = page.locator('#charts figure[data-key="answers"] rect.bar')
+        expect(bars).to_have_count(sum(1 for a in answers if a))
+        expect(page.locator('#charts figure[data-key="answers"] .figure')).to_have_text(
+            f"{sum(answers)} in 60 min"
+        )
+        expect(page.locator('#charts figure[data-key="restarts"] rect.bar')).to_have_count(1)
+        expect(page.locator('#charts figure[data-key="errors"] rect.bar')).to_have_count(3)
+        expect(
+            page.locator('#charts figure[data-key="first_token_ms"] polyline')
+        ).not_to_have_count(0)
+        expect(page.locator("#charts-empty")).to_be_hidden()
+        # readable on a phone: two charts a row, none wider than the screen
+        boxes = [charts.nth(i).bounding_box() for i in range(4)]
+        assert all(box is not None and box["width"] < PHONE["width"] / 2 for box in boxes)
+        assert boxes[0] is not None
+        assert boxes[1] is not None
+        assert boxes[0]["y"] == boxes[1]["y"]
+    finally:
+        bot.stop()
 
 
 def test_status_page_needs_the_secret(bot: BotThread, browser: BrowserContext) -> None:
@@ -644,3 +690,46 @@ def test_the_language_menu_switches_to_english_and_is_remembered(
     expect(page.locator(".message.note .content").last).to_have_text(
         "the LLM server had an internal error; please try again later"
     )
+
+
+def test_a_question_that_cannot_be_stored_stays_in_the_box(
+    tmp_path: Path, pwa_copy: Path, browser: BrowserContext
+) -> None:
+    """Memory on a 4 MiB tmpfs filled to the last byte: the page says the bot cannot
+    save, keeps the question in the box (not in the history), and once space is
+    back the same question goes through."""
+    root = tmp_path / "bot"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], check=True)
+    bot = BotThread(root, pwa_root=pwa_copy)
+    try:
+        bot.start()
+        page = _page(browser)
+        _log_in(page, bot.url)
+        filler = _fill(root)
+        _send(page, "are you there?")
+        expect(page.locator("#state")).to_have_attribute("data-state", "unsaved")
+        expect(page.locator("#notice")).to_contain_text("cannot save messages")
+        expect(page.locator("#text")).to_have_value("are you there?")
+        expect(page.locator(".message.user")).to_have_count(0)
+        filler.unlink()
+        page.keyboard.press("Enter")
+        expect(page.locator(".message.user .content")).to_have_text(["are you there?"])
+        expect(page.locator(".message.assistant:not(.pending) .content")).to_have_count(1)
+        expect(page.locator("#text")).to_have_value("")
+    finally:
+        bot.stop()
+        subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+def _fill(directory: Path) -> Path:
+    """One file that takes every byte left on the file system."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as file:
+        for size in (1 << 20, 1 << 12, 1):
+            while True:
+                try:
+                    file.write(b"\0" * size)
+                except OSError:
+                    break
+    return filler

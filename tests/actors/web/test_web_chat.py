@@ -163,7 +163,7 @@ async def test_clips_are_0600_in_0700_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: bool
 ) -> None:
     if not links:  # another file system: a private copy instead of a link
-        monkeypatch.setattr(_chat.os, "link", _no_link)
+        monkeypatch.setattr(os, "link", _no_link)  # the os module _chat uses
     note = note_file(tmp_path, "a.ogg", b"OggS a")
     os.chmod(note.path, 0o600)
     clips = VoiceClips(directory=tmp_path / "voice" / "web")

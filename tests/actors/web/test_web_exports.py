@@ -15,6 +15,8 @@ PUBLIC = {
     "HistoryEntry",
     "LatencySummary",
     "LoginThrottle",
+    "MetricsHistory",
+    "MinuteSample",
     "OpenStreams",
     "Rendered",
     "PWA_ROOT",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tauro.actors.llm import LatencyHistogram
 from tauro.actors.web import ActorStatus, LatencySummary, StatusReport
 from tauro.actors.web._status import numeric_fields, render_metrics, status_json
 
@@ -16,6 +19,24 @@ REPORT = StatusReport(
         first_token={"p50": 0.1, "p95": 0.4, "p99": 0.9, "max": 1.0},
         total={"p50": 1.5, "p95": 2.0, "p99": 3.0, "max": 3.5},
         counters={"completed": 7, "model": "llama2", "last_error": None},
+        histograms=(
+            LatencyHistogram(
+                kind="first_token",
+                provider="ollama",
+                model="llama2",
+                buckets=((0.1, 1), (0.5, 3), (float("inf"), 4)),
+                sum=1.4,
+                count=4,
+            ),
+            LatencyHistogram(
+                kind="generation",
+                provider="ollama",
+                model="llama2",
+                buckets=((1.0, 0), (2.5, 2), (float("inf"), 2)),
+                sum=3.5,
+                count=2,
+            ),
+        ),
     ),
     memory={
         "journal_appends": 40,
@@ -45,8 +66,13 @@ def test_metrics_parse_and_carry_every_section() -> None:
     assert samples[("tauro_actor_restarts_total", (("actor", "llm"),))] == 2
     assert samples[("tauro_actor_mailbox_depth", (("actor", "memory"),))] == 3
     assert samples[("tauro_actor_messages_handled_total", (("actor", "memory"),))] == 40
-    assert samples[("tauro_llm_first_token_latency_seconds", (("quantile", "0.95"),))] == 0.4
-    assert samples[("tauro_llm_total_latency_seconds", (("quantile", "0.5"),))] == 1.5
+    model = (("model", "llama2"), ("provider", "ollama"))
+    assert samples[("tauro_llm_first_token_seconds_bucket", (("le", "0.5"), *model))] == 3
+    assert samples[("tauro_llm_first_token_seconds_bucket", (("le", "+Inf"), *model))] == 4
+    assert samples[("tauro_llm_first_token_seconds_count", model)] == 4
+    assert samples[("tauro_llm_first_token_seconds_sum", model)] == 1.4
+    assert samples[("tauro_llm_generation_seconds_bucket", (("le", "2.5"), *model))] == 2
+    assert not any("quantile" in dict(labels) for _, labels in samples)  # no percentiles
     assert samples[("tauro_llm_completed_total", ())] == 7
     assert samples[("tauro_memory_fsyncs_total", ())] == 12
     assert samples[("tauro_memory_conversations", ())] == 3  # a gauge: it can go down
@@ -60,7 +86,7 @@ def test_text_fields_stay_out_of_the_metrics() -> None:
 
 
 def test_json_keeps_everything() -> None:
-    data = status_json(REPORT)
+    data: Any = status_json(REPORT)  # JSON: what the page reads, by key
     assert data["uptime_s"] == 12.5
     assert data["actors"][0] == {
         "name": "memory",
@@ -70,6 +96,8 @@ def test_json_keeps_everything() -> None:
         "handled": 40,
     }
     assert data["llm"]["counters"]["model"] == "llama2"
+    assert "histograms" not in data["llm"]  # /metrics carries them; JSON has no +Inf
+    json.dumps(data, allow_nan=False)
     assert data["memory"]["journal_appends"] == 40
 
 

@@ -46,3 +46,15 @@ async def test_quiet_clients_are_forgotten_and_the_table_is_bounded(
     assert throttle.retry_after("10.0.0.4") == 0.0
     assert len(throttle) == 0
     assert throttle.failed("10.0.0.4") == 0.0  # a fresh start: the first try is free again
+
+
+async def test_a_siege_of_wrong_secrets_keeps_waiting_the_cap(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    throttle = LoginThrottle(free_failures=3, first_delay=1.0, max_delay=300.0)
+    for _ in range(2000):  # one every 5 minutes for a week: the count never overflows
+        wait = throttle.failed("guesser")
+        mock_clock.jump(wait)
+    assert wait == 300.0
+    assert throttle.failed("guesser") == 300.0
+    assert throttle.retry_after("guesser") == 300.0  # still held, not forgotten

@@ -1,0 +1,208 @@
+"""Benchmark: a restart with a large history, against ``json.load`` of the same file.
+
+For each history (10^4, 10^5, 10^6 messages in conversations of 1,000) and each
+layout (the original bot's ``indent=2`` file, and TauroBot's own snapshot), every
+variant runs in a fresh Python process, in alternation, ``--rounds`` times:
+
+The original layout is what the original bot wrote (``indent=2``, no update ids);
+TauroBot's layout is one compact message a line, as a Telegram history leaves it
+(each question with its update id, each answer with the id it replies to).
+
+- ``json.load``: ``json.load(open(file))``, nothing else (the baseline);
+- ``MemoryEngine.open``: what the memory actor does before the bot can be ready
+  (read, check, index, journal replay), inside trio, while a task on the event loop
+  sleeps 1 ms at a time and records the longest it was kept waiting.
+
+Reported: median seconds (wall clock, and CPU time of the process, which a busy
+machine disturbs less), median peak RSS (``VmHWM``) and peak minus the RSS
+before loading (the interpreter and imports differ between the two), the ratios
+ours / json.load, and for ours the longest event-loop stall seen.
+
+    .venv/bin/python bench/bench_restart.py                 # ~3 min
+    .venv/bin/python bench/bench_restart.py --sizes 10000 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_memory import prefill_messages, prefill_original
+
+from tauro.actors.memory._records import encode_fragment
+from tauro.actors.memory._snapshot import SnapshotData, write_snapshot
+
+VARIANTS = ("json.load", "MemoryEngine.open")
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mib() -> float:
+    """VmHWM: unlike ru_maxrss, it starts afresh at exec (not at the parent's peak)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def child_json_load(path: Path) -> dict[str, float]:
+    before = _rss_mib()
+    start, cpu = time.perf_counter(), time.process_time()
+    with path.open() as file:
+        data = json.load(file)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert data["conversations"]
+    return {"seconds": seconds, "cpu": cpu, "peak": _peak_mib(), "before": before, "stall_ms": 0}
+
+
+def child_engine_open(path: Path) -> dict[str, float]:
+    import trio
+
+    from tauro.actors.memory._engine import MemoryEngine
+    from tauro.config import MemorySettings
+
+    settings = MemorySettings(file=path, max_size=1000, retention_days=0.0)
+    result: dict[str, float] = {}
+
+    async def main() -> None:
+        stall = 0.0
+        done = False
+
+        async def watch_the_loop() -> None:
+            nonlocal stall
+            while not done:
+                before = time.perf_counter()
+                await trio.sleep(0.001)
+                stall = max(stall, time.perf_counter() - before - 0.001)
+
+        engine = MemoryEngine(settings)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_the_loop)
+            await trio.sleep(0.05)
+            result["before"] = _rss_mib()
+            start, cpu = time.perf_counter(), time.process_time()
+            recovery = await engine.open()
+            result["seconds"] = time.perf_counter() - start
+            result["cpu"] = time.process_time() - cpu
+            done = True
+        assert recovery.state.messages > 0
+        result["peak"] = _peak_mib()
+        result["stall_ms"] = stall * 1000
+        await engine.close()
+
+    trio.run(main)
+    return result
+
+
+def run_child(variant: str, path: Path) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", variant, str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
+def prefill_tauro(path: Path, stored: int) -> None:
+    """TauroBot's snapshot of a Telegram history: questions carry their update id,
+    answers the id they reply to (what the turn index is rebuilt from at a restart)."""
+    conversations: dict[str, list[bytes]] = {}
+    for number, (name, message) in enumerate(prefill_messages(stored)):
+        update = 10_000_000 + number - number % 2
+        user = message["role"] == "user"
+        fragment = encode_fragment(
+            message["role"],
+            message["content"],
+            message["timestamp"],
+            update_id=update if user else None,
+            reply_to=None if user else update,
+        )
+        conversations.setdefault(name, []).append(fragment)
+    data = SnapshotData(list(conversations.items()), {}, seq=stored, journal=0)
+    write_snapshot(path, data, durable=True)
+
+
+def prepare(directory: Path, layout: str, stored: int) -> Path:
+    path = directory / f"{layout}-{stored}" / "conversations.json"
+    path.parent.mkdir(parents=True)
+    (prefill_original if layout == "original" else prefill_tauro)(path, stored)
+    return path
+
+
+def measure(path: Path, rounds: int) -> dict[str, list[dict[str, float]]]:
+    runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    for _ in range(rounds):
+        for variant in VARIANTS:
+            runs[variant].append(run_child(variant, path))
+            for leftover in path.parent.glob("*.journal*"):  # each open starts alike
+                leftover.unlink()
+    return runs
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]:
+    base, ours = runs["json.load"], runs["MemoryEngine.open"]
+    out = []
+    for variant in VARIANTS:
+        r = runs[variant]
+        above = median([{"x": x["peak"] - x["before"]} for x in r], "x")
+        out.append(
+            f"| {layout} | {stored:,} | {size / 1e6:.1f} | {variant} | {median(r, 'seconds'):.3f} "
+            f"| {median(r, 'cpu'):.3f} "
+            f"| {median(r, 'peak'):.0f} | {above:.0f} | "
+            + (f"{max(x['stall_ms'] for x in r):.1f}" if variant != "json.load" else "n/a")
+            + " |"
+        )
+    time_ratio = median(ours, "seconds") / median(base, "seconds")
+    cpu_ratio = median(ours, "cpu") / median(base, "cpu")
+    peak_ratio = median(ours, "peak") / median(base, "peak")
+    out.append(
+        f"| {layout} | {stored:,} | | **ours / json.load** | **{time_ratio:.2f}x** "
+        f"| **{cpu_ratio:.2f}x** "
+        f"| **{peak_ratio:.2f}x** | | |"
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10**4, 10**5, 10**6])
+    parser.add_argument("--layouts", nargs="+", default=["original", "tauro"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        variant, file = args.child
+        child = child_json_load if variant == "json.load" else child_engine_open
+        print(json.dumps(child(Path(file))))
+        return
+    print(
+        "| layout | messages | file MB | variant | seconds | CPU seconds | peak RSS MiB "
+        "| peak - start MiB | longest loop stall ms |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as directory:
+        for stored in args.sizes:
+            for layout in args.layouts:
+                path = prepare(Path(directory), layout, stored)
+                runs = measure(path, args.rounds)
+                print("\n".join(rows(layout, stored, path.stat().st_size, runs)), flush=True)
+                path.unlink()
+
+
+if __name__ == "__main__":
+    main()

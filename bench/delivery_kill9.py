@@ -1,0 +1,126 @@
+"""Kill -9 `tauro run` many times under load; count unanswered questions and duplicates.
+
+Each chain: the Bot API and LLM emulators run as their own processes; `tauro run`
+is started, six questions are pushed to random chats of ten, and the bot is
+SIGKILLed at a random moment 0-1.2 s later, while answers (two Telegram messages
+each) are being sent and edited; that ``--chain`` times, then the bot runs
+until everything is answered and is stopped gracefully, and the chats are
+compared with its memory file (see ``tauro/testing/_kill9.py``). Chains run
+``--workers`` at a time, each with its own emulators and directory.
+
+With ``--baseline-ref REF`` the same chains also run the bot of that git
+revision (exported to a temporary directory and put first on PYTHONPATH), so
+the figures of the design before this one come from the same run.
+
+    python bench/delivery_kill9.py --kills 1000 --workers 4
+    python bench/delivery_kill9.py --kills 100 --baseline-ref be9475c
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
+
+
+@dataclass
+class Totals:
+    kills: int = 0
+    questions: int = 0
+    unanswered: int = 0
+    duplicates: int = 0
+    counted: int = 0
+    undelivered_in_memory: int = 0
+    failed_chains: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, other: Totals) -> None:
+        for name in ("kills", "questions", "unanswered", "duplicates", "counted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.undelivered_in_memory += other.undelivered_in_memory
+        self.failed_chains += other.failed_chains
+
+
+def one_chain(number: int, args: argparse.Namespace, env: dict[str, str]) -> Totals:
+    plan = Plan(kills=args.chain, seed=args.seed * 100_000 + number)
+    totals = Totals()
+    with tempfile.TemporaryDirectory(prefix="delivery-kill9-") as folder, open_emulators() as emu:
+        try:
+            chain = run_chain(Path(folder), emu, plan, **env)
+            verdict = judge(Path(folder, "memory", "conversations.json"), emu.messages(), 0)
+        except Exception as error:  # a chain that could not finish is reported, not hidden
+            totals.failed_chains.append(f"chain {number}: {error!r}"[-600:])
+            print(f"  FAILED {totals.failed_chains[-1]}", flush=True)
+            return totals
+    totals.kills = plan.kills
+    totals.questions = verdict.questions
+    totals.unanswered = len(verdict.unanswered)
+    totals.duplicates = len(verdict.duplicates)
+    totals.counted = chain.counted
+    totals.undelivered_in_memory = len(verdict.undelivered_in_memory)
+    if chain.final_exit != 0:
+        totals.failed_chains.append(f"chain {number}: final exit {chain.final_exit}")
+    return totals
+
+
+def run(args: argparse.Namespace, env: dict[str, str], label: str) -> Totals:
+    chains = max(1, args.kills // args.chain)
+    totals, started = Totals(), time.monotonic()
+    with ThreadPoolExecutor(args.workers) as pool:
+        for done, result in enumerate(pool.map(lambda n: one_chain(n, args, env), range(chains))):
+            totals.add(result)
+            if (done + 1) % max(1, chains // 10) == 0:
+                print(f"  {label}: {done + 1}/{chains} chains, {totals.kills} kills", flush=True)
+    totals.seconds = time.monotonic() - started
+    return totals
+
+
+def export_revision(ref: str, into: Path) -> None:
+    archive = subprocess.run(["git", "archive", ref, "tauro"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+
+
+def report(label: str, totals: Totals) -> None:
+    kills = max(totals.kills, 1)
+    print(
+        f"{label:>9}: {totals.kills} kills, {totals.questions} questions in "
+        f"{totals.seconds:.0f} s; unanswered {totals.unanswered}; duplicates "
+        f"{totals.duplicates} ({100 * totals.duplicates / kills:.2f} % of kills), "
+        f"counted by the bot {totals.counted}; answers left undelivered in memory "
+        f"{totals.undelivered_in_memory}"
+    )
+    for failure in totals.failed_chains:
+        print(f"{label:>9}: FAILED {failure}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--chain", type=int, default=10, help="kills before each check")
+    parser.add_argument("--workers", type=int, default=2, help="chains run at once")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline-ref", help="git revision of the design to compare with")
+    args = parser.parse_args()
+    results = {"this": run(args, {}, "this")}
+    if args.baseline_ref:
+        with tempfile.TemporaryDirectory(prefix="delivery-baseline-") as folder:
+            export_revision(args.baseline_ref, Path(folder))
+            results["baseline"] = run(args, {"PYTHONPATH": folder}, "baseline")
+    for label, totals in results.items():
+        report(label, totals)
+    this = results["this"]
+    if this.unanswered or this.failed_chains or this.duplicates > this.counted:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Outages of memory's writes: the log cadence (MockClock), and a real full disk.
+
+The full-disk test mounts a 4 MiB tmpfs (the test runs as root here and in CI),
+fills it to the last byte while a real `tauro run` runs, has five users ask, and
+frees the space again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from tauro.actors.memory._health import REMIND_EVERY, WriteHealth, free_bytes
+from tauro.testing._kill9 import BotProcess, Emulators, bot_environment, open_emulators
+
+
+def _events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "tauro.memory"]
+
+
+async def _free_space(directory: Path) -> int:
+    return 4096
+
+
+async def test_free_space_is_measured_where_the_memory_file_is(tmp_path: Path) -> None:
+    assert free_bytes(tmp_path) == shutil.disk_usage(tmp_path).free
+    assert free_bytes(tmp_path / "missing") is None
+
+
+async def test_an_outage_is_one_error_a_warning_a_minute_and_one_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tauro.memory")
+    health = WriteHealth(tmp_path / "conversations.json", free_space=_free_space)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(health.run)
+        for _ in range(30):  # a failed write every 5 s for 150 s
+            health.failed("cannot append to the journal (No space left on device)")
+            await trio.sleep(5)
+        assert not health.writable
+        assert health.unwritable_for() == pytest.approx(150)
+        health.succeeded()
+        await trio.sleep(10 * REMIND_EVERY)  # no reminder once it is over
+        nursery.cancel_scope.cancel()
+    events = [event for event in _events(caplog) if event[0] != "DEBUG"]
+    assert events == [
+        ("ERROR", "memory.unwritable"),
+        ("WARNING", "memory.still_unwritable"),
+        ("WARNING", "memory.still_unwritable"),
+        ("INFO", "memory.writable_again"),
+    ]
+    warning = next(r for r in caplog.records if r.getMessage() == "memory.still_unwritable")
+    fields = warning.fields  # type: ignore[attr-defined]
+    assert fields["free_bytes"] == 4096
+    assert fields["lasted_s"] == 60
+    assert health.writable
+    assert health.unwritable_for() == 0
+
+
+async def test_a_new_outage_is_told_anew(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    caplog.set_level(logging.INFO, logger="tauro.memory")
+    health = WriteHealth(tmp_path / "conversations.json", free_space=_free_space)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(health.run)
+        health.failed("full")
+        await trio.sleep(30)
+        health.succeeded()
+        await trio.sleep(45)  # the first outage's reminder would have come at 60 s
+        health.failed("full")
+        await trio.sleep(REMIND_EVERY + 1)
+        nursery.cancel_scope.cancel()
+    assert [event for event in _events(caplog) if event[0] != "DEBUG"] == [
+        ("ERROR", "memory.unwritable"),
+        ("INFO", "memory.writable_again"),
+        ("ERROR", "memory.unwritable"),
+        ("WARNING", "memory.still_unwritable"),
+    ]
+
+
+# -- a real full disk under a real bot ---------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs mounted for the test (root is required, as in CI)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def fill_to_the_last_byte(directory: Path) -> Path:
+    """Write one file until the file system refuses even a single byte."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as file:
+        for size in (1 << 20, 1 << 12, 1):
+            while True:
+                try:
+                    file.write(b"\0" * size)
+                except OSError:
+                    break
+    assert os.statvfs(directory).f_bavail == 0
+    return filler
+
+
+USERS = (101, 102, 103, 104, 105)
+
+
+def test_a_full_disk_holds_questions_and_answers_each_once_when_space_returns(
+    small_disk: Path,
+) -> None:
+    memory_file = small_disk / "memory" / "conversations.json"
+    with open_emulators(answer_tokens=8) as emulators:
+        env = bot_environment(small_disk, emulators, MEMORY_FILE=str(memory_file))
+        env["MEMORY_DURABILITY"] = "fsync"
+        bot = BotProcess(small_disk, env)
+        try:
+            bot.wait_ready()
+            filler = fill_to_the_last_byte(small_disk)
+            for user in USERS:
+                emulators.push(user, f"question of {user}")
+            _wait(lambda: all(len(_texts(emulators, user)) == 1 for user in USERS))
+            assert all(_texts(emulators, u)[0].startswith("⚠️ I cannot save") for u in USERS)
+            assert _llm_requests(emulators) == 0  # nothing answered that is not recorded
+            assert _unconfirmed(emulators) == len(USERS)
+            filler.unlink()
+            _wait(lambda: all(len(_texts(emulators, user)) == 2 for user in USERS))
+            _wait(lambda: _unconfirmed(emulators) == 0)
+            assert bot.process.poll() is None  # it never exited
+        finally:
+            exit_code = bot.stop()
+        chats = {user: _texts(emulators, user) for user in USERS}
+    assert exit_code == 0
+    for user, texts in chats.items():
+        assert len(texts) == 2, texts  # told once, answered once
+        assert texts[1].startswith(f"Echo: question of {user}")
+    stored = json.loads(memory_file.read_text())["conversations"]
+    for user in USERS:
+        assert [m["role"] for m in stored[str(user)]] == ["user", "assistant"]
+        assert stored[str(user)][0]["content"] == f"question of {user}"
+    log = "".join(bot.lines)
+    assert log.count("memory.unwritable") == 1
+    assert log.count("memory.writable_again") == 1
+
+
+def _texts(emulators: Emulators, chat: int) -> list[str]:
+    return [str(m["text"]) for m in emulators.messages() if m["chat_id"] == chat]
+
+
+def _llm_requests(emulators: Emulators) -> int:
+    answer = emulators.llm_control("/_emulator/requests")
+    assert isinstance(answer, dict)
+    return len(answer["requests"])
+
+
+def _unconfirmed(emulators: Emulators) -> int:
+    answer = emulators.control("/_emulator/statistics")
+    assert isinstance(answer, dict)
+    return int(answer["updates_pending"])
+
+
+def _wait(condition: object, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)

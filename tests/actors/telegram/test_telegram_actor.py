@@ -21,6 +21,7 @@ import trio
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.voice import VoiceActor
 from tauro.app import build_system_spec
@@ -614,3 +615,9 @@ async def test_a_graceful_stop_waits_for_the_voice_note_too(tmp_path: Path) -> N
         answer, voice = emu.messages(42)[1:]
     assert answer.text == "Echo: hello there"
     assert voice.kind == "voice"
+
+
+def test_the_cannot_save_notice_is_in_the_chats_language() -> None:
+    assert cannot_save_text("en").startswith("⚠️ I cannot save messages right now")
+    assert cannot_save_text("it").startswith("⚠️ In questo momento non riesco a salvare")
+    assert cannot_save_text("de").startswith("⚠️ Ich kann gerade keine Nachrichten speichern")

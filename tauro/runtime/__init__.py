@@ -31,6 +31,7 @@ is no import cycle (a test checks both)::
     _cell           one actor's slot: mailbox, lifecycle, counters (a Recipient)
     _supervisor     restart strategies, intensity and backoff, ordered stop
     _system         ActorSystem: the cells under their supervisors
+    _systemd        systemd's notify protocol, fed by the system's state
     testing         the test kit
 """
 

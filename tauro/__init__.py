@@ -19,6 +19,8 @@ Layering — who may import whom (lower layers never import higher ones)::
     tauro.files, tauro.errors,      private folders and files (0700/0600), the one error tree,
     tauro.markdown                  the model's Markdown parsed (one parser for both
                                     channels; pure functions)
+        │
+    tauro.i18n                      the users' languages: gettext catalogs (tauro/locale)
 
 ``tauro.testing`` (Bot API and LLM server emulators) and ``tauro.runtime.testing``
 (probe and fault-injecting actors) are for tests and may import anything.

@@ -65,7 +65,7 @@ def build_system_spec(
             _actor(
                 settings,
                 "voice",
-                lambda: VoiceActor(settings.voice, directory=notes),
+                lambda: VoiceActor(settings.voice_actor_settings(), directory=notes),
                 fatal_errors=(UnsafePathError,),
             )
         )

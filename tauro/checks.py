@@ -42,7 +42,7 @@ async def collect_findings(loaded: LoadedSettings) -> list[str]:
     lines += _web_lines(settings)
     lines += (await check_telegram(settings.telegram)).lines()
     lines += (await check_llm(settings.llm)).lines()
-    voice = await trio.to_thread.run_sync(check_voice, settings.voice)
+    voice = await trio.to_thread.run_sync(check_voice, settings.voice_actor_settings())
     for finding in voice:
         status = "ok  " if finding.ok else "FAIL"
         fix = f": {finding.fix}" if finding.fix and not finding.ok else ""

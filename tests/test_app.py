@@ -180,7 +180,7 @@ async def test_an_actor_restarted_alone_forgets_nothing(restarted: str, tmp_path
     assert answer.text == "Echo: hello"
     assert llm.requests[-1].model == "mistral:7b"
     assert voice.kind == "voice"
-    assert "speak: en" in (language.text or "")
+    assert (language.text or "").startswith("I speak English with you.")
 
 
 async def test_a_turn_cut_by_a_restart_of_telegram_is_answered_once(tmp_path: Path) -> None:

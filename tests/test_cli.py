@@ -433,3 +433,50 @@ def test_a_voice_folder_planted_by_another_user_stops_the_bot_naming_it(
     assert str(planted) in failed
     assert "user id 65534" in failed
     assert [p.name for p in planted.rglob("*")] == ["cache"]  # nothing of ours went there
+
+
+def _wait_for_text(bot_url: str, chat_id: int, prefix: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [t for t in _texts(bot_url, chat_id) if t.startswith(prefix)]
+        if found:
+            return found[-1]
+        time.sleep(0.1)
+    pytest.fail(f"no message starting {prefix!r} in {_texts(bot_url, chat_id)}")
+
+
+def test_a_users_language_choice_survives_kill_9(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    """An Italian user switches to English; the bot is killed; the new process still
+    answers in English. The other user, unknown language, gets BOT_LANGUAGE (German)."""
+    bot_url, llm_url = emulators
+    env = _environment(tmp_path, bot_url, llm_url, BOT_LANGUAGE="de")
+
+    def start() -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tauro", "run"], cwd=tmp_path, text=True, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        _wait_for_line(process, "system.ready", [])
+        return process
+
+    process = start()
+    italian = {"chat_id": 4343, "language_code": "it"}
+    _control(bot_url, "/_emulator/push_message", {**italian, "text": "/start"})
+    assert _wait_for_text(bot_url, 4343, "🐂").startswith("🐂 Ciao")
+    _control(bot_url, "/_emulator/push_message", {**italian, "text": "/lang en"})
+    _wait_for_text(bot_url, 4343, "I speak English with you.")
+    process.kill()  # kill -9: no graceful stop, no final snapshot
+    process.wait(timeout=30)
+    process = start()
+    try:
+        _control(bot_url, "/_emulator/push_message", {**italian, "text": "/stats"})
+        assert _wait_for_text(bot_url, 4343, "📊") == "📊 0 messages in this chat"
+        stranger = {"chat_id": 4444, "language_code": "tlh", "text": "/stats"}
+        _control(bot_url, "/_emulator/push_message", stranger)
+        assert _wait_for_text(bot_url, 4444, "📊") == "📊 0 Nachrichten in diesem Chat"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode == 0

@@ -1,9 +1,10 @@
 """Take the screenshots of docs/web.md: the chat, a coding answer, the status page, offline.
 
 The real bot (memory, LLM actor on the LLM emulator, web actor) runs in a thread
-and Debian's Chromium shows it at a phone's size:
+and Debian's Chromium shows it at a phone's size, as an Italian user's browser
+(Accept-Language it-IT), so the app speaks Italian:
 
-    .venv/bin/python tools/web_screenshots.py [--out docs/screenshots]
+    .venv/bin/python tools/web_screenshots.py [--out docs/screenshots] [--locale it-IT]
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def offline(page: Page, url: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    out = parser.parse_args().out
+    parser.add_argument("--locale", default="it-IT", help="the browser's language")
+    arguments = parser.parse_args()
+    out = arguments.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         bot = BotThread(
@@ -101,13 +104,17 @@ def main() -> None:
         assert bot.llm is not None
         bot.llm.script(*ANSWERS)
         try:
-            with open_chromium(Path(folder) / "profile", viewport=PHONE) as context:
+            with open_chromium(
+                Path(folder) / "profile", viewport=PHONE, locale=arguments.locale
+            ) as context:
                 page = context.pages[0] if context.pages else context.new_page()
                 chat(page, bot.url, out)
                 status(page, bot.url, out)
                 offline(page, bot.url, out)
             bot.llm.script(CODING_ANSWER)
-            with open_chromium(Path(folder) / "profile-code", viewport=PHONE) as context:
+            with open_chromium(
+                Path(folder) / "profile-code", viewport=PHONE, locale=arguments.locale
+            ) as context:
                 page = context.pages[0] if context.pages else context.new_page()
                 coding(page, bot.url, out)
         finally:

@@ -9,7 +9,9 @@ is generated from that table.
 from tauro.config._docs import render_markdown as render_markdown
 from tauro.config._load import LoadedSettings as LoadedSettings
 from tauro.config._load import load_settings as load_settings
+from tauro.config._settings import DEFAULT_SYSTEM_PROMPT as DEFAULT_SYSTEM_PROMPT
 from tauro.config._settings import AccessSettings as AccessSettings
+from tauro.config._settings import LanguageSettings as LanguageSettings
 from tauro.config._settings import LLMSettings as LLMSettings
 from tauro.config._settings import LoggingSettings as LoggingSettings
 from tauro.config._settings import MemorySettings as MemorySettings

@@ -10,6 +10,7 @@ from tauro.config._table import SETTINGS
 _SECTIONS = {
     "telegram": "Telegram",
     "access": "Access and rate limits",
+    "language": "Language",
     "llm": "Language model",
     "memory": "Memory",
     "voice": "Voice",
@@ -37,6 +38,30 @@ This page is generated from `tauro/config/_table.py`
 """
 
 
+_TRANSLATIONS = """
+## Translations
+
+What the bot writes to its users comes from gettext catalogs, one domain
+(`tauro`): `tauro/locale/<lang>/LC_MESSAGES/tauro.po`, whose message ids are
+the English texts (English needs no catalog). Shipped: `it`, `es`, `fr`, `de`,
+`pt`; any other language falls back to English, and a user whose language has
+no catalog gets BOT_LANGUAGE. The web app loads the same catalogs as JSON
+(`/i18n/<lang>.json`). Catalogs are compiled with Babel the first time a
+language is needed, so a checkout, `pip install -e .` and a wheel work alike;
+compiled `.mo` files next to the `.po`, if present and newer, are used as they are.
+
+    scripts/i18n extract    # after changing texts: tauro/locale/tauro.pot, every .po updated
+    scripts/i18n init nl    # start a catalog for a new language
+    scripts/i18n compile    # optional: .mo files (for example before building a wheel)
+
+Texts are marked in Python with `t(lang, "...")`, `nt(lang, singular, plural, n)`,
+`N_("...")` and `lazy("...")` (`tauro.i18n`), in the web app's scripts with
+`tr("...")` and `N_("...")`, and in its HTML with `data-i18n` and
+`data-i18n-attrs`. The tests fail when a catalog misses a message, or when a
+translation's `{placeholders}` or Markdown differ from the English text.
+"""
+
+
 def render_markdown() -> str:
     defaults = Settings()
     parts = [_INTRO]
@@ -49,7 +74,8 @@ def render_markdown() -> str:
             name = f"`{definition.env}`" + (" 🔒" if definition.secret else "")
             cells = (name, f"`{definition.yaml}`", _show(value), definition.doc)
             parts.append("| " + " | ".join(cells) + " |")
-    return "\n".join(parts) + "\n"
+    parts.append(_TRANSLATIONS)
+    return "\n".join(parts)
 
 
 def _show(value: object) -> str:

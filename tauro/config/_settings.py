@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -66,9 +66,16 @@ class MemorySettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LanguageSettings:
+    # For users whose language is unknown or has no catalog, and for groups.
+    # Italian, as TauroBot 3.0 spoke to everyone.
+    default: str = "it"
+
+
+@dataclass(frozen=True, kw_only=True)
 class VoiceSettings:
     enabled: bool = True
-    language: str = "it"
+    language: str = ""  # empty: each user's language (/lang, Telegram's language)
     rate: int = 150  # words per minute
     volume: float = 1.0  # 0.0 to 1.0
     max_chars: int = 1000  # longer answers are cut for speech
@@ -110,6 +117,7 @@ class LoggingSettings:
 class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    language: LanguageSettings = field(default_factory=LanguageSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
@@ -120,6 +128,11 @@ class Settings:
     def audio_directory(self) -> Path:
         """The private folder of voice notes (``notes/``) and web clips (``web/``)."""
         return self.voice.directory or self.memory.file.parent / "voice"
+
+    def voice_actor_settings(self) -> VoiceSettings:
+        """The voice actor's settings: its own default language is TTS_LANGUAGE, else
+        BOT_LANGUAGE (channels pass each user's language when TTS_LANGUAGE is empty)."""
+        return replace(self.voice, language=self.voice.language or self.language.default)
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line or an error."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tauro.errors import ConfigError
+from tauro.i18n import languages
 
 Parser = Callable[[str, object], object]
 
@@ -248,6 +249,15 @@ SETTINGS: tuple[SettingDef, ...] = (
         _number(_F, 1, 86400),
         "Seconds of the per-user rate-limit window.",
     ),
+    # Language
+    SettingDef(
+        "BOT_LANGUAGE",
+        "language.default",
+        "language",
+        "default",
+        _choice(*languages()),
+        "Language for users whose own is unknown or unsupported, and for groups.",
+    ),
     # LLM
     SettingDef(
         "LLM_PROVIDER",
@@ -306,7 +316,7 @@ SETTINGS: tuple[SettingDef, ...] = (
         "llm",
         "system_prompt",
         _text,
-        "System prompt: persona and answer language.",
+        "System prompt; the default is the built-in persona, in each user's language.",
     ),
     SettingDef(
         "LLM_MAX_PARALLEL",
@@ -422,7 +432,7 @@ SETTINGS: tuple[SettingDef, ...] = (
         "voice",
         "language",
         _text,
-        "espeak-ng voice language, e.g. it, en, de.",
+        "espeak-ng voice for every answer, e.g. it, en-us; empty: each user's language.",
     ),
     SettingDef(
         "TTS_RATE",

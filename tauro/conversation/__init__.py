@@ -26,14 +26,26 @@ Usage from a channel::
 The text always goes first; voice comes after it and its failure never fails
 the turn (the user gets ``voice_failed`` with ``NO_VOICE``).
 
+Language: the channel fills ``TurnRefs.language`` (the reader's language),
+``voice_language`` (the reader's language, or TTS_LANGUAGE when the operator
+fixed it) and ``system_prompt`` (``persona_prompt``: the built-in persona in the
+reader's language). Texts the turn hands to the sink (``NO_VOICE``, an
+``LLMError``'s ``user_message``) are English message ids or
+``tauro.i18n.LazyText``: the sink translates them. The length-limit notice
+after a final answer is part of its text, so the turn writes it in
+``TurnRefs.language`` itself.
+
 Durability: with ``update_id`` the turn asks memory for ``UpdateStatus`` first
 (``answered`` -> skipped, ``recorded`` -> not recorded again), and calls
 ``on_recorded()`` once the user message is durable, so a channel with
 redelivery (Telegram's getUpdates offset) confirms only what is safe.
 """
 
+from tauro.conversation._persona import PERSONA as PERSONA
+from tauro.conversation._persona import persona_prompt as persona_prompt
 from tauro.conversation._sink import Asker as Asker
 from tauro.conversation._sink import TurnSink as TurnSink
+from tauro.conversation._translated import TranslatedSink as TranslatedSink
 from tauro.conversation._turn import NO_VOICE as NO_VOICE
 from tauro.conversation._turn import TurnOutcome as TurnOutcome
 from tauro.conversation._turn import TurnRefs as TurnRefs

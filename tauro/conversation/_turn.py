@@ -45,14 +45,15 @@ from tauro.actors.memory import (
 from tauro.actors.voice import Synthesize, VoiceNote
 from tauro.conversation._sink import Asker, TurnSink
 from tauro.errors import LLMError, TauroError
+from tauro.i18n import N_, t
 
 log = logging.getLogger("tauro.conversation")
 
 TurnStatus = Literal["answered", "failed", "skipped"]
 
-_INTERRUPTED = "The answer was interrupted before it was complete. Please ask again."
-LENGTH_NOTICE = "\n\n[The answer reached the length limit (LLM_MAX_TOKENS) and stops here.]"
-NO_VOICE = "I could not make the voice note this time."
+_INTERRUPTED = N_("The answer was interrupted before it was complete. Please ask again.")
+LENGTH_NOTICE = N_("The answer reached the length limit (LLM_MAX_TOKENS) and stops here.")
+NO_VOICE = N_("I could not make the voice note this time.")
 # What a voice note can fail with: our errors (synthesis, the voice actor's ask,
 # the channel's upload) and the disk (a note file already gone).
 _VOICE_ERRORS = (TauroError, OSError)
@@ -69,7 +70,9 @@ class TurnRefs:
     llm: Asker
     voice: Asker | None = None
     context_messages: int = 10
-    voice_language: str = "it"
+    voice_language: str = "it"  # the reader's language, or TTS_LANGUAGE when fixed
+    language: str = "en"  # the reader's language, for the notices the turn adds itself
+    system_prompt: str | None = None  # None: the LLM actor's LLM_SYSTEM_PROMPT
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,14 @@ async def _prepare(
     assert isinstance(stored, tuple)
     assert isinstance(preferences, dict)
     model = preferences.get("model")
-    language = preferences.get("lang")
+    messages = _context_messages(stored, text, update_id)
+    if refs.system_prompt:
+        messages = (ChatMessage("system", refs.system_prompt), *messages)
     return _Prepared(
-        messages=_context_messages(stored, text, update_id),
+        messages=messages,
         model=model if isinstance(model, str) and model else None,
         voice=preferences.get("voice") is True and refs.voice is not None,
-        language=language if isinstance(language, str) and language else refs.voice_language,
+        language=refs.voice_language,
     )
 
 
@@ -256,9 +261,14 @@ async def _generate(
             return error
     result = stream.result
     if result.complete:
-        collected.notice = LENGTH_NOTICE if result.done_reason == "length" else ""
+        collected.notice = length_notice(refs.language) if result.done_reason == "length" else ""
         return None
     return result.error or LLMError("generation stopped early", user_message=_INTERRUPTED)
+
+
+def length_notice(language: str) -> str:
+    """What follows an answer the model stopped at LLM_MAX_TOKENS, in ``language``."""
+    return f"\n\n[{t(language, LENGTH_NOTICE)}]"
 
 
 async def _fail(

@@ -1,4 +1,5 @@
 // The chat page: history, sending with a streamed answer, clear, voice.
+import { languageMenu, loadLanguage, tr } from "/i18n.js";
 import { api, goToLogin, Offline, reasonOf, setState, startServiceWorker, Unauthorized } from "/shell.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,8 @@ let online = false;
 let voiceAvailable = false;
 
 startServiceWorker();
+await loadLanguage();
+languageMenu($("language"));
 
 /**
  * One chat bubble. The user's words and notes are text only (never HTML). An
@@ -24,7 +27,7 @@ function addMessage(role, content, { pending = false, html = null } = {}) {
   item.className = `message ${role}`;
   const who = document.createElement("span");
   who.className = "visually-hidden";
-  who.textContent = role === "user" ? "You said:" : role === "assistant" ? "TauroBot said:" : "Note:";
+  who.textContent = role === "user" ? tr("You said:") : role === "assistant" ? tr("TauroBot said:") : tr("Note:");
   const body = document.createElement(role === "assistant" ? "div" : "p");
   body.className = "content";
   if (role === "assistant") startAnswer(body, content, html);
@@ -103,8 +106,8 @@ function withCopyButtons(node) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "copy";
-    button.textContent = "Copy";
-    button.setAttribute("aria-label", "Copy code");
+    button.textContent = tr("Copy");
+    button.setAttribute("aria-label", tr("Copy code"));
     button.addEventListener("click", () => copyCode(pre, button));
     if (pre === node) outer = box;
     else pre.replaceWith(box);
@@ -116,11 +119,11 @@ function withCopyButtons(node) {
 async function copyCode(pre, button) {
   try {
     await navigator.clipboard.writeText(pre.textContent.replace(/\n$/, ""));
-    button.textContent = "Copied";
+    button.textContent = tr("Copied");
   } catch {
-    button.textContent = "Copy failed";
+    button.textContent = tr("Copy failed");
   }
-  setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  setTimeout(() => { button.textContent = tr("Copy"); }, 1500);
 }
 
 function addNote(content, kind = "error") {
@@ -139,7 +142,7 @@ function setEnabled(enabled) {
 
 function showVoice(on) {
   voice.setAttribute("aria-pressed", String(on));
-  voice.textContent = `Voice answers: ${on ? "on" : "off"}`;
+  voice.textContent = on ? tr("Voice answers: on") : tr("Voice answers: off");
 }
 
 // The last messages are kept on this device so the chat still shows them offline.
@@ -179,7 +182,7 @@ function showSaved() {
   if (items.length) {
     const note = document.createElement("li");
     note.className = "saved-note";
-    note.textContent = "Saved on this device; new messages will show once the bot is reachable.";
+    note.textContent = tr("Saved on this device; new messages will show once the bot is reachable.");
     list.append(note);
   }
 }
@@ -263,11 +266,11 @@ async function sendMessage(message) {
     answer.remove();
     if (error instanceof Unauthorized) return goToLogin();
     if (error instanceof Offline) {
-      addNote("The connection was lost; your message may not have been answered. Try again.");
+      addNote(tr("The connection was lost; your message may not have been answered. Try again."));
       setState("offline");
     } else {
       addNote(String(error.message || error));
-      setState("error", "Not sent");
+      setState("error", tr("Not sent"));
     }
   } finally {
     busy = false;
@@ -299,7 +302,7 @@ function onEvent(event, data, answer, content) {
     answer.classList.remove("pending");
     saveHistory();
     const speaking = voiceAvailable && voice.getAttribute("aria-pressed") === "true";
-    setState(speaking ? "writing" : "ready", speaking ? "Preparing voice…" : undefined);
+    setState(speaking ? "writing" : "ready", speaking ? tr("Preparing voice…") : undefined);
     return true;
   } else if (event === "error" && data.kind === "memory_unwritable") {
     keepUnsaved(answer);
@@ -309,9 +312,9 @@ function onEvent(event, data, answer, content) {
   } else if (event === "error") {
     if (!content.textContent) answer.remove();
     else answer.classList.remove("pending");
-    addNote(data.message);
+    addNote(tr(data.message)); // already translated by the server, except "shutdown"
     setState(data.kind === "llm_unreachable" ? "llm-unreachable" : "error",
-             data.kind === "llm_unreachable" ? "LLM unreachable" : undefined);
+             data.kind === "llm_unreachable" ? tr("LLM unreachable") : undefined);
     return true;
   }
   return false;
@@ -341,7 +344,7 @@ function addAudio(answer, url) {
   audio.controls = true;
   audio.preload = "auto";
   audio.src = url;
-  audio.setAttribute("aria-label", "Voice answer");
+  audio.setAttribute("aria-label", tr("Voice answer"));
   answer.append(audio);
   audio.play().catch(() => {}); // autoplay may be refused; the controls stay usable
 }
@@ -380,7 +383,7 @@ voice.addEventListener("click", async () => {
 });
 
 clear.addEventListener("click", async () => {
-  if (!confirm("Forget this whole conversation? This cannot be undone.")) return;
+  if (!confirm(tr("Forget this whole conversation? This cannot be undone."))) return;
   try {
     const response = await api("/api/clear", { method: "POST", body: {} });
     if (!response.ok) throw new Error(await reasonOf(response));

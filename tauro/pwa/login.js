@@ -1,8 +1,10 @@
 // The login page: a link from the bot's log carries the secret in the #fragment
 // (never sent to the server in a URL, so it stays out of logs and history).
+import { loadLanguage, tr } from "/i18n.js";
 import { startServiceWorker } from "/shell.js";
 
 startServiceWorker();
+await loadLanguage();
 
 const form = document.getElementById("login");
 const input = document.getElementById("token");
@@ -24,19 +26,19 @@ async function logIn(token) {
       body: JSON.stringify({ token }),
     });
   } catch {
-    return showProblem("You are offline: the bot cannot be reached.");
+    return showProblem(tr("You are offline: the bot cannot be reached."));
   }
   if (response.status === 204) return location.replace(nextPage());
   showProblem(await failure(response));
 }
 
 async function failure(response) {
-  if (response.status === 401) return "That secret is not right.";
+  if (response.status === 401) return tr("That secret is not right.");
   if (response.status === 429) {
-    const wait = response.headers.get("Retry-After") || "a few";
-    return `Too many wrong secrets: wait ${wait} s before the next try.`;
+    const wait = response.headers.get("Retry-After") || "?";
+    return tr("Too many wrong secrets: wait {seconds} s before the next try.", { seconds: wait });
   }
-  return `Login failed (HTTP ${response.status}).`;
+  return tr("Login failed (HTTP {status}).", { status: response.status });
 }
 
 function showProblem(text) {

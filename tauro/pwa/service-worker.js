@@ -32,6 +32,9 @@ const SHELL = [
   "/login.js",
   "/status.js",
   "/shell.js",
+  "/i18n.js",
+  "/offline.js",
+  "/i18n/auto.json", // the texts in the browser's language, for the offline page
   "/style.css",
   "/manifest.webmanifest",
   "/icons/icon-192.png",

@@ -1,4 +1,5 @@
 // What every page of the app shares: the service worker, the state badge, API calls.
+import { currentLanguage, N_, tr } from "/i18n.js";
 
 /** Register the service worker; show the banner when a new app version is in control. */
 export function startServiceWorker() {
@@ -32,21 +33,21 @@ function showUpdateBanner() {
 }
 
 const STATE_TEXT = {
-  connecting: "Connecting…",
-  ready: "Ready",
-  thinking: "Thinking…",
-  writing: "Writing…",
-  offline: "Offline",
-  "llm-unreachable": "LLM unreachable",
-  unsaved: "Cannot save",
-  error: "Error",
+  connecting: N_("Connecting…"),
+  ready: N_("Ready"),
+  thinking: N_("Thinking…"),
+  writing: N_("Writing…"),
+  offline: N_("Offline"),
+  "llm-unreachable": N_("LLM unreachable"),
+  unsaved: N_("Cannot save"),
+  error: N_("Error"),
 };
 
 // The longer explanation under the header, for the states that need one.
 const NOTICE_TEXT = {
-  offline: "You are offline, or the bot cannot be reached. Sending is possible again as soon as it is back.",
-  "llm-unreachable": "The bot is running, but its language model server does not answer. Try again in a while.",
-  unsaved: "The bot cannot save messages right now (its disk is full or failing), so it does not answer. Your question stays in the box until it can be stored.",
+  offline: N_("You are offline, or the bot cannot be reached. Sending is possible again as soon as it is back."),
+  "llm-unreachable": N_("The bot is running, but its language model server does not answer. Try again in a while."),
+  unsaved: N_("The bot cannot save messages right now (its disk is full or failing), so it does not answer. Your question stays in the box until it can be stored."),
 };
 
 /** Show one of the named states in the header badge (also read by screen readers). */
@@ -54,12 +55,12 @@ export function setState(state, text) {
   const badge = document.getElementById("state");
   if (!badge) return;
   badge.dataset.state = state;
-  badge.textContent = text || STATE_TEXT[state] || state;
+  badge.textContent = text || (state in STATE_TEXT ? tr(STATE_TEXT[state]) : state);
   document.body.dataset.state = state;
   const notice = document.getElementById("notice");
   if (notice) {
     notice.hidden = !(state in NOTICE_TEXT);
-    notice.textContent = NOTICE_TEXT[state] || "";
+    notice.textContent = state in NOTICE_TEXT ? tr(NOTICE_TEXT[state]) : "";
   }
 }
 
@@ -74,7 +75,11 @@ export async function api(path, { method = "GET", body, signal } = {}) {
       method,
       signal,
       credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      // The language of the texts the server writes (notices in an answer's stream).
+      headers: {
+        "Accept-Language": currentLanguage(),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {

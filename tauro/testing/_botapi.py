@@ -182,13 +182,17 @@ class BotApiEmulator:
         reply_to_message_id: int | None = None,
         reply_to_bot: bool = False,
         entities: list[JsonDict] | None = None,
+        language_code: str | None = "en",
     ) -> int:
         """A user writes ``text``; returns the update id.
 
         Commands and ``@mentions`` get their entities automatically unless
         ``entities`` is given; ``reply_to_bot`` replies to the bot's last message.
+        ``language_code`` is the sender's app language (None: Telegram sends none).
         """
-        sender = users.Sender(chat_id, user_id, chat_type, username, first_name, chat_title)
+        sender = users.Sender(
+            chat_id, user_id, chat_type, username, first_name, chat_title, language_code
+        )
         return self._push_message(
             sender, users.text_content(text, entities),
             reply_to_message_id=reply_to_message_id, reply_to_bot=reply_to_bot,

@@ -19,7 +19,11 @@ def test_defaults_match_the_original_bot() -> None:
     assert settings.memory.file == Path("memory/conversations.json")
     assert settings.memory.max_size == 1000
     assert settings.memory.save_interval == 5
-    assert settings.voice.language == "it"
+    # TTS_LANGUAGE is now empty (each user's language); where that is unknown the
+    # voice speaks BOT_LANGUAGE, Italian, as the original's TTS_LANGUAGE=it did.
+    assert settings.voice.language == ""
+    assert settings.language.default == "it"
+    assert settings.voice_actor_settings().language == "it"
     assert (settings.voice.rate, settings.voice.volume) == (150, 1.0)
     assert (settings.access.rate_limit_messages, settings.access.rate_limit_window) == (30, 60)
     assert (settings.web.host, settings.web.port) == ("127.0.0.1", 8080)

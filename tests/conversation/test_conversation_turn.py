@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,15 +265,27 @@ async def test_stopped_generation_without_error_is_reported() -> None:
 
 
 async def test_voice_follows_the_text_when_enabled(tmp_path: Path) -> None:
-    memory = FakeMemory(preferences={"voice": True, "lang": "en"})
+    # The channel resolves the language (the chat's /lang, or TTS_LANGUAGE when fixed).
+    memory = FakeMemory(preferences={"voice": True, "lang": "de"})
     sink = RecordingSink()
     voice = FakeVoice(tmp_path, sink=sink)
-    outcome = await run_turn(refs(memory, FakeLLM(), voice), "42", "q", sink)
+    english = dataclasses.replace(refs(memory, FakeLLM(), voice), voice_language="en")
+    outcome = await run_turn(english, "42", "q", sink)
     assert outcome.voice_sent
     assert sink.kinds()[-3:] == ["final", "voice_pending", "voice"]
     assert voice.seen_at_ask[0][-2:] == ["final", "voice_pending"]  # told before the ask
     assert voice.asked == [Synthesize("Ciao! Come stai?", "en")]
     assert not (tmp_path / "note1.ogg").exists()  # discarded after sending
+
+
+async def test_the_channels_system_prompt_goes_first() -> None:
+    memory, llm = FakeMemory(), FakeLLM()
+    italian = dataclasses.replace(refs(memory, llm), system_prompt="Sei TauroBot.")
+    await run_turn(italian, "42", "ciao", RecordingSink())
+    assert llm.requests[0].messages[0] == ChatMessage("system", "Sei TauroBot.")
+    assert llm.requests[0].messages[-1] == ChatMessage("user", "ciao")
+    await run_turn(refs(memory, llm), "42", "ancora", RecordingSink())
+    assert all(m.role != "system" for m in llm.requests[1].messages)  # the LLM actor's own
 
 
 async def test_voice_off_by_default(tmp_path: Path) -> None:
@@ -369,6 +382,18 @@ async def test_an_answer_that_hit_the_length_limit_says_so_but_is_recorded_as_is
     memory, llm, sink = FakeMemory(), FakeLLM(done_reason="length"), RecordingSink()
     outcome = await run_turn(refs(memory, llm), "42", "q", sink)
     assert outcome.status == "answered"
-    assert sink.events[-1] == ("final", "Ciao! Come stai?" + LENGTH_NOTICE)
+    assert sink.events[-1] == ("final", f"Ciao! Come stai?\n\n[{LENGTH_NOTICE}]")
     assert "LLM_MAX_TOKENS" in LENGTH_NOTICE
+    assert memory.messages[-1].content == "Ciao! Come stai?"
+
+
+async def test_the_length_limit_notice_is_in_the_readers_language() -> None:
+    memory, llm, sink = FakeMemory(), FakeLLM(done_reason="length"), RecordingSink()
+    italian = dataclasses.replace(refs(memory, llm), language="it")
+    await run_turn(italian, "42", "q", sink)
+    assert sink.events[-1] == (
+        "final",
+        "Ciao! Come stai?\n\n[La risposta ha raggiunto il limite di lunghezza "
+        "(LLM_MAX_TOKENS) e si ferma qui.]",
+    )
     assert memory.messages[-1].content == "Ciao! Come stai?"

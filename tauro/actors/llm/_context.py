@@ -28,6 +28,7 @@ from tauro.actors.llm._messages import ChatMessage
 from tauro.actors.llm._provider import ChatRequest, Provider
 from tauro.config import LLMSettings
 from tauro.errors import LLMContextError
+from tauro.i18n import N_
 
 logger = logging.getLogger("tauro.llm")
 
@@ -35,8 +36,8 @@ ESTIMATE_CHARS_PER_TOKEN = 3
 MESSAGE_OVERHEAD = 4  # tokens of role markers a chat template adds per message
 CACHE_SIZE = 4096  # token counts remembered (history repeats from turn to turn)
 
-TOO_LONG_CONVERSATION = "this conversation is too long for the model; /clear starts a new one"
-TOO_LONG_MESSAGE = "your message is too long for the model; please send a shorter one"
+TOO_LONG_CONVERSATION = N_("this conversation is too long for the model; /clear starts a new one")
+TOO_LONG_MESSAGE = N_("your message is too long for the model; please send a shorter one")
 
 
 def estimate_tokens(text: str) -> int:

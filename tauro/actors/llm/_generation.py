@@ -39,6 +39,7 @@ from tauro.errors import (
     LLMTimeoutError,
     LLMUnreachableError,
 )
+from tauro.i18n import N_
 
 # Words of a server's refusal that say the prompt was too long for its context.
 _CONTEXT_WORDS = ("context", "too long", "exceed", "maximum")
@@ -155,7 +156,7 @@ async def run_generation(engine: Engine, job: Job) -> None:
         logger.exception("llm.generation.bug", extra={"fields": {"model": job.chat.model}})
         job.error = LLMError(
             f"unexpected {type(exc).__name__} while generating: {exc}",
-            user_message="something went wrong while answering; please try again",
+            user_message=N_("something went wrong while answering; please try again"),
         )
     finally:
         _finish(engine, job)
@@ -166,7 +167,7 @@ def _finish(engine: Engine, job: Job) -> None:
     if job.end is None and job.error is None and not job.state.closed_by_caller:
         job.error = LLMError(
             "the LLM service stopped while answering",
-            user_message="the answer was interrupted; please try again",
+            user_message=N_("the answer was interrupted; please try again"),
         )
     result = job.result()
     job.state.result = result
@@ -262,13 +263,13 @@ async def _with_timeouts(engine: Engine, job: Job) -> None:
                 f"no first token from the LLM server at {url} within "
                 f"{settings.first_token_timeout:g} s for model {job.chat.model!r} "
                 "(LLM_FIRST_TOKEN_TIMEOUT)",
-                user_message="the model took too long to start answering; please try again",
+                user_message=N_("the model took too long to start answering; please try again"),
             )
     if total.cancelled_caught:
         raise LLMTimeoutError(
             f"the answer from the LLM server at {url} took longer than "
             f"{settings.total_timeout:g} s and was cut (LLM_TOTAL_TIMEOUT)",
-            user_message="the answer took too long and was cut off",
+            user_message=N_("the answer took too long and was cut off"),
         )
 
 

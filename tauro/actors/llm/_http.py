@@ -29,6 +29,7 @@ from tauro.errors import (
     LLMTimeoutError,
     LLMUnreachableError,
 )
+from tauro.i18n import N_, lazy
 
 _HTTPX_LOG = logging.getLogger("httpx")
 
@@ -126,14 +127,16 @@ async def post_stream(
 def unreachable(url: str, detail: str) -> LLMUnreachableError:
     return LLMUnreachableError(
         f"cannot connect to the LLM server at {url} (OLLAMA_HOST): {detail}",
-        user_message=f"the LLM server at {url} is not reachable; please try again later",
+        user_message=lazy(
+            "the LLM server at {url} is not reachable; please try again later", url=url
+        ),
     )
 
 
 def cut(url: str, detail: str) -> LLMCutError:
     return LLMCutError(
         f"the answer from the LLM server at {url} ended before it was complete: {detail}",
-        user_message="the answer was cut off: the LLM server stopped sending it",
+        user_message=N_("the answer was cut off: the LLM server stopped sending it"),
     )
 
 
@@ -143,7 +146,7 @@ def interrupted(url: str) -> LLMCutError:
         f"the LLM server at {url} ended the answer without a finish_reason ([DONE] alone): "
         "it was interrupted, typically by another request on a server that runs one at a "
         "time (llama-cpp-python); LLM_MAX_PARALLEL=auto or 1 avoids it",
-        user_message="the answer was cut off: the LLM server interrupted it",
+        user_message=N_("the answer was cut off: the LLM server interrupted it"),
         interrupted=True,
     )
 
@@ -154,7 +157,7 @@ def empty_answer(url: str) -> LLMCutError:
         f"the LLM server at {url} answered with an empty body (no events); "
         "a server does that when the prompt does not fit its context window, "
         "or is LLM_PROVIDER wrong for this server?",
-        user_message="the LLM server sent an empty answer",
+        user_message=N_("the LLM server sent an empty answer"),
         empty=True,
     )
 
@@ -163,7 +166,7 @@ def garbage(url: str, what: str, raw: str | bytes) -> LLMResponseError:
     return LLMResponseError(
         f"the LLM server at {url} sent {what}: {excerpt(raw)}; "
         "is LLM_PROVIDER right for this server?",
-        user_message="the LLM server sent an answer I could not read",
+        user_message=N_("the LLM server sent an answer I could not read"),
     )
 
 
@@ -175,13 +178,13 @@ def translate(exc: httpx.HTTPError, url: str) -> LLMError:
     if isinstance(exc, httpx.PoolTimeout | httpx.WriteTimeout):
         return LLMTimeoutError(
             f"the LLM server at {url} did not accept the request in time: {detail}",
-            user_message="the LLM server is too busy right now; please try again later",
+            user_message=N_("the LLM server is too busy right now; please try again later"),
         )
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.TimeoutException):
         return cut(url, detail)
     return LLMResponseError(
         f"talking to the LLM server at {url} failed: {detail}",
-        user_message="talking to the LLM server failed; please try again later",
+        user_message=N_("talking to the LLM server failed; please try again later"),
     )
 
 
@@ -277,18 +280,18 @@ def status_error(url: str, status: int, body: str, not_found: NotFound) -> LLMEr
     if status in (401, 403):
         return LLMResponseError(
             f"{where}; set LLM_API_KEY to a key the server accepts",
-            user_message="the LLM server refused the bot's credentials",
+            user_message=N_("the LLM server refused the bot's credentials"),
         )
     if status == 404:
         return LLMResponseError(
             f"{where}; are OLLAMA_HOST and LLM_PROVIDER right for this server?",
-            user_message="the LLM server does not offer the chat API the bot expects",
+            user_message=N_("the LLM server does not offer the chat API the bot expects"),
         )
     if status >= 500:
         return LLMResponseError(
-            where, user_message="the LLM server had an internal error; please try again later"
+            where, user_message=N_("the LLM server had an internal error; please try again later")
         )
-    return LLMResponseError(where, user_message="the LLM server refused the request")
+    return LLMResponseError(where, user_message=N_("the LLM server refused the request"))
 
 
 class HTTPProvider:

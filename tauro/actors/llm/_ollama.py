@@ -35,6 +35,7 @@ from tauro.actors.llm._http import (
 )
 from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink, ServerInfo
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
+from tauro.i18n import N_, lazy
 
 
 class OllamaProvider(HTTPProvider):
@@ -118,7 +119,7 @@ class OllamaProvider(HTTPProvider):
         if "error" in chunk:
             raise LLMResponseError(
                 f"the LLM server at {self._url} failed mid-answer: {chunk['error']!r}",
-                user_message="the LLM server failed while answering; please try again",
+                user_message=N_("the LLM server failed while answering; please try again"),
             )
         return chunk
 
@@ -139,7 +140,9 @@ class OllamaProvider(HTTPProvider):
             return ModelNotFoundError(
                 f"the model {model!r} is not installed on the Ollama server at "
                 f"{self._url} (OLLAMA_MODEL or /model): {text!r}",
-                user_message=f"the model '{model}' is not installed: run `ollama pull {model}`",
+                user_message=lazy(
+                    "the model '{model}' is not installed: run `ollama pull {model}`", model=model
+                ),
             )
 
         return status_error(self._url, response.status_code, body, not_found)

@@ -49,6 +49,7 @@ from tauro.actors.llm._http import (
 )
 from tauro.actors.llm._provider import ChatEnd, ChatRequest, DeltaSink, ServerInfo
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError
+from tauro.i18n import N_, lazy
 
 DONE = "[DONE]"
 LLAMA_CPP_PYTHON_COUNT = "/extras/tokenize/count"
@@ -174,7 +175,7 @@ class OpenAIProvider(HTTPProvider):
         if "error" in chunk:
             raise LLMResponseError(
                 f"the LLM server at {self._url} failed mid-answer: {chunk['error']!r}",
-                user_message="the LLM server failed while answering; please try again",
+                user_message=N_("the LLM server failed while answering; please try again"),
             )
         return chunk
 
@@ -213,7 +214,9 @@ class OpenAIProvider(HTTPProvider):
             return ModelNotFoundError(
                 f"the model {model!r} is not available on the LLM server at "
                 f"{self._url} (OLLAMA_MODEL or /model): {text!r}",
-                user_message=f"the model '{model}' is not available on the LLM server",
+                user_message=lazy(
+                    "the model '{model}' is not available on the LLM server", model=model
+                ),
             )
 
         return status_error(self._url, response.status_code, body, not_found)

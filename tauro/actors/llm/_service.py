@@ -23,6 +23,7 @@ from tauro.actors.llm._stats import StatsRecorder
 from tauro.actors.llm._stream import AnswerStream, GenerationState
 from tauro.config import LLMSettings
 from tauro.errors import LLMError, LLMTimeoutError, ModelNotFoundError
+from tauro.i18n import N_, lazy
 
 logger = logging.getLogger("tauro.llm")
 
@@ -193,11 +194,20 @@ class LLMService:
 
     def _not_installed(self, name: str, installed: tuple[str, ...]) -> ModelNotFoundError:
         listed = ", ".join(installed) or "none"
-        hint = f"run `ollama pull {name}`" if self.provider.name == "ollama" else "load it first"
+        hint = (
+            lazy("run `ollama pull {name}`", name=name)
+            if self.provider.name == "ollama"
+            else lazy("load it first")
+        )
         return ModelNotFoundError(
             f"the model {name!r} is not installed on the LLM server at "
             f"{self.provider.base_url}; installed: {listed}",
-            user_message=f"the model '{name}' is not installed: {hint}. Installed: {listed}",
+            user_message=lazy(
+                "the model '{name}' is not installed: {hint}. Installed: {listed}",
+                name=name,
+                hint=hint,
+                listed=listed,
+            ),
         )
 
 
@@ -225,5 +235,5 @@ async def list_models(provider: Provider) -> tuple[str, ...]:
     raise LLMTimeoutError(
         f"the LLM server at {provider.base_url} did not list its models within "
         f"{LIST_MODELS_TIMEOUT:g} s",
-        user_message="the LLM server did not answer in time; please try again later",
+        user_message=N_("the LLM server did not answer in time; please try again later"),
     )

@@ -5,7 +5,8 @@ trio-asyncio loop, its HTTP on trio through ``_request``; errors
 translated, token redacted; limits from ``_limits`` and retries applied to
 every call) -> ``_polling`` (getUpdates,
 offsets confirmed only once settled) -> ``_dispatch`` (one worker per chat,
-bounded chats in flight; what each update is) -> ``_access`` and
+bounded chats in flight; what each update is) -> ``_access``, ``_language``
+(which language the chat speaks: /lang, the sender's app, BOT_LANGUAGE) and
 ``_commands`` -> ``_streaming`` (the ``TurnSink`` that edits an answer into
 place) -> ``_actor`` (``TelegramActor``, which runs ``tauro.conversation``'s
 turn for every question). ``_splitting`` cuts answers over 4096 characters.

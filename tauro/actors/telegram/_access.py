@@ -15,6 +15,7 @@ from typing import Literal
 import trio
 
 from tauro.config import AccessSettings
+from tauro.i18n import nt, t
 
 Verdict = Literal["allow", "refuse", "limit", "silent"]
 
@@ -89,17 +90,36 @@ class AccessControl:
             self._notified_until.pop(user_id, None)
 
 
-def refusal_text(user_id: int | None) -> str:
-    who = f" Your Telegram user id is {user_id}." if user_id is not None else ""
-    return (
-        "Sorry, this is a private bot: it only talks to the people its owner allowed."
-        f"{who} If you know the owner, ask them to add it to ALLOWED_USER_IDS."
+def refusal_text(user_id: int | None, language: str = "en") -> str:
+    if user_id is None:
+        return t(
+            language,
+            "Sorry, this is a private bot: it only talks to the people its owner allowed.",
+        )
+    return t(
+        language,
+        "Sorry, this is a private bot: it only talks to the people its owner allowed. "
+        "Your Telegram user id is {user_id}. If you know the owner, ask them to add it "
+        "to ALLOWED_USER_IDS.",
+        user_id=user_id,
     )
 
 
-def rate_limit_text(settings: AccessSettings, wait: float) -> str:
-    return (
-        f"You are writing faster than I can answer: at most {settings.rate_limit_messages} "
-        f"messages every {settings.rate_limit_window:g} seconds. "
-        f"Please wait about {max(1, round(wait))} seconds, then write again."
+def rate_limit_text(settings: AccessSettings, wait: float, language: str = "en") -> str:
+    seconds = max(1, round(wait))
+    limit = nt(
+        language,
+        "at most {count} message every {window} seconds",
+        "at most {count} messages every {window} seconds",
+        settings.rate_limit_messages,
+        window=f"{settings.rate_limit_window:g}",
+    )
+    return nt(
+        language,
+        "You are writing faster than I can answer ({limit}). "
+        "Please wait about {count} second, then write again.",
+        "You are writing faster than I can answer ({limit}). "
+        "Please wait about {count} seconds, then write again.",
+        seconds,
+        limit=limit,
     )

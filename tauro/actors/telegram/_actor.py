@@ -33,12 +33,13 @@ from typing import Any
 
 import trio
 
-from tauro.actors.memory import NoteShown, PendingTurn, PendingTurns
+from tauro.actors.memory import GetPreferences, NoteShown, PendingTurn, PendingTurns
 from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
 from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import CommandContext, run_command
 from tauro.actors.telegram._dispatch import ChatDispatcher, Ignore, Reply, RunCommand, route
 from tauro.actors.telegram._incoming import Incoming
+from tauro.actors.telegram._language import ChatLanguage, chat_language, sender_language
 from tauro.actors.telegram._markdown import plain_piece
 from tauro.actors.telegram._polling import UpdateTracker, confirm_settled, poll_forever
 from tauro.actors.telegram._stats import (
@@ -48,9 +49,9 @@ from tauro.actors.telegram._stats import (
     percentiles,
     statistics_lines,
 )
-from tauro.actors.telegram._streaming import StreamingReply, open_streaming_reply
+from tauro.actors.telegram._streaming import EMPTY_ANSWER, StreamingReply, open_streaming_reply
 from tauro.config import Settings
-from tauro.conversation import TurnRefs, run_turn
+from tauro.conversation import TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import (
     ActorError,
     InvalidTokenError,
@@ -59,32 +60,27 @@ from tauro.errors import (
     PollingConflictError,
     TelegramError,
 )
+from tauro.i18n import N_, t, translate
 from tauro.runtime import Actor, ActorRef
 
 log = logging.getLogger("tauro.telegram")
 
-TROUBLE = (
+TROUBLE = N_(
     "Something went wrong on my side and I could not answer this message. "
     "Please send it again in a little while."
 )
 # Memory cannot record (disk full, I/O error, read-only): the update is held,
 # unconfirmed, and its turn retried every HOLD_RETRY seconds; each user is told
-# once per outage, in their language (Telegram's language code; English otherwise).
+# once per outage, in the chat's language.
 HOLD_RETRY = 2.0
-CANNOT_SAVE = {
-    "en": (
-        "⚠️ I cannot save messages right now, so I am keeping yours and will answer "
-        "as soon as I can. There is no need to send it again."
-    ),
-    "it": (
-        "⚠️ In questo momento non riesco a salvare i messaggi: tengo il tuo e ti "
-        "risponderò appena possibile. Non serve inviarlo di nuovo."
-    ),
-}
+CANNOT_SAVE = N_(
+    "I cannot save messages right now, so I am keeping yours and will answer "
+    "as soon as I can. There is no need to send it again."
+)
 
 
 def cannot_save_text(language: str) -> str:
-    return CANNOT_SAVE.get(language.split("-")[0].lower(), CANNOT_SAVE["en"])
+    return f"⚠️ {t(language, CANNOT_SAVE)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,38 +269,55 @@ class TelegramActor(Actor[TelegramMessage]):
         what = route(incoming, self._api_or_fail().identity.username, settings.max_message_length)
         if isinstance(what, Ignore):
             self._stats.count("ignored")
-        elif isinstance(what, Reply):
+            return
+        language = await self._language(incoming)
+        if isinstance(what, Reply):
             self._stats.count("unsupported")
-            await self._reply(incoming, what.text)
+            await self._reply(incoming, translate(what.text, language.text))
         elif isinstance(what, RunCommand):
             self._stats.count("command")
-            await self._reply(incoming, await self._command(what, incoming))
+            await self._reply(incoming, await self._command(what, incoming, language))
         else:
-            await self._turn(incoming, what.text)
+            await self._turn(incoming, what.text, language)
+
+    async def _language(self, incoming: Incoming) -> ChatLanguage:
+        """The chat's language: its /lang choice, else the sender's or BOT_LANGUAGE."""
+        try:
+            preferences = await self.context.ref(self._names[0]).ask(
+                GetPreferences(incoming.conversation)
+            )
+        except (MemoryStoreError, ActorError) as error:
+            log.warning("telegram.language.unknown", extra={"fields": {"error": str(error)}})
+            preferences = {}
+        return chat_language(preferences, incoming, self._settings)
 
     async def _deny(self, incoming: Incoming, verdict: str) -> None:
         self._stats.count("refused" if verdict in ("refuse", "silent") else "limited")
+        language = sender_language(incoming, self._settings)
         if verdict == "refuse":
-            await self._reply(incoming, refusal_text(incoming.user_id))
+            await self._reply(incoming, refusal_text(incoming.user_id, language))
         elif verdict == "limit" and incoming.user_id is not None:
             wait = self._access.retry_at(incoming.user_id) - trio.current_time()
-            await self._reply(incoming, rate_limit_text(self._settings.access, wait))
+            await self._reply(incoming, rate_limit_text(self._settings.access, wait, language))
 
-    async def _command(self, what: RunCommand, incoming: Incoming) -> str:
+    async def _command(self, what: RunCommand, incoming: Incoming, language: ChatLanguage) -> str:
         memory, llm, voice = self._names
         context = CommandContext(
             memory=self.context.ref(memory),
             llm=self.context.ref(llm),
             access=self._access,
             voice_available=voice is not None,
-            default_language=self._settings.voice.language,
             telegram_stats=lambda: statistics_lines(self.statistics()),
+            language=language.text,
+            voice=self.context.ref(voice) if voice is not None else None,
+            fixed_voice_language=self._settings.voice.language,
+            admin_only_lang=incoming.is_group,
         )
         try:
             return await run_command(what.command, incoming, context)
         except (MemoryStoreError, ActorError) as error:
             log.error("telegram.command.failed", extra={"fields": {"error": str(error)}})
-            return TROUBLE
+            return t(language.text, TROUBLE)
 
     async def _reply(self, incoming: Incoming, text: str) -> None:
         assert incoming.chat_id is not None
@@ -318,11 +331,14 @@ class TelegramActor(Actor[TelegramMessage]):
             self._stats.count("possible_duplicate")
             fields = {"chat_id": incoming.chat_id, "update_id": incoming.update_id}
             log.warning("telegram.delivery.possible_duplicate", extra={"fields": fields})
+        language = await self._language(incoming)
         if pending.answer is None:
-            await self._turn(incoming, pending.content, pending.message_ids)
+            await self._turn(incoming, pending.content, language, pending.message_ids)
             return
         async with self._streaming_reply(incoming, pending.message_ids) as reply:
-            await reply.final(pending.answer)
+            await TranslatedSink(reply, language.text, empty_answer=EMPTY_ANSWER).final(
+                pending.answer
+            )
         self._stats.count("redelivered")
 
     def _streaming_reply(
@@ -343,44 +359,51 @@ class TelegramActor(Actor[TelegramMessage]):
             shown_ids=shown_ids,
         )
 
-    async def _turn(self, incoming: Incoming, text: str, shown_ids: tuple[int, ...] = ()) -> None:
+    async def _turn(
+        self,
+        incoming: Incoming,
+        text: str,
+        language: ChatLanguage,
+        shown_ids: tuple[int, ...] = (),
+    ) -> None:
         """One conversation turn, streamed into the chat; held while memory cannot record.
 
         A held turn blocks its chat (later messages wait behind it, in order) and
         its update stays unconfirmed; no answer is generated for a question that
         is not recorded. The retry goes on in the messages already shown.
         """
-        while (held := await self._try_turn(incoming, text, shown_ids)) is not None:
+        while (held := await self._try_turn(incoming, text, language, shown_ids)) is not None:
             shown_ids = held
             self._held.add(incoming.update_id)
-            await self._tell_cannot_save(incoming)
+            await self._tell_cannot_save(incoming, language)
             if self._polling.cancel_called:
                 return  # stopping: held, never confirmed, it comes back at the next start
             await trio.sleep(HOLD_RETRY)
         self._held.discard(incoming.update_id)
 
-    async def _tell_cannot_save(self, incoming: Incoming) -> None:
+    async def _tell_cannot_save(self, incoming: Incoming, language: ChatLanguage) -> None:
         assert incoming.chat_id is not None
         if incoming.chat_id in self._told_cannot_save:
             return
         self._told_cannot_save.add(incoming.chat_id)
         self._stats.count("held")
         try:
-            await self._reply(incoming, cannot_save_text(incoming.language))
+            await self._reply(incoming, cannot_save_text(language.text))
         except TelegramError as error:
             log.warning("telegram.reply.failed", extra={"fields": {"error": str(error)}})
 
     async def _try_turn(
-        self, incoming: Incoming, text: str, shown_ids: tuple[int, ...]
+        self, incoming: Incoming, text: str, language: ChatLanguage, shown_ids: tuple[int, ...]
     ) -> tuple[int, ...] | None:
         """None when the turn is over; the messages shown so far when memory could not record."""
         async with self._streaming_reply(incoming, shown_ids) as reply:
+            sink = TranslatedSink(reply, language.text, empty_answer=EMPTY_ANSWER)
             try:
                 outcome = await run_turn(
-                    self._refs(),
+                    self._refs(language),
                     incoming.conversation,
                     text,
-                    reply,
+                    sink,
                     update_id=incoming.update_id,
                     on_recorded=partial(self._tracker.settle, incoming.update_id),
                     track_delivery=True,
@@ -390,7 +413,7 @@ class TelegramActor(Actor[TelegramMessage]):
             except (MemoryStoreError, ActorError) as error:
                 log.error("telegram.turn.failed", extra={"fields": {"error": str(error)}})
                 self._stats.count("error")
-                await reply.failed(TROUBLE)
+                await sink.failed(TROUBLE)
                 return None
         self._told_cannot_save.clear()  # memory records again: a new outage is told anew
         self._stats.count(outcome.status)
@@ -401,14 +424,16 @@ class TelegramActor(Actor[TelegramMessage]):
         )
         return None
 
-    def _refs(self) -> TurnRefs:
+    def _refs(self, language: ChatLanguage) -> TurnRefs:
         memory, llm, voice = self._names
         return TurnRefs(
             memory=self.context.ref(memory),
             llm=self.context.ref(llm),
             voice=self.context.ref(voice) if voice is not None else None,
             context_messages=self._settings.llm.context_messages,
-            voice_language=self._settings.voice.language,
+            voice_language=language.voice,
+            language=language.text,
+            system_prompt=persona_prompt(self._settings.llm.system_prompt, language.text),
         )
 
     def _api_or_fail(self) -> BotApi:

@@ -22,6 +22,7 @@ import trio
 from tauro.actors.telegram._commands import Command, parse_command
 from tauro.actors.telegram._incoming import Incoming
 from tauro.actors.telegram._splitting import telegram_length
+from tauro.i18n import N_, lazy
 
 log = logging.getLogger("tauro.telegram")
 
@@ -109,7 +110,7 @@ class Ignore:
 
 @dataclass(frozen=True)
 class Reply:
-    """Answer with a fixed text, without memory or the LLM."""
+    """Answer with a fixed text, without the LLM; ``text`` is translated when sent."""
 
     text: str
 
@@ -128,15 +129,31 @@ class Turn:
 
 Route = Ignore | Reply | RunCommand | Turn
 
-NOT_TEXT = (
-    "I can only read text messages, so I could not look at this {kind}. "
+NOT_TEXT = N_(
+    "I can only read text messages, so I could not look at this one ({kind}). "
     "Please write your question as text."
 )
-EMPTY = "Your message is empty: write me a question as text."
-TOO_LONG = (
+EMPTY = N_("Your message is empty: write me a question as text.")
+TOO_LONG = N_(
     "Your message is too long for me ({length} characters; at most {limit}). "
     "Please send a shorter one."
 )
+# What a message carried instead of text, in the words the user reads.
+_KINDS = {
+    "sticker": N_("a sticker"),
+    "photo": N_("a photo"),
+    "video": N_("a video"),
+    "video_note": N_("a video note"),
+    "animation": N_("an animation"),
+    "voice": N_("a voice message"),
+    "audio": N_("an audio file"),
+    "document": N_("a file"),
+    "location": N_("a location"),
+    "contact": N_("a contact"),
+    "poll": N_("a poll"),
+    "dice": N_("a dice"),
+    "other": N_("something other than text"),
+}
 
 
 def route(incoming: Incoming, bot_username: str, max_input: int) -> Route:
@@ -146,7 +163,8 @@ def route(incoming: Incoming, bot_username: str, max_input: int) -> Route:
     if not incoming.addressed:
         return Ignore("group message not addressed to the bot")
     if incoming.text is None:
-        return Reply(NOT_TEXT.format(kind=incoming.content.replace("_", " ")))
+        kind = _KINDS.get(incoming.content, _KINDS["other"])
+        return Reply(lazy(NOT_TEXT, kind=lazy(kind)))
     command = parse_command(incoming.text, bot_username)
     if command is not None:
         return Ignore("command for another bot") if command.for_other_bot else RunCommand(command)
@@ -156,10 +174,10 @@ def route(incoming: Incoming, bot_username: str, max_input: int) -> Route:
 def _text_route(incoming: Incoming, max_input: int) -> Route:
     text = incoming.text or ""
     if not text.strip():
-        return Reply(EMPTY)
+        return Reply(lazy(EMPTY))
     length = telegram_length(text)
     if length > max_input:
-        return Reply(TOO_LONG.format(length=length, limit=max_input))
+        return Reply(lazy(TOO_LONG, length=length, limit=max_input))
     if incoming.is_group and incoming.user_name:
         # The group has one conversation with many people: say who speaks.
         return Turn(f"{incoming.user_name}: {text}")

@@ -50,7 +50,7 @@ class Incoming:
     text: str | None = None
     content: str = "text"  # "text", or "sticker", "photo", "document"...
     addressed: bool = True
-    language: str = ""  # the sender's Telegram language code ("it", "en-US"), if known
+    language_code: str = ""  # the sender's Telegram app language (IETF tag), if sent
 
     @property
     def is_group(self) -> bool:
@@ -90,7 +90,7 @@ def from_update(update: telegram.Update, bot: BotIdentity) -> Incoming:
         text=strip_mention(text, bot.username) if text is not None else None,
         content="text" if text is not None else _content_kind(message),
         addressed=addressed,
-        language=(user.language_code or "") if user is not None else "",
+        language_code=(user.language_code if user is not None else None) or "",
     )
 
 

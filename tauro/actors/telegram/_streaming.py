@@ -38,6 +38,7 @@ from tauro.actors.telegram._groups import unwrapped_errors
 from tauro.actors.telegram._markdown import TelegramPiece, plain_piece, telegram_pieces
 from tauro.actors.voice import VoiceNote
 from tauro.errors import TelegramError
+from tauro.i18n import N_
 
 log = logging.getLogger("tauro.telegram")
 
@@ -47,7 +48,7 @@ FIRST_TEXT_DELAY = 0.15  # seconds the first text waits for more (a fast answer:
 TYPING_AFTER = 0.3  # seconds; an answer faster than this needs no "typing" (one call less)
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for 5 s per action
 RECORDING_EVERY = TYPING_EVERY  # "record_voice" lasts as long as "typing"
-EMPTY_ANSWER = "(The model returned an empty answer.)"
+EMPTY_ANSWER = N_("(The model returned an empty answer.)")  # TranslatedSink says it first
 
 
 # A function is called when the message actually goes.

@@ -24,6 +24,9 @@ Usage::
 from tauro.actors.voice._actor import VoiceActor as VoiceActor
 from tauro.actors.voice._check import VoiceCheck as VoiceCheck
 from tauro.actors.voice._check import check_voice as check_voice
+from tauro.actors.voice._engine import VoiceChoice as VoiceChoice
+from tauro.actors.voice._engine import VoiceInfo as VoiceInfo
+from tauro.actors.voice._messages import ChooseVoice as ChooseVoice
 from tauro.actors.voice._messages import GetVoiceStatistics as GetVoiceStatistics
 from tauro.actors.voice._messages import Synthesize as Synthesize
 from tauro.actors.voice._messages import VoiceMessage as VoiceMessage
@@ -31,10 +34,13 @@ from tauro.actors.voice._messages import VoiceNote as VoiceNote
 from tauro.actors.voice._messages import VoiceStatistics as VoiceStatistics
 
 __all__ = [
+    "ChooseVoice",
     "GetVoiceStatistics",
     "Synthesize",
     "VoiceActor",
     "VoiceCheck",
+    "VoiceChoice",
+    "VoiceInfo",
     "VoiceMessage",
     "VoiceNote",
     "VoiceStatistics",

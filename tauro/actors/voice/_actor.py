@@ -22,8 +22,9 @@ import outcome
 import trio
 
 from tauro.actors.voice._cache import CachedAudio, NoteCache, cache_key
-from tauro.actors.voice._engine import VoiceInfo, choose_voice
+from tauro.actors.voice._engine import VoiceChoice, VoiceInfo, choose_voice
 from tauro.actors.voice._messages import (
+    ChooseVoice,
     GetVoiceStatistics,
     Synthesize,
     VoiceMessage,
@@ -107,6 +108,8 @@ class VoiceActor(Actor[VoiceMessage]):
         try:
             if isinstance(message, GetVoiceStatistics):
                 results[index] = outcome.Value(self.statistics())
+            elif isinstance(message, ChooseVoice):
+                results[index] = outcome.Value(await self._choice(message.language))
             else:
                 results[index] = outcome.Value(await self._synthesize(message))
         except VoiceError as error:
@@ -127,10 +130,13 @@ class VoiceActor(Actor[VoiceMessage]):
             return cached
         return await self._make(text, voice, key)
 
-    async def _voice_for(self, language: str) -> VoiceInfo:
+    async def _choice(self, language: str) -> VoiceChoice:
         if self._voices is None:
             self._voices = await self._pool.voices()
-        choice = choose_voice(self._voices, language)
+        return choose_voice(self._voices, language)
+
+    async def _voice_for(self, language: str) -> VoiceInfo:
+        choice = await self._choice(language)
         if not choice.exact and choice.language not in self._fallbacks_logged:
             self._fallbacks_logged.add(choice.language)
             log.warning(

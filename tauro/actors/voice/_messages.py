@@ -37,7 +37,17 @@ class GetVoiceStatistics:
     """Ask for a ``VoiceStatistics`` snapshot."""
 
 
-VoiceMessage = Synthesize | GetVoiceStatistics
+@dataclass(frozen=True, slots=True)
+class ChooseVoice:
+    """Which espeak-ng voice would speak ``language``; the reply is a ``VoiceChoice``.
+
+    For /lang, which tells the user the voice (or the fallback) before any answer.
+    """
+
+    language: str
+
+
+VoiceMessage = Synthesize | GetVoiceStatistics | ChooseVoice
 
 
 @dataclass(frozen=True, slots=True)

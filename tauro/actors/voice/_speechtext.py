@@ -14,24 +14,11 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-# What is said instead of a code block, and after a cut; by language.
-_CODE_SAID: dict[str, str] = {
-    "it": "Qui c'è del codice, lo trovi nel messaggio scritto.",
-    "en": "There is some code here, you can read it in the text message.",
-    "de": "Hier steht Code, du findest ihn in der Textnachricht.",
-    "fr": "Il y a du code ici, tu le trouveras dans le message écrit.",
-    "es": "Aquí hay código, lo encontrarás en el mensaje escrito.",
-    "pt": "Aqui há código, você o encontra na mensagem escrita.",
-}
-_CUT_SAID: dict[str, str] = {
-    "it": "La risposta continua nel messaggio scritto.",
-    "en": "The answer continues in the text message.",
-    "de": "Die Antwort geht in der Textnachricht weiter.",
-    "fr": "La réponse continue dans le message écrit.",
-    "es": "La respuesta continúa en el mensaje escrito.",
-    "pt": "A resposta continua na mensagem escrita.",
-}
-_FALLBACK_LANGUAGE = "en"
+from tauro.i18n import N_, SOURCE_LANGUAGE, supported, t
+
+# What is said instead of a code block, and after a cut (from the gettext catalogs).
+_CODE_SAID = N_("There is some code here, you can read it in the text message.")
+_CUT_SAID = N_("The answer continues in the text message.")
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
@@ -54,21 +41,16 @@ _JOINERS = frozenset("\u200d\u200c\ufe0e\ufe0f")
 
 def prepare_speech(text: str, language: str, max_chars: int) -> str:
     """The words to speak for ``text``; empty when nothing is left to say."""
-    phrases = _language_key(language)
-    text = _FENCE.sub(lambda _: f"\n{_CODE_SAID[phrases]}\n", text)
+    phrases = supported(language) or SOURCE_LANGUAGE
+    text = _FENCE.sub(lambda _: f"\n{t(phrases, _CODE_SAID)}\n", text)
     text = _strip_markdown(text)
     text = _drop_emoji(text)
     text = _as_sentences(text)
     if not any(char.isalnum() for char in text):
         return ""
     if len(text) > max_chars:
-        text = f"{_cut(text, max_chars)} {_CUT_SAID[phrases]}"
+        text = f"{_cut(text, max_chars)} {t(phrases, _CUT_SAID)}"
     return text
-
-
-def _language_key(language: str) -> str:
-    base = language.strip().lower().replace("_", "-").split("-")[0]
-    return base if base in _CODE_SAID else _FALLBACK_LANGUAGE
 
 
 def _strip_markdown(text: str) -> str:

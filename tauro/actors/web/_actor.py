@@ -126,6 +126,7 @@ class WebActor(Actor[WebMessage]):
             clips=clips,
             counters=counters,
             max_body=self._settings.web.max_body_bytes,
+            default_language=self._settings.language.default,
             history=self._history,
         )
 
@@ -158,7 +159,8 @@ class WebActor(Actor[WebMessage]):
             by_conversation.setdefault(conversation, []).append((turn_id, text))
         if by_conversation:
             log.info("web.pending.resumed", extra={"fields": {"turns": len(pending)}})
-            state.runner.resume(by_conversation)
+            # Their readers' languages were not stored: BOT_LANGUAGE, as for a new reader.
+            state.runner.resume(by_conversation, language=state.default_language)
 
     async def _watch_stop(self) -> None:
         try:

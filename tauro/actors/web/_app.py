@@ -3,13 +3,16 @@
 Routes (every error is JSON ``{"error": reason}``)::
 
     GET  /, /login, /status, /<shell file>   the PWA (public: it holds no data)
+    GET  /i18n/<lang>.json, /i18n/auto.json  the app's texts from the gettext catalogs
+                                             (auto: the best for Accept-Language)
     POST /api/login   {"token"}              sets the session cookie   (401 if wrong, 429
                                              after repeated wrong ones from one address)
     POST /api/logout  {}                     ends the session on the server, drops the cookie
     GET  /api/session                        {"voice", "voice_available"} (401 if none)
     GET  /api/history                        {"messages": [...], "voice", "voice_available"};
                                              answers also carry "html" (sanitised Markdown)
-    POST /api/chat    {"text"}               the answer as server-sent events
+    POST /api/chat    {"text"}               the answer as server-sent events (notices
+                                             in the Accept-Language the app sends)
     POST /api/clear   {}                     forgets the conversation
     POST /api/voice   {"enabled": bool}      voice answers on/off
     GET  /api/voice/<id>                     a voice answer (Ogg/Opus, streamed from its file)
@@ -28,6 +31,7 @@ memory.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
@@ -60,6 +64,7 @@ from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
 from tauro.actors.web._throttle import LoginThrottle
 from tauro.errors import TauroError
+from tauro.i18n import catalog_json, languages, negotiate
 from tauro.markdown import render_html
 
 __all__ = ["WebState", "build_app"]
@@ -84,6 +89,7 @@ class WebState:
     counters: WebCounters
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    default_language: str = "it"  # BOT_LANGUAGE: for a browser that asks for none we have
     history: MetricsHistory = field(default_factory=MetricsHistory)
 
 
@@ -101,6 +107,7 @@ def build_app(state: WebState) -> Starlette:
         Route("/api/status", api.status, methods=["GET"]),
         Route("/api/status/history", api.status_history, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),
+        Route("/i18n/{name}.json", api.catalog, methods=["GET", "HEAD"]),
         Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/{path:path}", api.static_file, methods=["GET", "HEAD"]),
@@ -255,7 +262,7 @@ class _Api:
     async def chat(self, request: Request) -> Response:
         conversation = self._conversation(request)
         text = _message_text(await self._body(request))
-        receive = self._s.runner.start(conversation, text)
+        receive = self._s.runner.start(conversation, text, self._language(request))
         headers = {**_NO_STORE, "X-Accel-Buffering": "no"}
         return StreamingResponse(
             sse_frames(receive), media_type="text/event-stream", headers=headers
@@ -303,6 +310,28 @@ class _Api:
             headers=_NO_STORE,
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
+
+    # -- languages -------------------------------------------------------------------------
+    def _language(self, request: Request) -> str:
+        """The reader's language: the app sends its menu choice as Accept-Language."""
+        return negotiate(request.headers.get("accept-language"), self._s.default_language)
+
+    async def catalog(self, request: Request) -> Response:
+        """``/i18n/it.json``: a catalog for the app; ``/i18n/auto.json`` follows Accept-Language."""
+        name = request.path_params["name"]
+        if name == "auto":
+            language = self._language(request)
+        elif name in languages():
+            language = name
+        else:
+            raise HTTPProblem(404, "no catalog for this language")
+        body = catalog_json(language)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Language"}
+        if etag in _etags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
+        content = b"" if request.method == "HEAD" else body
+        return Response(content, media_type="application/json", headers=headers)
 
     async def healthz(self, request: Request) -> Response:
         """For load balancers and container checks: up or not, and nothing else."""

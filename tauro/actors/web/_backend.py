@@ -31,9 +31,17 @@ class ChatBackend(Protocol):
         """Whether voice answers can be made at all (TTS enabled, voice actor present)."""
 
     async def run_turn(
-        self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        *,
+        language: str = "en",
+        turn_id: int | None = None,
     ) -> None:
         """Answer ``text``, emitting deltas, maybe a voice clip, then Done or Failed.
+
+        ``language`` is the reader's (a catalog language): notices are written in it.
 
         Must not raise for an LLM failure: that is a Failed event the user sees.
         ``turn_id`` finishes a recorded turn (``pending_turns``) instead of a new one.

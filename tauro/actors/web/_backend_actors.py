@@ -37,8 +37,9 @@ from tauro.actors.web._status import (
     numeric_fields,
 )
 from tauro.config import Settings
-from tauro.conversation import Asker, TurnRefs, run_turn
+from tauro.conversation import Asker, TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import PersistenceError, TauroError
+from tauro.i18n import N_, t
 from tauro.runtime import SystemStatistics, all_running
 
 __all__ = ["ActorBackend"]
@@ -47,11 +48,11 @@ log = logging.getLogger("tauro.web")
 
 STATUS_ASK_TIMEOUT = 2.0  # seconds: a status page must not hang on one busy actor
 WEB_CONVERSATION_PREFIX = "web:"
-CANNOT_SAVE = (
+CANNOT_SAVE = N_(
     "The bot cannot save messages right now, so it did not answer. "
     "Your question is still in the box: send it again in a moment."
 )
-_STORE_FAILED = "Your message could not be stored right now; please try again in a moment."
+_STORE_FAILED = N_("Your message could not be stored right now; please try again in a moment.")
 
 
 class ActorBackend:
@@ -92,7 +93,13 @@ class ActorBackend:
         return self._settings.voice.enabled and self._ref("voice") is not None
 
     async def run_turn(
-        self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        *,
+        language: str = "en",
+        turn_id: int | None = None,
     ) -> None:
         llm = WatchedLLM(self._ref("llm") or _Missing("llm"))
         refs = TurnRefs(
@@ -100,7 +107,9 @@ class ActorBackend:
             llm=llm,
             voice=self._ref("voice") if self.voice_available else None,
             context_messages=self._settings.llm.context_messages,
-            voice_language=self._settings.voice.language,
+            voice_language=self._settings.voice.language or language,
+            language=language,
+            system_prompt=persona_prompt(self._settings.llm.system_prompt, language),
         )
         sink = WebSink(
             events, conversation=conversation, llm=llm, clips=self._clips, limiter=self._limiter
@@ -109,12 +118,14 @@ class ActorBackend:
         # stored, so an answer cut off by a crash is written at the next start.
         turn_id = turn_id if turn_id is not None else new_turn_id()
         try:
-            await run_turn(refs, conversation, text, sink, update_id=turn_id)
+            await run_turn(
+                refs, conversation, text, TranslatedSink(sink, language), update_id=turn_id
+            )
         except PersistenceError:  # disk full, I/O error, read-only: nothing was answered
-            events.emit(Failed("memory_unwritable", CANNOT_SAVE))
+            events.emit(Failed("memory_unwritable", t(language, CANNOT_SAVE)))
         except TauroError as error:  # memory refused or an actor is restarting
             log.warning("web.turn.failed", extra={"fields": {"error": type(error).__name__}})
-            events.emit(Failed("internal", _STORE_FAILED))
+            events.emit(Failed("internal", t(language, _STORE_FAILED)))
 
     async def pending_turns(self) -> Sequence[tuple[str, int, str]]:
         pending = await self._memory().ask(PendingTurns())

@@ -38,6 +38,9 @@ from tauro.actors.web._events import (
 )
 from tauro.actors.web._http import HTTPProblem, json_error
 from tauro.files import default_audio_directory, make_private_directory, open_private_file
+from tauro.i18n import N_, t
+
+_CRASHED = N_("Something went wrong on the server; try again.")
 
 __all__ = [
     "CLIP_GONE",
@@ -115,7 +118,9 @@ class TurnRunner:
         """Return once no turn runs (used by the graceful shutdown, under a deadline)."""
         await self._idle.wait()
 
-    def start(self, conversation: str, text: str) -> trio.MemoryReceiveChannel[TurnEvent]:
+    def start(
+        self, conversation: str, text: str, language: str = "en"
+    ) -> trio.MemoryReceiveChannel[TurnEvent]:
         if self._nursery is None or self._closed or self._streams.closing:
             raise HTTPProblem(503, "the server is shutting down; try again in a moment")
         if conversation in self._busy:
@@ -126,22 +131,27 @@ class TurnRunner:
         self._busy.add(conversation)
         self._streams.add(events)
         self._counters.turns += 1
-        self._nursery.start_soon(self._turn, conversation, text, events)
+        self._nursery.start_soon(self._turn, conversation, text, events, language)
         return receive
 
-    def resume(self, conversations: dict[str, list[tuple[int, str]]]) -> None:
+    def resume(
+        self, conversations: dict[str, list[tuple[int, str]]], *, language: str = "en"
+    ) -> None:
         """Finish turns a crash cut off, each conversation's in order, nobody listening.
 
         They run like any turn (a stop drains them); their answers are stored,
         so the page's history shows them. A question posted meanwhile in such a
-        conversation gets the usual 409.
+        conversation gets the usual 409. ``language`` is the persona's and the
+        notices' language (the original readers' are not stored).
         """
         if self._nursery is None or self._closed:
             return  # stopping: they stay pending for the next start
         for conversation, turns in conversations.items():
-            self._nursery.start_soon(self._resume_conversation, conversation, turns)
+            self._nursery.start_soon(self._resume_conversation, conversation, turns, language)
 
-    async def _resume_conversation(self, conversation: str, turns: list[tuple[int, str]]) -> None:
+    async def _resume_conversation(
+        self, conversation: str, turns: list[tuple[int, str]], language: str
+    ) -> None:
         for turn_id, text in turns:
             while conversation in self._busy:  # a question was posted first: after it
                 await self._idle.wait()  # (replaced by a fresh event while any turn runs)
@@ -151,19 +161,26 @@ class TurnRunner:
                 self._idle = trio.Event()
             self._busy.add(conversation)
             self._streams.add(events)
-            await self._turn(conversation, text, events, turn_id)
+            await self._turn(conversation, text, events, language, turn_id)
 
     async def _turn(
-        self, conversation: str, text: str, events: TurnEvents, turn_id: int | None = None
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        language: str,
+        turn_id: int | None = None,
     ) -> None:
         try:
             if turn_id is None:
-                await self._backend.run_turn(conversation, text, events)
+                await self._backend.run_turn(conversation, text, events, language=language)
             else:
-                await self._backend.run_turn(conversation, text, events, turn_id=turn_id)
+                await self._backend.run_turn(
+                    conversation, text, events, language=language, turn_id=turn_id
+                )
         except Exception:
             log.exception("web.turn.crashed", extra={"fields": {"conversation": conversation}})
-            events.emit(Failed("internal", "Something went wrong on the server; try again."))
+            events.emit(Failed("internal", t(language, _CRASHED)))
         finally:
             self._counters.turns_failed += events.failed
             self._busy.discard(conversation)

@@ -17,6 +17,8 @@ from typing import Literal
 
 import trio
 
+from tauro.i18n import N_
+
 __all__ = [
     "Delta",
     "Done",
@@ -172,4 +174,6 @@ class OpenStreams:
         self._open.clear()
 
 
-SHUTTING_DOWN = Failed("shutdown", "The server is shutting down; try again in a moment.")
+# English here (it goes to every open stream at once); the app shows it through its
+# catalog, as the message id it is.
+SHUTTING_DOWN = Failed("shutdown", N_("The server is shutting down; try again in a moment."))

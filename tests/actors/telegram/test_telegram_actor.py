@@ -21,11 +21,13 @@ import trio
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.voice import VoiceActor
 from tauro.app import build_system_spec
 from tauro.config import (
     AccessSettings,
+    LanguageSettings,
     LLMSettings,
     MemorySettings,
     Settings,
@@ -89,6 +91,7 @@ def make_settings(
     return Settings(
         telegram=telegram,
         access=over.pop("access", AccessSettings()),
+        language=over.pop("language", LanguageSettings()),
         llm=LLMSettings(
             **{"host": server.url, "model": "llama3.2", "max_parallel": 8, **over.pop("llm", {})}
         ),
@@ -137,12 +140,12 @@ async def test_commands(tmp_path: Path) -> None:
         bot.emu.push_message(42, "/stats")
         texts = await bot.wait_texts(42, 4)
         assert "stickers" in texts[1]
-        assert texts[3] == "Messages in this chat: 2"
+        assert texts[3] == "📊 2 messages in this chat"
         bot.emu.push_message(42, "/clear")
         bot.emu.push_message(42, "/stats")
         texts = await bot.wait_texts(42, 6)
         assert "forgotten" in texts[4]
-        assert texts[5] == "Messages in this chat: 0"
+        assert texts[5] == "📊 0 messages in this chat"
         bot.emu.push_message(42, "/voice")
         assert "turned off" in (await bot.wait_texts(42, 7))[6]
         bot.emu.push_message(42, "/nonsense")
@@ -612,3 +615,9 @@ async def test_a_graceful_stop_waits_for_the_voice_note_too(tmp_path: Path) -> N
         answer, voice = emu.messages(42)[1:]
     assert answer.text == "Echo: hello there"
     assert voice.kind == "voice"
+
+
+def test_the_cannot_save_notice_is_in_the_chats_language() -> None:
+    assert cannot_save_text("en").startswith("⚠️ I cannot save messages right now")
+    assert cannot_save_text("it").startswith("⚠️ In questo momento non riesco a salvare")
+    assert cannot_save_text("de").startswith("⚠️ Ich kann gerade keine Nachrichten speichern")

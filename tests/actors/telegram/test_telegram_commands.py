@@ -16,6 +16,7 @@ from tauro.actors.telegram._commands import (
     run_command,
 )
 from tauro.actors.telegram._incoming import Incoming
+from tauro.actors.voice import ChooseVoice, VoiceChoice, VoiceInfo
 from tauro.config import AccessSettings
 from tauro.errors import LLMUnreachableError, ModelNotFoundError
 
@@ -42,10 +43,19 @@ class Fake:
         return reply
 
 
-def context(memory: Fake, llm: Fake, *, voice: bool = True) -> CommandContext:
+def context(
+    memory: Fake,
+    llm: Fake,
+    *,
+    voice: bool = True,
+    language: str = "en",
+    voices: Any = None,
+    **more: Any,
+) -> CommandContext:
     return CommandContext(
         memory=memory, llm=llm, access=AccessControl(AccessSettings(admin_user_ids=frozenset({7}))),
-        voice_available=voice, default_language="it", telegram_stats=lambda: ["Telegram: ok"],
+        voice_available=voice, telegram_stats=lambda: ["Telegram: ok"], language=language,
+        voice=voices, **more,
     )  # fmt: skip
 
 
@@ -83,7 +93,7 @@ async def test_model_show_switch_and_errors() -> None:
     assert memory.asked == [SetPreference(BOT_PREFERENCES, "model", "mistral:7b")]
     llm.replies[SetModel] = ModelNotFoundError("404", user_message="the model 'x' is not installed")
     missing = await run_command(Command("model", ("x",)), ADMIN, context(Fake(), llm))
-    assert missing == "the model 'x' is not installed"
+    assert missing == "The model 'x' is not installed"
     llm.replies[ListModels] = LLMUnreachableError("down", user_message="not reachable")
     partial = await run_command(Command("model"), USER, context(Fake(), llm))
     assert "llama3.2" in partial
@@ -98,6 +108,8 @@ async def test_model_says_which_model_really_answers() -> None:
     llm = Fake({GetModel: "no-such-model", ListModels: ("smollm2",), GetLLMStats: stats})
     shown = await run_command(Command("model"), USER, context(Fake(), llm))
     assert "Model: no-such-model (the server answers with smollm2)" in shown
+    italian = await run_command(Command("model"), USER, context(Fake(), llm, language="it"))
+    assert "Modello: no-such-model (il server risponde con smollm2)" in italian
 
 
 async def test_stats_show_the_parallel_limit_and_where_it_came_from() -> None:
@@ -116,11 +128,73 @@ async def test_stats_show_the_parallel_limit_and_where_it_came_from() -> None:
 
 async def test_lang_shows_sets_and_checks() -> None:
     memory = Fake({GetPreferences: {}})
-    assert ": it." in await run_command(Command("lang"), USER, context(memory, Fake()))
-    await run_command(Command("lang", ("EN-us",)), USER, context(memory, Fake()))
+    shown = await run_command(Command("lang"), USER, context(memory, Fake(), language="it"))
+    assert shown == "Con te parlo Italiano. Puoi cambiarla con /lang it, /lang en..."
+    switched = await run_command(Command("lang", ("EN-us",)), USER, context(memory, Fake()))
     assert memory.asked[-1] == SetPreference("42", "lang", "en-us")
-    bad = await run_command(Command("lang", ("english please",)), USER, context(memory, Fake()))
-    assert "not a language code" in bad
+    assert switched.startswith("I speak English with you.")  # already in the new language
+    german = await run_command(Command("lang", ("de",)), USER, context(memory, Fake()))
+    assert german.startswith("Mit dir spreche ich Deutsch.")
+    for bad in ("english please", "ru"):
+        refused = await run_command(Command("lang", (bad,)), USER, context(memory, Fake()))
+        assert f"I don't speak {bad} (yet)" in refused
+        assert "en, de, es, fr, it, pt" in refused
+    assert memory.asked[-1] == SetPreference("42", "lang", "de")  # nothing stored for those
+
+
+async def test_lang_names_the_voice_or_its_fallback() -> None:
+    voices = {"de": VoiceChoice(VoiceInfo("gmw/de", "German", ("de",)), "de", exact=True)}
+
+    class Voices:
+        async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+            assert isinstance(message, ChooseVoice)
+            fallback = VoiceChoice(VoiceInfo("gmw/en", "English", ("en",)), message.language, False)
+            return voices.get(message.language, fallback)
+
+    memory = Fake({GetPreferences: {}})
+    said = await run_command(
+        Command("lang", ("de",)), USER, context(memory, Fake(), voices=Voices())
+    )
+    assert said.endswith("Sprachantworten sprechen mit der espeak-ng-Stimme German.")
+    fixed = context(memory, Fake(), voices=Voices(), fixed_voice_language="xx")
+    said = await run_command(Command("lang", ("de",)), USER, fixed)
+    assert said.endswith(
+        "espeak-ng hat keine Stimme für xx: Sprachantworten nutzen stattdessen English."
+    )
+
+
+async def test_only_admins_change_a_groups_language() -> None:
+    memory = Fake({GetPreferences: {}})
+    group = Incoming(1, chat_id=-5, chat_type="group", user_id=42, text="/lang de")
+    refused = await run_command(
+        Command("lang", ("de",)), group, context(memory, Fake(), admin_only_lang=True)
+    )
+    assert "Only the bot's admins (ADMIN_USER_IDS)" in refused
+    assert not any(isinstance(m, SetPreference) for m in memory.asked)
+    admin = Incoming(1, chat_id=-5, chat_type="group", user_id=7, text="/lang de")
+    await run_command(
+        Command("lang", ("de",)), admin, context(memory, Fake(), admin_only_lang=True)
+    )
+    assert memory.asked[-1] == SetPreference("-5", "lang", "de")
+
+
+async def test_replies_in_the_context_language() -> None:
+    memory = Fake({GetPreferences: {"voice": False}, GetStats: _stats(1)})
+    it = context(memory, Fake(), language="it")
+    assert "Fatto: ho dimenticato" in await run_command(Command("clear"), USER, it)
+    assert await run_command(Command("stats"), USER, it) == "📊 1 messaggio in questa chat"
+    memory.replies[GetStats] = _stats(2)
+    assert await run_command(Command("stats"), USER, it) == "📊 2 messaggi in questa chat"
+    assert "Risposte vocali attive" in await run_command(Command("voice"), USER, it)
+    assert "Non conosco /boh" in await run_command(Command("boh"), USER, it)
+
+
+def _stats(count: int) -> MemoryStatistics:
+    return MemoryStatistics(
+        conversations=1, messages=count, conversation_messages=count,
+        average_per_conversation=float(count), journal_appends=0, fsyncs=0, snapshots=0,
+        bytes_written=0, errors=0, last_error=None,
+    )  # fmt: skip
 
 
 async def test_unknown_command_points_to_help() -> None:
@@ -128,4 +202,6 @@ async def test_unknown_command_points_to_help() -> None:
 
 
 async def test_start_greets_by_name() -> None:
-    assert "Ciao, Ada!" in await run_command(Command("start"), USER, context(Fake(), Fake()))
+    assert "Hi Ada!" in await run_command(Command("start"), USER, context(Fake(), Fake()))
+    italian = await run_command(Command("start"), USER, context(Fake(), Fake(), language="it"))
+    assert italian.startswith("🐂 Ciao Ada! Sono TauroBot")

@@ -10,10 +10,13 @@ import tauro.actors.voice
 
 def test_public_names() -> None:
     assert sorted(tauro.actors.voice.__all__) == [
+        "ChooseVoice",
         "GetVoiceStatistics",
         "Synthesize",
         "VoiceActor",
         "VoiceCheck",
+        "VoiceChoice",
+        "VoiceInfo",
         "VoiceMessage",
         "VoiceNote",
         "VoiceStatistics",

@@ -48,6 +48,7 @@ class FakeBackend:
     crash: bool = False  # run_turn raises, as a bug would
     entered: trio.Event = field(default_factory=trio.Event)  # a turn has begun
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)  # of each run_turn
     stored: dict[str, list[HistoryEntry]] = field(default_factory=dict)
     voice: dict[str, bool] = field(default_factory=dict)
     voice_available: bool = True
@@ -55,9 +56,16 @@ class FakeBackend:
     up: bool = True  # what healthy() says
 
     async def run_turn(
-        self, conversation: str, text: str, events: TurnEvents, *, turn_id: int | None = None
+        self,
+        conversation: str,
+        text: str,
+        events: TurnEvents,
+        *,
+        language: str = "en",
+        turn_id: int | None = None,
     ) -> None:
         self.calls.append(("run_turn", (conversation, text)))
+        self.languages.append(language)
         self.entered.set()
         self._store(conversation, "user", text)
         if self.crash:

@@ -73,12 +73,17 @@ async def test_llm_unreachable_is_its_own_state(tmp_path: Path, bot_kit: Kit) ->
         port = unused.getsockname()[1]
     settings = bot_kit.settings(tmp_path, f"http://127.0.0.1:{port}")
     async with bot_kit.open_bot(settings) as bot, bot.logged_in() as client:
-        events = _events((await client.post("/api/chat", json={"text": "ciao"})).text)
+        english = {"Accept-Language": "en-GB"}
+        answer = await client.post("/api/chat", json={"text": "ciao"}, headers=english)
+        events = _events(answer.text)
         assert events[-1][0] == "error"
         assert events[-1][1]["kind"] == "llm_unreachable"
         assert "not reachable" in events[-1][1]["message"]
+        # Without Accept-Language: BOT_LANGUAGE (Italian by default).
+        events = _events((await client.post("/api/chat", json={"text": "ciao"})).text)
+        assert "non è raggiungibile" in events[-1][1]["message"]
         history = (await client.get("/api/history")).json()["messages"]
-        assert [m["role"] for m in history] == ["user"]  # stored, unanswered
+        assert [m["role"] for m in history] == ["user", "user"]  # stored, unanswered
 
 
 async def test_generated_secret_is_private_and_its_link_logged_once(

@@ -398,6 +398,35 @@ async def test_a_second_message_while_answering_is_409(
     assert _events(first[0].text)[-1][0] == "done"
 
 
+async def test_catalogs_for_the_app_follow_accept_language(start_web: StartWeb) -> None:
+    web = await start_web()  # BOT_LANGUAGE: it (make_state's default)
+    async with web.client() as client:
+        italian = await client.get("/i18n/auto.json", headers={"Accept-Language": "it-IT,en;q=0.5"})
+        assert italian.status_code == 200
+        assert italian.headers["content-type"] == "application/json"
+        assert italian.headers["vary"] == "Accept-Language"
+        assert italian.json()["language"] == "it"
+        assert italian.json()["messages"]["Send"] == "Invia"
+        german = await client.get("/i18n/auto.json", headers={"Accept-Language": "ru, de;q=0.3"})
+        assert german.json()["language"] == "de"
+        unknown = await client.get("/i18n/auto.json", headers={"Accept-Language": "ru"})
+        assert unknown.json()["language"] == "it"
+        chosen = await client.get("/i18n/fr.json")
+        assert chosen.json()["messages"]["Send"] == "Envoyer"
+        again = await client.get("/i18n/fr.json", headers={"If-None-Match": chosen.headers["etag"]})
+        assert again.status_code == 304
+        assert (await client.get("/i18n/xx.json")).status_code == 404
+        assert (await client.get("/i18n/../tauro.json")).status_code == 404
+
+
+async def test_the_answer_is_made_in_the_language_the_app_asks_for(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.logged_in() as client:
+        await client.post("/api/chat", json={"text": "ciao"}, headers={"Accept-Language": "pt"})
+        await client.post("/api/chat", json={"text": "hi"}, headers={"Accept-Language": "xx"})
+    assert web.backend.languages == ["pt", "it"]
+
+
 async def test_healthz_is_public_and_says_only_up_or_not(
     start_web: StartWeb, backend_type: Any
 ) -> None:

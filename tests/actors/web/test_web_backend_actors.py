@@ -199,6 +199,11 @@ async def test_a_memory_that_cannot_record_keeps_the_question_on_the_page() -> N
     assert "cannot save" in event.message
     assert "memory/x.json" not in event.message
     assert llm.asked == []  # no answer for a question that is not recorded
+    events, receive = open_turn_events()
+    await backend.run_turn("web:1", "ciao", events, language="it")
+    italian = receive.receive_nowait()
+    assert isinstance(italian, Failed)
+    assert italian.message.startswith("Il bot non riesce a salvare i messaggi")
 
 
 async def test_another_memory_failure_becomes_a_safe_failed_event() -> None:

@@ -625,6 +625,73 @@ def test_html_and_scripts_in_answers_and_questions_stay_inert(
         expect(page.locator("#state")).to_have_attribute("data-state", "ready")
 
 
+@pytest.fixture
+def italian_browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    """Chromium whose user speaks Italian: Accept-Language it-IT, navigator.language it-IT."""
+    with open_chromium(tmp_path / "profile-it", viewport=PHONE, locale="it-IT") as context:
+        context.set_default_timeout(15_000)
+        yield context
+
+
+def test_an_italian_browser_gets_italian_labels_and_offline_page(
+    bot: BotThread, italian_browser: BrowserContext
+) -> None:
+    page = _page(italian_browser)
+    page.goto(f"{bot.url}/login")
+    expect(page.locator("button[type=submit]")).to_have_text("Accedi")
+    page.locator("#token").fill("sbagliato")
+    page.keyboard.press("Enter")
+    expect(page.locator("#problem")).to_have_text("Questo segreto non è giusto.")
+    page.locator("#token").fill(TEST_SECRET)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{bot.url}/")
+    assert page.evaluate("document.documentElement.lang") == "it"
+    expect(page.locator("#state")).to_have_text("Pronto")
+    expect(page.locator("#send")).to_have_text("Invia")
+    expect(page.locator("#clear")).to_have_text("Cancella conversazione")
+    expect(page.locator("#empty")).to_have_text("Ancora nessun messaggio. Saluta!")
+    expect(page.locator("#text")).to_have_attribute("placeholder", "Scrivi a TauroBot…")
+    expect(page.locator("#language")).to_have_value("it")
+    _send(page, "ciao")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    _controlled(page)
+    italian_browser.set_offline(True)
+    page.reload()
+    expect(page.locator("#state")).to_have_text("Offline")
+    expect(page.locator("#notice")).to_contain_text("Sei offline, oppure il bot")
+    page.goto(f"{bot.url}/somewhere-never-cached")
+    expect(page.locator("h1")).to_have_text("Sei offline")  # the offline page, in Italian
+    expect(page.locator("#offline-page")).to_contain_text("TauroBot non è raggiungibile")
+    assert page.evaluate("document.title") == "Offline · TauroBot"
+    italian_browser.set_offline(False)
+
+
+def test_the_language_menu_switches_to_english_and_is_remembered(
+    bot: BotThread, italian_browser: BrowserContext
+) -> None:
+    assert bot.llm is not None
+    page = _page(italian_browser)
+    _log_in(page, bot.url)
+    expect(page.locator("#send")).to_have_text("Invia")
+    # The server writes its notices in the page's language.
+    bot.llm.inject_fault("error", status=500, times=5)
+    _send(page, "ciao")
+    expect(page.locator(".message.note .content").last).to_have_text(
+        "il server LLM ha avuto un errore interno; riprova più tardi"
+    )
+    page.locator("#language").select_option("en")
+    expect(page.locator("#send")).to_have_text("Send")  # the page reloaded in English
+    expect(page.locator("#state")).to_have_text("Ready")
+    page.reload()
+    expect(page.locator("#send")).to_have_text("Send")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    bot.llm.inject_fault("error", status=500, times=5)
+    _send(page, "hello")
+    expect(page.locator(".message.note .content").last).to_have_text(
+        "the LLM server had an internal error; please try again later"
+    )
+
+
 def test_a_question_that_cannot_be_stored_stays_in_the_box(
     tmp_path: Path, pwa_copy: Path, browser: BrowserContext
 ) -> None:

@@ -33,16 +33,15 @@ from typing import Literal
 
 import trio
 
-from tauro.actors.llm import AnswerStream, ChatMessage, Generate
+from tauro.actors.llm import ChatMessage, Generate
 from tauro.actors.memory import (
     Append,
-    AppendReceipt,
     GetContext,
     GetPreferences,
     StoredMessage,
     UpdateStatus,
 )
-from tauro.actors.voice import Synthesize, VoiceNote
+from tauro.actors.voice import Synthesize
 from tauro.conversation._sink import Asker, TurnSink
 from tauro.errors import LLMError, TauroError
 from tauro.i18n import N_, t
@@ -127,7 +126,7 @@ async def run_turn(
 async def _status(refs: TurnRefs, conversation: str, update_id: int | None) -> str:
     if update_id is None:
         return "new"
-    return str(await refs.memory.ask(UpdateStatus(conversation, update_id)))
+    return await refs.memory.ask(UpdateStatus(conversation, update_id))
 
 
 def _notify(on_recorded: Callable[[], None] | None) -> None:
@@ -149,7 +148,6 @@ async def _record(
         conversation, role, content, update_id=update_id, reply_to=reply_to, delivered=delivered
     )
     receipt = await refs.memory.ask(message)
-    assert isinstance(receipt, AppendReceipt)
     return receipt.seq
 
 
@@ -158,8 +156,6 @@ async def _prepare(
 ) -> _Prepared:
     stored = await refs.memory.ask(GetContext(conversation, max(refs.context_messages, 1)))
     preferences = await refs.memory.ask(GetPreferences(conversation))
-    assert isinstance(stored, tuple)
-    assert isinstance(preferences, dict)
     model = preferences.get("model")
     messages = _context_messages(stored, text, update_id)
     if refs.system_prompt:
@@ -252,7 +248,6 @@ async def _generate(
         stream = await refs.llm.ask(request)
     except LLMError as error:
         return error
-    assert isinstance(stream, AnswerStream)
     async with stream:
         try:
             while (batch := await stream.next_batch()) is not None:
@@ -313,7 +308,6 @@ async def _speak(refs: TurnRefs, sink: TurnSink, prepared: _Prepared, answer: st
 
 async def _send_voice(voice: Asker, sink: TurnSink, request: Synthesize) -> None:
     note = await voice.ask(request)
-    assert isinstance(note, VoiceNote)
     try:
         await sink.voice(note)
     finally:  # also on error and cancellation: the file is ours until discarded

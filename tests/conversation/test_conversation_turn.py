@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
 import trio
@@ -22,7 +22,7 @@ from tauro.actors.memory import (
     UpdateStatus,
 )
 from tauro.actors.voice import Synthesize, VoiceNote
-from tauro.conversation import NO_VOICE, TurnRefs, run_turn
+from tauro.conversation import NO_VOICE, Asker, TurnRefs, run_turn
 from tauro.conversation._turn import LENGTH_NOTICE
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, TelegramError, VoiceError
 
@@ -56,6 +56,13 @@ class FakeMemory:
         if any(m.update_id == update_id for m in self.messages):
             return "recorded"
         return "new"
+
+
+async def test_an_askers_reply_has_the_type_its_request_names() -> None:
+    memory: Asker = FakeMemory([StoredMessage("user", "hi", "t")])
+    stored = await memory.ask(GetContext("1", 5))
+    assert_type(stored, tuple[StoredMessage, ...])  # checked by mypy on the tests
+    assert stored == (StoredMessage("user", "hi", "t"),)
 
 
 @dataclass

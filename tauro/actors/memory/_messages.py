@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from tauro.runtime import Request
+
 __all__ = [
     "Append",
     "AppendReceipt",
@@ -52,7 +54,7 @@ def _check_optional_id(name: str, value: object) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Append:
+class Append(Request["AppendReceipt"]):
     """Store one message; the reply comes only once the record is on disk.
 
     ``update_id`` is the Telegram update a user message came from, ``reply_to``
@@ -86,7 +88,7 @@ class Append:
 
 
 @dataclass(frozen=True, slots=True)
-class NoteShown:
+class NoteShown(Request[None]):
     """Which channel messages carry the answer to ``update_id`` so far.
 
     Sent as soon as Telegram returns a message id, and once more with
@@ -133,7 +135,7 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class GetContext:
+class GetContext(Request[tuple["StoredMessage", ...]]):
     """Read the newest ``limit`` messages of a conversation, oldest first."""
 
     conversation: str
@@ -146,7 +148,7 @@ class GetContext:
 
 
 @dataclass(frozen=True, slots=True)
-class Clear:
+class Clear(Request[None]):
     """Forget a conversation's messages (/clear); its preferences stay."""
 
     conversation: str
@@ -156,7 +158,7 @@ class Clear:
 
 
 @dataclass(frozen=True, slots=True)
-class GetStats:
+class GetStats(Request["MemoryStatistics"]):
     """Ask for ``MemoryStatistics``; ``conversation`` fills its per-chat count."""
 
     conversation: str | None = None
@@ -191,7 +193,7 @@ class MemoryStatistics:
 
 
 @dataclass(frozen=True, slots=True)
-class SetPreference:
+class SetPreference(Request[None]):
     """Store one per-conversation preference ("voice", "lang", "model", ...)."""
 
     conversation: str
@@ -207,7 +209,7 @@ class SetPreference:
 
 
 @dataclass(frozen=True, slots=True)
-class GetPreferences:
+class GetPreferences(Request[dict[str, PreferenceValue]]):
     """Read a conversation's preferences as a fresh dict."""
 
     conversation: str
@@ -217,7 +219,7 @@ class GetPreferences:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateStatus:
+class UpdateStatus(Request[UpdateState]):
     """Has this Telegram update been stored ("recorded") or answered already?"""
 
     conversation: str
@@ -229,7 +231,7 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingTurns:
+class PendingTurns(Request[tuple["PendingTurn", ...]]):
     """List the turns to finish: questions never answered, answers never delivered.
 
     In the order of the questions (oldest first), so each chat keeps its order.

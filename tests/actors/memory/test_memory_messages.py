@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from tauro.actors.memory import (
@@ -10,10 +12,12 @@ from tauro.actors.memory import (
     GetContext,
     GetPreferences,
     GetStats,
+    MemoryMessage,
     SetPreference,
     UpdateStatus,
     _messages,
 )
+from tauro.runtime import Request
 from tauro.runtime.testing import unfrozen_classes
 
 
@@ -56,3 +60,8 @@ def test_every_message_is_a_frozen_dataclass() -> None:
 
 def test_stats_without_a_conversation_is_global() -> None:
     assert GetStats().conversation is None
+
+
+def test_every_message_names_the_type_of_its_reply() -> None:
+    """Each is a ``Request``, so ``ask`` returns its reply's type to the caller."""
+    assert [m.__name__ for m in get_args(MemoryMessage) if not issubclass(m, Request)] == []

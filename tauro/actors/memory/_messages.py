@@ -6,7 +6,7 @@ sender's task with a clear error instead of inside the actor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from tauro.runtime import Request
@@ -14,6 +14,7 @@ from tauro.runtime import Request
 __all__ = [
     "Append",
     "AppendReceipt",
+    "BeginTurn",
     "Clear",
     "GetContext",
     "GetPreferences",
@@ -27,6 +28,7 @@ __all__ = [
     "Role",
     "SetPreference",
     "StoredMessage",
+    "TurnStart",
     "UpdateState",
     "UpdateStatus",
 ]
@@ -231,6 +233,48 @@ class UpdateStatus(Request[UpdateState]):
 
 
 @dataclass(frozen=True, slots=True)
+class BeginTurn(Request["TurnStart"]):
+    """Start a conversation turn in one round trip: everything it needs before generating.
+
+    Records the user's question (as ``Append``: the reply comes only once it is
+    on disk) unless ``update_id`` says it is recorded already, then reads the
+    newest ``context_limit`` messages and the conversation's preferences. A
+    question already answered is neither recorded nor read for.
+    """
+
+    conversation: str
+    content: str
+    context_limit: int
+    update_id: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_conversation(self.conversation)
+        if not isinstance(self.content, str):
+            raise ValueError(f"content must be a string, got {type(self.content).__name__}")
+        _check_id("context_limit", self.context_limit)
+        _check_optional_id("update_id", self.update_id)
+
+    @property
+    def question(self) -> Append:
+        """The user's message as it is recorded."""
+        return Append(self.conversation, "user", self.content, update_id=self.update_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """The reply to ``BeginTurn``; ``status`` is the question's before the request.
+
+    "new": recorded by this request; "recorded": recorded before (a turn
+    resumed after a restart, or a redelivery); "answered": nothing to do, and
+    ``context`` and ``preferences`` are empty.
+    """
+
+    status: UpdateState
+    context: tuple[StoredMessage, ...] = ()
+    preferences: dict[str, PreferenceValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class PendingTurns(Request[tuple["PendingTurn", ...]]):
     """List the turns to finish: questions never answered, answers never delivered.
 
@@ -258,6 +302,7 @@ class PendingTurn:
 
 MemoryMessage: TypeAlias = (
     Append
+    | BeginTurn
     | NoteShown
     | GetContext
     | Clear

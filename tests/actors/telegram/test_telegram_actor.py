@@ -44,7 +44,7 @@ from tauro.testing import (
     open_llm_server,
     wait_bot_idle,
 )
-from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
+from tauro.testing._kill9 import Plan, judge, open_trial_emulators, run_chain
 
 BOT = "tauro_test_bot"
 
@@ -548,7 +548,7 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
     answers of two messages each streamed and edited; after the last restart every
     question has exactly one complete answer, except duplicates the bot counted."""
     plan = Plan(kills=5, chats=10, questions_per_run=6, seed=20251105)
-    with open_emulators() as emulators:
+    with open_trial_emulators() as emulators:
         chain = await trio.to_thread.run_sync(run_chain, tmp_path, emulators, plan)
         messages = await trio.to_thread.run_sync(emulators.messages)
     verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)

@@ -559,24 +559,28 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
     assert len(verdict.duplicates) <= verdict.counted, verdict
 
 
+def _with_voice(tmp_path: Path, emu: BotApiEmulator, llm: LlmServerEmulator) -> SupervisorSpec:
+    """The bot with the real voice actor (English), its notes in ``tmp_path / "notes"``."""
+    settings = dataclasses.replace(
+        make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
+    )
+    return SupervisorSpec(
+        name="root",
+        children=(
+            memory_actor_spec(settings.memory),
+            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+            ActorSpec(
+                name="voice",
+                factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
+            ),
+            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
+        ),
+    )
+
+
 async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:
     async with open_botapi_emulator() as emu, open_llm_server() as llm:
-        settings = dataclasses.replace(
-            make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
-        )
-        spec = SupervisorSpec(
-            name="root",
-            children=(
-                memory_actor_spec(settings.memory),
-                ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-                ActorSpec(
-                    name="voice",
-                    factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
-                ),
-                ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
-            ),
-        )
-        async with open_actor_system(spec):
+        async with open_actor_system(_with_voice(tmp_path, emu, llm)):
             emu.push_message(42, "/voice on")
             emu.push_message(42, "hello there")
             await emu.wait_for(lambda: len(emu.messages(42)) >= 3, timeout=30)
@@ -592,22 +596,7 @@ async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:
 
 async def test_a_graceful_stop_waits_for_the_voice_note_too(tmp_path: Path) -> None:
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=1.0) as llm:
-        settings = dataclasses.replace(
-            make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
-        )
-        spec = SupervisorSpec(
-            name="root",
-            children=(
-                memory_actor_spec(settings.memory),
-                ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-                ActorSpec(
-                    name="voice",
-                    factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
-                ),
-                ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
-            ),
-        )
-        async with open_actor_system(spec):
+        async with open_actor_system(_with_voice(tmp_path, emu, llm)):
             emu.push_message(42, "/voice on")
             await emu.wait_for(lambda: len(emu.messages(42)) == 1)
             emu.push_message(42, "hello there")

@@ -261,7 +261,7 @@ class LLMSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class MemorySettings:
-    file: Path = setting(
+    file: Path = setting(  # noqa: RUF009 (a field declaration, see _fields.setting)
         Path("memory/conversations.json"),
         env="MEMORY_FILE",
         yaml="memory.file",
@@ -377,7 +377,7 @@ class VoiceSettings:
         parse=number(int, 0, 10000),
         doc="Voice notes kept for identical texts (0 = no cache).",
     )
-    directory: Path | None = setting(
+    directory: Path | None = setting(  # noqa: RUF009 (a field declaration, see _fields.setting)
         None,
         env="VOICE_DIR",
         yaml="voice.directory",
@@ -511,7 +511,7 @@ class LoggingSettings:
         parse=choice("text", "json"),
         doc="`text` (key=value for people) or `json` (one object per line).",
     )
-    file: Path | None = setting(
+    file: Path | None = setting(  # noqa: RUF009 (a field declaration, see _fields.setting)
         None,
         env="LOG_FILE",
         yaml="logging.file",

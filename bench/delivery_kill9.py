@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
+from tauro.testing._kill9 import Plan, judge, open_trial_emulators, run_chain
 
 
 @dataclass
@@ -53,7 +53,10 @@ class Totals:
 def one_chain(number: int, args: argparse.Namespace, env: dict[str, str]) -> Totals:
     plan = Plan(kills=args.chain, seed=args.seed * 100_000 + number)
     totals = Totals()
-    with tempfile.TemporaryDirectory(prefix="delivery-kill9-") as folder, open_emulators() as emu:
+    with (
+        tempfile.TemporaryDirectory(prefix="delivery-kill9-") as folder,
+        open_trial_emulators() as emu,
+    ):
         try:
             chain = run_chain(Path(folder), emu, plan, **env)
             verdict = judge(Path(folder, "memory", "conversations.json"), emu.messages(), 0)

@@ -26,7 +26,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from tauro.runtime import ActorRef
 
 CLIENTS = 6
 LIFETIME = 60.0  # seconds a child may live
@@ -36,14 +39,13 @@ MEMORY_FILE = "conversations.json"
 # -- the child ---------------------------------------------------------------------
 
 
-async def _client(ref: object, name: str, trial: int) -> None:
-    from tauro.actors.memory import Append, AppendReceipt
+async def _client(ref: ActorRef[Any], name: str, trial: int) -> None:
+    from tauro.actors.memory import Append
 
     number = 0
     while True:
         content = f"{trial}:{number}"
-        receipt = await ref.ask(Append(name, "user", content))  # type: ignore[attr-defined]
-        assert isinstance(receipt, AppendReceipt)
+        receipt = await ref.ask(Append(name, "user", content))
         print(f"ack {name} {content} {receipt.seq}", flush=True)
         number += 1
 

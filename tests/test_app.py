@@ -13,10 +13,11 @@ from tauro.actors.llm import GetModel, ListModels
 from tauro.actors.memory import (
     Append,
     AppendReceipt,
+    BeginTurn,
     GetContext,
     GetPreferences,
     PendingTurns,
-    UpdateStatus,
+    TurnStart,
 )
 from tauro.actors.telegram import GetTelegramStats
 from tauro.app import build_system, build_system_spec
@@ -97,7 +98,7 @@ def _protocol_reply(message: object) -> object:
         GetContext: (),
         ListModels: ("llama2:latest",),
         GetModel: "llama2:latest",
-        UpdateStatus: "new",
+        BeginTurn: TurnStart("new"),
         Append: AppendReceipt(seq=1),
     }
     return replies.get(type(message))

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tauro.cli import EXIT_CONFIG, main
-
-TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+from tauro.testing import Emulators, TauroProcess, open_emulators, run_environment
 
 
 def test_help_explains_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,141 +35,64 @@ def test_a_bad_setting_exits_2_naming_it(
     assert "SAVE_INTERVAL='often'" in capsys.readouterr().err
 
 
-def _start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    ready = process.stdout.readline().split()
-    assert ready[:1] == ["READY"], ready
-    return process, ready[1]
-
-
 @pytest.fixture
-def emulators() -> Iterator[tuple[str, str]]:
-    botapi, bot_url = _start("tauro.testing.botapi", "--token", TOKEN, "--any-chat")
-    llm, llm_url = _start("tauro.testing.llm_server", "--model", "llama2")
-    yield bot_url, llm_url
-    for process in (botapi, llm):
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _environment(tmp_path: Path, bot_url: str, llm_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OLLAMA"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=bot_url,
-        OLLAMA_HOST=llm_url,
-        WEB_PORT="0",
-        TELEGRAM_POLL_TIMEOUT="1",
-        ENABLE_TTS="false",
-        **extra,
-    )
-    return env
-
-
-def _control(base_url: str, path: str, body: dict[str, object] | None = None) -> object:
-    root = base_url.removesuffix("/bot")
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(root + path, data=data, method="POST" if data else "GET")
-    with urllib.request.urlopen(request, timeout=90) as response:  # > any wait_sent
-        return json.load(response)
-
-
-def _wait_for_line(process: subprocess.Popen[str], needle: str, seen: list[str]) -> None:
-    assert process.stderr is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return
-    pytest.fail(f"no {needle!r} in: {''.join(seen)}")
+def emulators() -> Iterator[Emulators]:
+    with open_emulators() as both:
+        yield both
 
 
 def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
-    emulators: tuple[str, str], tmp_path: Path
+    emulators: Emulators, tmp_path: Path
 ) -> None:
-    bot_url, llm_url = emulators
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=tmp_path,
-        text=True,
-        env=_environment(tmp_path, bot_url, llm_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    lines: list[str] = []
-    _wait_for_line(process, "system.ready", lines)
-    _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "ciao"})
-    _control(bot_url, "/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
-    process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=60)
-    log = "".join(lines) + rest
-    assert process.returncode == 0, log
-    assert log.count("system.ready") == 1
-    assert "system.stopped graceful=True" in log
-    assert TOKEN not in log
+    with TauroProcess(tmp_path, run_environment(emulators)) as bot:
+        bot.wait_ready()
+        emulators.push(4242, "ciao")
+        emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+        assert bot.stop() == 0, bot.log
+    assert bot.count("system.ready") == 1
+    assert "system.stopped graceful=True" in bot.log
+    assert emulators.token not in bot.log
     stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
     contents = [m["content"] for m in stored["conversations"]["4242"]]
     assert contents[0] == "ciao"
     assert contents[1].startswith("Echo: ciao")
 
 
-def _run_to_the_end(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run_to_the_end(cwd: Path, env: dict[str, str]) -> TauroProcess:
     """`tauro run` in a subprocess that is expected to exit by itself."""
-    command = [sys.executable, "-m", "tauro", "run"]
-    return subprocess.run(
-        command, cwd=cwd, env=env, text=True, capture_output=True, timeout=120, check=False
-    )
+    with TauroProcess(cwd, env) as bot:
+        bot.wait(timeout=120)
+    return bot
 
 
 def test_a_refused_token_ends_the_run_at_once_with_exit_1_naming_it(
-    emulators: tuple[str, str], tmp_path: Path
+    emulators: Emulators, tmp_path: Path
 ) -> None:
-    bot_url, llm_url = emulators
-    env = _environment(tmp_path, bot_url, llm_url, WEB_ENABLED="false")
+    env = run_environment(emulators, WEB_ENABLED="false")
     env["TELEGRAM_BOT_TOKEN"] = "999999:WRONGwrongWRONGwrongWRONGwrong"
     done = _run_to_the_end(tmp_path, env)
-    assert done.returncode == 1, done.stderr
-    failed = [line for line in done.stderr.splitlines() if "system.failed" in line]
+    assert done.process.returncode == 1, done.log
+    failed = [line for line in done.lines if "system.failed" in line]
     assert len(failed) == 1
     assert "actor=telegram" in failed[0]
     assert "TELEGRAM_BOT_TOKEN" in failed[0]
-    assert "WRONGwrong" not in done.stderr
+    assert "WRONGwrong" not in done.log
     # a refused token is fatal: no restarts, one clear line
-    assert done.stderr.count("actor.failed") == 1
+    assert done.count("actor.failed") == 1
 
 
 def test_tauro_run_without_a_token_exits_2(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     done = _run_to_the_end(tmp_path, env)
-    assert done.returncode == EXIT_CONFIG
-    assert "TELEGRAM_BOT_TOKEN" in done.stderr
-    assert "@BotFather" in done.stderr
+    assert done.process.returncode == EXIT_CONFIG
+    assert "TELEGRAM_BOT_TOKEN" in done.log
+    assert "@BotFather" in done.log
 
 
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])  # closed again when the block ends
-
-
-def _tauro_run(cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=cwd,
-        text=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
 
 
 @pytest.mark.parametrize(
@@ -197,42 +116,32 @@ def test_one_sigterm_stops_a_bot_that_cannot_reach_telegram(
     state: str, wait_for: str, extra: dict[str, str], tmp_path: Path
 ) -> None:
     """The reproduction of issue 9.1: one SIGTERM is enough, whatever the actor is doing."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OLLAMA"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN="123456:ABC",
-        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}/bot",
-        WEB_PORT="0",
-        ENABLE_TTS="false",
-        **extra,
-    )
-    process = _tauro_run(tmp_path, env)
-    lines: list[str] = []
-    _wait_for_line(process, wait_for, lines)
-    process.send_signal(signal.SIGTERM)
-    try:
-        _, rest = process.communicate(timeout=20)  # far less than the 60 s backoff
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, rest = process.communicate()
-        pytest.fail(f"still running 20 s after SIGTERM ({state}):\n{''.join(lines)}{rest}")
-    log = "".join(lines) + rest
-    assert process.returncode == 0, log
-    assert "system.stopped graceful=True" in log
-    after_stop = log.split("system.stopping", 1)[1]
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    nowhere = Emulators(bot_url=f"{closed}/bot", llm_url=closed, token="123456:ABC")
+    env = run_environment(nowhere, **extra)
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_for(wait_for)
+        try:
+            code = bot.stop(timeout=20)  # far less than the 60 s backoff
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 20 s after SIGTERM ({state}):\n{bot.log}")
+    assert code == 0, bot.log
+    assert "system.stopped graceful=True" in bot.log
+    after_stop = bot.log.split("system.stopping", 1)[1]
     assert "actor.restarting" not in after_stop
     assert "method=getMe" not in after_stop
 
 
-def _texts(bot_url: str, chat_id: int) -> list[str]:
-    sent = _control(bot_url, f"/_emulator/sent?chat_id={chat_id}")
+def _texts(emulators: Emulators, chat_id: int) -> list[str]:
+    sent = emulators.control(f"/_emulator/sent?chat_id={chat_id}")
     assert isinstance(sent, dict)
     return [str(m.get("text")) for m in sent["messages"] if m.get("text") not in (None, "…")]
 
 
-def _wait_for_requests(llm_url: str, count: int) -> None:
+def _wait_for_requests(emulators: Emulators, count: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        listed = _control(llm_url, "/_emulator/requests")
+        listed = emulators.llm_control("/_emulator/requests")
         assert isinstance(listed, dict)
         if len(listed["requests"]) >= count:
             return
@@ -241,34 +150,24 @@ def _wait_for_requests(llm_url: str, count: int) -> None:
 
 
 @pytest.fixture
-def slow_emulators() -> Iterator[tuple[str, str]]:
+def slow_emulators() -> Iterator[Emulators]:
     """The Bot API, and an LLM that thinks 2 s before its first token."""
-    botapi, bot_url = _start("tauro.testing.botapi", "--token", TOKEN, "--any-chat")
-    llm, llm_url = _start(
-        "tauro.testing.llm_server", "--model", "llama2", "--first-token-latency", "2"
-    )
-    yield bot_url, llm_url
-    for process in (botapi, llm):
-        process.terminate()
-        process.wait(timeout=10)
+    with open_emulators("--first-token-latency", "2") as both:
+        yield both
 
 
 CHATS = (101, 102, 103, 104, 105)
 
 
-def _ask_five_then_sigterm(
-    tmp_path: Path, bot_url: str, llm_url: str, **extra: str
-) -> tuple[subprocess.Popen[str], str]:
-    env = _environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8", **extra)
-    process = _tauro_run(tmp_path, env)
-    lines: list[str] = []
-    _wait_for_line(process, "system.ready", lines)
-    for chat in CHATS:
-        _control(bot_url, "/_emulator/push_message", {"chat_id": chat, "text": f"q{chat}"})
-    _wait_for_requests(llm_url, len(CHATS))  # all five are being generated now
-    process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=60)
-    return process, "".join(lines) + rest
+def _ask_five_then_sigterm(tmp_path: Path, emulators: Emulators, **extra: str) -> TauroProcess:
+    env = run_environment(emulators, LLM_MAX_PARALLEL="8", **extra)
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_ready()
+        for chat in CHATS:
+            emulators.push(chat, f"q{chat}")
+        _wait_for_requests(emulators, len(CHATS))  # all five are being generated now
+        bot.stop()
+    return bot
 
 
 def _stored(tmp_path: Path) -> dict[str, list[str]]:
@@ -277,90 +176,71 @@ def _stored(tmp_path: Path) -> dict[str, list[str]]:
 
 
 def test_sigterm_while_answers_are_generated_finishes_them_first(
-    slow_emulators: tuple[str, str], tmp_path: Path
+    slow_emulators: Emulators, tmp_path: Path
 ) -> None:
-    bot_url, llm_url = slow_emulators
-    process, log = _ask_five_then_sigterm(tmp_path, bot_url, llm_url)
-    assert process.returncode == 0, log
-    assert "system.stopped graceful=True" in log
+    bot = _ask_five_then_sigterm(tmp_path, slow_emulators)
+    assert bot.process.returncode == 0, bot.log
+    assert "system.stopped graceful=True" in bot.log
     for chat in CHATS:
-        assert _texts(bot_url, chat) == [f"Echo: q{chat}"], log
+        assert _texts(slow_emulators, chat) == [f"Echo: q{chat}"], bot.log
         assert _stored(tmp_path)[str(chat)] == [f"q{chat}", f"Echo: q{chat}"]
 
 
 def test_answers_past_the_grace_period_are_given_after_the_restart(
-    slow_emulators: tuple[str, str], tmp_path: Path
+    slow_emulators: Emulators, tmp_path: Path
 ) -> None:
-    bot_url, llm_url = slow_emulators
-    process, log = _ask_five_then_sigterm(tmp_path, bot_url, llm_url, STOP_GRACE_PERIOD="0.5")
-    assert process.returncode == 0, log
-    assert "actor.drain.deadline" in log
-    assert all(_texts(bot_url, chat) == [] for chat in CHATS)
+    emulators = slow_emulators
+    bot = _ask_five_then_sigterm(tmp_path, emulators, STOP_GRACE_PERIOD="0.5")
+    assert bot.process.returncode == 0, bot.log
+    assert "actor.drain.deadline" in bot.log
+    assert all(_texts(emulators, chat) == [] for chat in CHATS)
     assert all(_stored(tmp_path)[str(chat)] == [f"q{chat}"] for chat in CHATS)  # pending
-    env = _environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8")
-    process = _tauro_run(tmp_path, env)
-    try:
+    with TauroProcess(tmp_path, run_environment(emulators, LLM_MAX_PARALLEL="8")) as bot:
         # One message per chat: its placeholder, edited into the answer.
-        waited = _control(bot_url, f"/_emulator/wait_sent?count={len(CHATS)}&timeout=30")
-        assert isinstance(waited, dict) and waited["ok"], waited
-        for chat in CHATS:
-            texts = [t for t in _texts(bot_url, chat) if t.startswith("Echo")]
+        waited = emulators.control(f"/_emulator/wait_sent?count={len(CHATS)}&timeout=30")
+        assert isinstance(waited, dict)
+        assert waited["ok"], waited
+        for chat in CHATS:  # each placeholder is edited into the answer as it streams
+            texts = _texts(emulators, chat)
             deadline = time.monotonic() + 30
-            while not texts and time.monotonic() < deadline:
+            while texts != [f"Echo: q{chat}"] and time.monotonic() < deadline:
                 time.sleep(0.1)
-                texts = [t for t in _texts(bot_url, chat) if t.startswith("Echo")]
+                texts = _texts(emulators, chat)
             assert texts == [f"Echo: q{chat}"]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=60)
-    assert process.returncode == 0, rest
+        assert bot.stop() == 0, bot.log
 
 
 def test_tauro_run_sends_the_model_markdown_formatted_and_plain_once_when_refused(
-    emulators: tuple[str, str], tmp_path: Path
+    emulators: Emulators, tmp_path: Path
 ) -> None:
     """Outside in: a real `tauro run`, the emulators in their own processes."""
-    bot_url, llm_url = emulators
-    llm_root = llm_url.rstrip("/")
     answers = ["Ecco **il codice**:\n\n```python\nprint('ciao <3')\n```", "Di **nuovo**"]
-    _control(llm_root, "/_emulator/script", {"answers": answers})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=tmp_path,
-        text=True,
-        env=_environment(tmp_path, bot_url, llm_url, WEB_ENABLED="false"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    lines: list[str] = []
-    try:
-        _wait_for_line(process, "system.ready", lines)
-        _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "codice?"})
-        _control(bot_url, "/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+    emulators.llm_control("/_emulator/script", {"answers": answers})
+    with TauroProcess(tmp_path, run_environment(emulators, WEB_ENABLED="false")) as bot:
+        bot.wait_ready()
+        emulators.push(4242, "codice?")
+        emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
         # Telegram refuses the next formatted message (it should never happen).
         refusal = 'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0'
-        _control(
-            bot_url,
+        emulators.control(
             "/_emulator/inject_error",
             {"method": "sendMessage", "status": 400, "description": refusal},
         )
-        _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "ancora"})
-        _control(bot_url, "/_emulator/wait_sent?count=2&chat_id=4242&timeout=30")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=60)
-    sent = _control(bot_url, "/_emulator/sent?chat_id=4242")
+        emulators.push(4242, "ancora")
+        emulators.control("/_emulator/wait_sent?count=2&chat_id=4242&timeout=30")
+        bot.stop()
+    sent = emulators.control("/_emulator/sent?chat_id=4242")
     assert isinstance(sent, dict)
     first, second = sent["messages"]
     assert first["text"] == "Ecco il codice:\n\nprint('ciao <3')"
     kinds = [(e["type"], e.get("language")) for e in first["entities"]]
     assert kinds == [("bold", None), ("pre", "python")]
     assert (second["text"], second["entities"]) == ("Di nuovo", [])  # plain, once
-    calls = _control(bot_url, "/_emulator/calls?method=sendMessage")
+    calls = emulators.control("/_emulator/calls?method=sendMessage")
     assert isinstance(calls, dict)
     modes = [(c["status"], c["params"].get("parse_mode")) for c in calls["calls"]]
     assert modes == [(200, "HTML"), (400, "HTML"), (200, None)]  # one extra request
-    assert ("".join(lines) + rest).count("telegram.html.refused") == 1
+    assert bot.count("telegram.html.refused") == 1
 
 
 def _original_memory_file(path: Path, year_ago: datetime) -> dict[str, object]:
@@ -382,40 +262,28 @@ def _original_memory_file(path: Path, year_ago: datetime) -> dict[str, object]:
 
 
 def test_an_upgrade_keeps_year_old_history_and_the_model_sees_it(
-    emulators: tuple[str, str], tmp_path: Path
+    emulators: Emulators, tmp_path: Path
 ) -> None:
-    bot_url, llm_url = emulators
     memory_file = tmp_path / "memory" / "conversations.json"
     _original_memory_file(memory_file, datetime.now() - timedelta(days=365))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=tmp_path,
-        text=True,
-        env=_environment(tmp_path, bot_url, llm_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    lines: list[str] = []
-    _wait_for_line(process, "system.ready", lines)
-    _control(bot_url, "/_emulator/push_message", {"chat_id": 4242, "text": "Come mi chiamo?"})
-    _control(bot_url, "/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
-    requests = _control(llm_url, "/_emulator/requests")
-    process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=60)
-    log = "".join(lines) + rest
-    assert process.returncode == 0, log
+    with TauroProcess(tmp_path, run_environment(emulators)) as bot:
+        bot.wait_ready()
+        emulators.push(4242, "Come mi chiamo?")
+        emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+        requests = emulators.llm_control("/_emulator/requests")
+        assert bot.stop() == 0, bot.log
     assert isinstance(requests, dict)
     (request,) = requests["requests"]
     contents = [message["content"] for message in request["messages"]]
     assert contents[-3:] == ["Mi chiamo Aldo e ho un gatto", "Piacere, Aldo!", "Come mi chiamo?"]
-    assert "retention" not in log
+    assert "retention" not in bot.log
     stored = json.loads(memory_file.read_text())["conversations"]
     assert [m["content"] for m in stored["777"]] == ["ciao dal 2025"]
     assert [m["content"] for m in stored["4242"]][:2] == contents[-3:-1]
 
 
 def test_a_voice_folder_planted_by_another_user_stops_the_bot_naming_it(
-    emulators: tuple[str, str], tmp_path: Path
+    emulators: Emulators, tmp_path: Path
 ) -> None:
     """Issue 16's attack, as another local user (uid 65534) would set it up."""
     planted = tmp_path / "shared-tmp" / "taurobot-voice-0"
@@ -423,60 +291,43 @@ def test_a_voice_folder_planted_by_another_user_stops_the_bot_naming_it(
         folder.mkdir(parents=True)
         os.chmod(folder, 0o777)
         os.chown(folder, 65534, 65534)
-    bot_url, llm_url = emulators
-    env = _environment(tmp_path, bot_url, llm_url, VOICE_DIR=str(planted))
-    env["ENABLE_TTS"] = "true"
+    env = run_environment(emulators, VOICE_DIR=str(planted), ENABLE_TTS="true")
     done = _run_to_the_end(tmp_path, env)
-    assert done.returncode == 1, done.stderr
-    (failed,) = [line for line in done.stderr.splitlines() if "system.failed" in line]
+    assert done.process.returncode == 1, done.log
+    (failed,) = [line for line in done.lines if "system.failed" in line]
     assert "actor=voice" in failed
     assert str(planted) in failed
     assert "user id 65534" in failed
     assert [p.name for p in planted.rglob("*")] == ["cache"]  # nothing of ours went there
 
 
-def _wait_for_text(bot_url: str, chat_id: int, prefix: str) -> str:
+def _wait_for_text(emulators: Emulators, chat_id: int, prefix: str) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = [t for t in _texts(bot_url, chat_id) if t.startswith(prefix)]
+        found = [t for t in _texts(emulators, chat_id) if t.startswith(prefix)]
         if found:
             return found[-1]
         time.sleep(0.1)
-    pytest.fail(f"no message starting {prefix!r} in {_texts(bot_url, chat_id)}")
+    pytest.fail(f"no message starting {prefix!r} in {_texts(emulators, chat_id)}")
 
 
-def test_a_users_language_choice_survives_kill_9(
-    emulators: tuple[str, str], tmp_path: Path
-) -> None:
+def test_a_users_language_choice_survives_kill_9(emulators: Emulators, tmp_path: Path) -> None:
     """An Italian user switches to English; the bot is killed; the new process still
     answers in English. The other user, unknown language, gets BOT_LANGUAGE (German)."""
-    bot_url, llm_url = emulators
-    env = _environment(tmp_path, bot_url, llm_url, BOT_LANGUAGE="de")
-
-    def start() -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tauro", "run"], cwd=tmp_path, text=True, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        _wait_for_line(process, "system.ready", [])
-        return process
-
-    process = start()
+    env = run_environment(emulators, BOT_LANGUAGE="de")
     italian = {"chat_id": 4343, "language_code": "it"}
-    _control(bot_url, "/_emulator/push_message", {**italian, "text": "/start"})
-    assert _wait_for_text(bot_url, 4343, "🐂").startswith("🐂 Ciao")
-    _control(bot_url, "/_emulator/push_message", {**italian, "text": "/lang en"})
-    _wait_for_text(bot_url, 4343, "I speak English with you.")
-    process.kill()  # kill -9: no graceful stop, no final snapshot
-    process.wait(timeout=30)
-    process = start()
-    try:
-        _control(bot_url, "/_emulator/push_message", {**italian, "text": "/stats"})
-        assert _wait_for_text(bot_url, 4343, "📊") == "📊 0 messages in this chat"
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_ready()
+        emulators.control("/_emulator/push_message", {**italian, "text": "/start"})
+        assert _wait_for_text(emulators, 4343, "🐂").startswith("🐂 Ciao")
+        emulators.control("/_emulator/push_message", {**italian, "text": "/lang en"})
+        _wait_for_text(emulators, 4343, "I speak English with you.")
+        bot.kill()  # kill -9: no graceful stop, no final snapshot
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_ready()
+        emulators.control("/_emulator/push_message", {**italian, "text": "/stats"})
+        assert _wait_for_text(emulators, 4343, "📊") == "📊 0 messages in this chat"
         stranger = {"chat_id": 4444, "language_code": "tlh", "text": "/stats"}
-        _control(bot_url, "/_emulator/push_message", stranger)
-        assert _wait_for_text(bot_url, 4444, "📊") == "📊 0 Nachrichten in diesem Chat"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
-    assert process.returncode == 0
+        emulators.control("/_emulator/push_message", stranger)
+        assert _wait_for_text(emulators, 4444, "📊") == "📊 0 Nachrichten in diesem Chat"
+        assert bot.stop() == 0, bot.log

@@ -1,9 +1,10 @@
 """TauroBot's settings: one typed, frozen object built from config.yml, .env and
 the environment (the environment wins), validated before anything starts.
 
-Every setting is declared once in ``_table.py`` with its environment name, its
-``config.yml`` path, its type, its default and its unit; ``docs/configuration.md``
-is generated from that table.
+Every setting is declared once, on its field in ``_settings.py`` (``setting(...)``
+from ``_fields.py``), with its default, its environment name, its ``config.yml``
+path, its type, bounds and unit, and its documentation; ``_table.py`` collects
+them into ``SETTINGS``, and ``docs/configuration.md`` is generated from that table.
 """
 
 from tauro.config._docs import render_markdown as render_markdown

@@ -33,8 +33,9 @@ Names and defaults of the original TauroBot 3.0 are kept, so its `.env` and
 `config.yml` work unchanged (keys it had that mean nothing now are listed by
 `tauro check` and otherwise ignored). Secrets (marked 🔒) never appear in logs.
 
-This page is generated from `tauro/config/_table.py`
-(`python -m tauro.config > docs/configuration.md`); a test keeps them in step.
+This page is generated from the settings' declarations in
+`tauro/config/_settings.py` (`python -m tauro.config > docs/configuration.md`);
+a test keeps them in step.
 """
 
 

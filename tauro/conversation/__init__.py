@@ -35,8 +35,9 @@ reader's language). Texts the turn hands to the sink (``NO_VOICE``, an
 after a final answer is part of its text, so the turn writes it in
 ``TurnRefs.language`` itself.
 
-Durability: with ``update_id`` the turn asks memory for ``UpdateStatus`` first
-(``answered`` -> skipped, ``recorded`` -> not recorded again), and calls
+Durability: the turn's first request, memory's ``BeginTurn``, records the user
+message unless its ``update_id`` is stored already (``answered`` -> skipped,
+``recorded`` -> not recorded again) and returns the context; the turn calls
 ``on_recorded()`` once the user message is durable, so a channel with
 redelivery (Telegram's getUpdates offset) confirms only what is safe.
 """

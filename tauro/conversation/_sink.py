@@ -6,16 +6,20 @@ memory or the LLM. They meet at ``TurnSink``, one object per turn.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from tauro.runtime import Request
 
 if TYPE_CHECKING:
     from tauro.actors.voice import VoiceNote
 
+ReplyT = TypeVar("ReplyT")
+
 
 class Asker(Protocol):
-    """The one thing the turn needs of an actor: ``ActorRef.ask``."""
+    """The one thing the turn needs of an actor: ``ActorRef.ask``, typed by the request."""
 
-    async def ask(self, message: Any, *, timeout: float | None = None) -> Any: ...
+    async def ask(self, message: Request[ReplyT], *, timeout: float | None = None) -> ReplyT: ...
 
 
 class TurnSink(Protocol):

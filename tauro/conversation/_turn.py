@@ -2,19 +2,20 @@
 
 Order, and why:
 
-1. ``UpdateStatus`` (only with an ``update_id``): a channel that redelivers
-   (Telegram after a crash) must neither record a message twice nor answer it
-   twice. ``answered`` ends the turn at once.
-2. ``Append`` the user message; the receipt means it is durable, so the channel
-   may now confirm it to its source (``on_recorded``).
-3. ``GetContext`` + ``GetPreferences`` (voice flag, language, model).
-4. ``Generate``; every chunk goes to ``sink.partial`` with the text so far.
-5. ``Append`` the answer with ``reply_to`` *before* ``sink.final``. With
+1. ``BeginTurn``: one round trip to memory before the first token. It records
+   the user message unless its ``update_id`` is stored already (a channel that
+   redelivers, Telegram after a crash, must neither record a message twice nor
+   answer it twice) and returns the context and the preferences (voice flag,
+   language, model). ``answered`` ends the turn at once. The reply means the
+   message is durable, so the channel may now confirm it to its source
+   (``on_recorded``).
+2. ``Generate``; every chunk goes to ``sink.partial`` with the text so far.
+3. ``Append`` the answer with ``reply_to`` *before* ``sink.final``. With
    ``track_delivery`` (Telegram) it is recorded as not yet delivered, and the
    channel marks it delivered (``NoteShown``) once the chat shows all of it:
    after a crash in between, the next start shows the recorded answer (editing
    the messages already sent) instead of losing it or generating it again.
-6. Voice, if the conversation asked for it: ``voice_pending`` (the channel
+4. Voice, if the conversation asked for it: ``voice_pending`` (the channel
    shows "recording"), synthesis, ``voice``. A voice failure is logged, the
    user gets ``voice_failed`` with a short note, and the text answer already
    delivered stays as it is.
@@ -33,16 +34,9 @@ from typing import Literal
 
 import trio
 
-from tauro.actors.llm import AnswerStream, ChatMessage, Generate
-from tauro.actors.memory import (
-    Append,
-    AppendReceipt,
-    GetContext,
-    GetPreferences,
-    StoredMessage,
-    UpdateStatus,
-)
-from tauro.actors.voice import Synthesize, VoiceNote
+from tauro.actors.llm import ChatMessage, Generate
+from tauro.actors.memory import Append, BeginTurn, StoredMessage, TurnStart
+from tauro.actors.voice import Synthesize
 from tauro.conversation._sink import Asker, TurnSink
 from tauro.errors import LLMError, TauroError
 from tauro.i18n import N_, t
@@ -109,25 +103,17 @@ async def run_turn(
     ``on_recorded`` runs once the user message is durable (or was already);
     memory errors propagate (the channel decides what the user sees), LLM
     errors end in ``sink.failed``. ``track_delivery`` records the answer as
-    not yet delivered (step 5); the channel then owes memory a ``NoteShown``.
+    not yet delivered (step 3); the channel then owes memory a ``NoteShown``.
     """
-    status = await _status(refs, conversation, update_id)
-    if status == "answered":
-        _notify(on_recorded)
-        return TurnOutcome("skipped")
-    if status == "new":
-        await _record(refs, conversation, "user", text, update_id=update_id)
+    limit = max(refs.context_messages, 1)
+    begun = await refs.memory.ask(BeginTurn(conversation, text, limit, update_id=update_id))
     _notify(on_recorded)
+    if begun.status == "answered":
+        return TurnOutcome("skipped")
     await sink.thinking()
-    prepared = await _prepare(refs, conversation, text, update_id)
+    prepared = _prepare(refs, begun, text, update_id)
     delivered = False if track_delivery and update_id is not None else None
     return await _answer(refs, conversation, sink, prepared, _Reply(update_id, delivered))
-
-
-async def _status(refs: TurnRefs, conversation: str, update_id: int | None) -> str:
-    if update_id is None:
-        return "new"
-    return str(await refs.memory.ask(UpdateStatus(conversation, update_id)))
 
 
 def _notify(on_recorded: Callable[[], None] | None) -> None:
@@ -135,33 +121,10 @@ def _notify(on_recorded: Callable[[], None] | None) -> None:
         on_recorded()
 
 
-async def _record(
-    refs: TurnRefs,
-    conversation: str,
-    role: Literal["user", "assistant"],
-    content: str,
-    *,
-    update_id: int | None = None,
-    reply_to: int | None = None,
-    delivered: bool | None = None,
-) -> int:
-    message = Append(
-        conversation, role, content, update_id=update_id, reply_to=reply_to, delivered=delivered
-    )
-    receipt = await refs.memory.ask(message)
-    assert isinstance(receipt, AppendReceipt)
-    return receipt.seq
-
-
-async def _prepare(
-    refs: TurnRefs, conversation: str, text: str, update_id: int | None
-) -> _Prepared:
-    stored = await refs.memory.ask(GetContext(conversation, max(refs.context_messages, 1)))
-    preferences = await refs.memory.ask(GetPreferences(conversation))
-    assert isinstance(stored, tuple)
-    assert isinstance(preferences, dict)
+def _prepare(refs: TurnRefs, begun: TurnStart, text: str, update_id: int | None) -> _Prepared:
+    preferences = begun.preferences
     model = preferences.get("model")
-    messages = _context_messages(stored, text, update_id)
+    messages = _context_messages(begun.context, text, update_id)
     if refs.system_prompt:
         messages = (ChatMessage("system", refs.system_prompt), *messages)
     return _Prepared(
@@ -212,12 +175,15 @@ async def _answer(
     if error is not None:
         return await _fail(refs, conversation, sink, collected, reply, error)
     answer = collected.text
-    await _record(
-        refs, conversation, "assistant", answer, reply_to=reply.to, delivered=reply.delivered
-    )
+    await _record_answer(refs, conversation, answer, reply)
     await sink.final(answer + collected.notice)
     voice_sent = await _speak(refs, sink, prepared, answer) if prepared.voice else False
     return TurnOutcome("answered", answer, voice_sent=voice_sent, first_token_at=collected.first)
+
+
+async def _record_answer(refs: TurnRefs, conversation: str, answer: str, reply: _Reply) -> None:
+    record = Append(conversation, "assistant", answer, reply_to=reply.to, delivered=reply.delivered)
+    await refs.memory.ask(record)
 
 
 class _Collected:
@@ -252,7 +218,6 @@ async def _generate(
         stream = await refs.llm.ask(request)
     except LLMError as error:
         return error
-    assert isinstance(stream, AnswerStream)
     async with stream:
         try:
             while (batch := await stream.next_batch()) is not None:
@@ -285,9 +250,7 @@ async def _fail(
     )
     partial = collected.text
     if partial:
-        await _record(
-            refs, conversation, "assistant", partial, reply_to=reply.to, delivered=reply.delivered
-        )
+        await _record_answer(refs, conversation, partial, reply)
     await sink.failed(error.user_message)
     return TurnOutcome("failed", partial, error=error.user_message, first_token_at=collected.first)
 
@@ -313,7 +276,6 @@ async def _speak(refs: TurnRefs, sink: TurnSink, prepared: _Prepared, answer: st
 
 async def _send_voice(voice: Asker, sink: TurnSink, request: Synthesize) -> None:
     note = await voice.ask(request)
-    assert isinstance(note, VoiceNote)
     try:
         await sink.voice(note)
     finally:  # also on error and cancellation: the file is ours until discarded

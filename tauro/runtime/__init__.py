@@ -7,6 +7,8 @@ modules are private; everything public is re-exported here:
 - ``Actor`` / ``ActorContext``: what you subclass, and what it sees while running.
 - ``ActorRef``: ``tell`` (waits while the mailbox is full), ``try_tell`` (never
   waits, counts a drop), ``ask`` (request/reply, always with a timeout).
+- ``Request``: the base of a message that is asked, naming its reply's type
+  (``class GetModel(Request[str])``), so ``ask`` returns that type.
 - ``ActorSpec`` / ``SupervisorSpec`` / ``Restart`` / ``Strategy``: the description a
   system is built from. Children start in order and stop in reverse order.
 - ``ActorSystem`` / ``open_actor_system`` / ``run_until_signalled``: running it.
@@ -24,6 +26,7 @@ is no import cycle (a test checks both)::
     _exceptions     reporting errors raised in task groups
     _statistics     ActorState and the frozen statistics snapshots
     _backoff        Backoff: delays between retries
+    _request        Request: a message that names its reply's type
     _delivery       Envelope, ReplySlot, and Recipient: what a reference needs of a cell
     _ref            ActorRef, talking to a Recipient
     _actor          Actor and ActorContext (which hands out ActorRefs)
@@ -39,6 +42,7 @@ from tauro.runtime._actor import Actor as Actor
 from tauro.runtime._actor import ActorContext as ActorContext
 from tauro.runtime._backoff import Backoff as Backoff
 from tauro.runtime._ref import ActorRef as ActorRef
+from tauro.runtime._request import Request as Request
 from tauro.runtime._spec import ActorSpec as ActorSpec
 from tauro.runtime._spec import Restart as Restart
 from tauro.runtime._spec import Strategy as Strategy
@@ -62,6 +66,7 @@ __all__ = [
     "ActorStatistics",
     "ActorSystem",
     "Backoff",
+    "Request",
     "Restart",
     "Strategy",
     "SupervisorSpec",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic
+from typing import Generic, overload
 
 import trio
 
 from tauro.errors import ActorNotRunningError, AskTimeoutError
 from tauro.runtime._delivery import Envelope, MessageT, Recipient, ReplySlot
+from tauro.runtime._request import ReplyT, Request
 
 
 class ActorRef(Generic[MessageT]):
@@ -38,8 +39,17 @@ class ActorRef(Generic[MessageT]):
         """Deliver without waiting; False (and a counted drop) if it cannot be."""
         return self._cell.deliver_nowait(Envelope(message, None))
 
-    async def ask(self, message: MessageT, *, timeout: float | None = None) -> Any:
+    @overload
+    async def ask(self, message: Request[ReplyT], *, timeout: float | None = None) -> ReplyT: ...
+
+    @overload
+    async def ask(self, message: MessageT, *, timeout: float | None = None) -> object: ...
+
+    async def ask(self, message: object, *, timeout: float | None = None) -> object:
         """Send a request and wait for the reply, at most ``timeout`` seconds.
+
+        The reply has the type a ``Request`` names; any other message gets an
+        ``object`` reply, for the caller to check.
 
         The time spent waiting for mailbox space counts. Raises AskTimeoutError,
         ActorNotRunningError if the actor is (or starts) stopping before it

@@ -11,6 +11,9 @@ Both run inside the caller's trio nursery on a free loopback port (so they follo
 waits until it listens) driven through ``/_emulator/...`` endpoints.
 ``wait_bot_idle`` waits until a bot has finished with every update the Bot API
 emulator handed it, so that a test can check that nothing more arrives.
+``open_emulators`` starts both emulators as processes, ``run_environment`` is the
+environment of a bot that talks to them, and ``TauroProcess`` is a real
+``python -m tauro run`` (wait for a log line, SIGTERM, SIGKILL, its log).
 Nothing in ``tauro`` proper imports this package.
 """
 
@@ -30,6 +33,10 @@ from tauro.testing._llm_server_script import LlmFault as LlmFault
 from tauro.testing._llm_server_script import LlmRequest as LlmRequest
 from tauro.testing._llm_server_script import ModelInfo as ModelInfo
 from tauro.testing._process import start_emulator_process as start_emulator_process
+from tauro.testing._tauro_run import Emulators as Emulators
+from tauro.testing._tauro_run import TauroProcess as TauroProcess
+from tauro.testing._tauro_run import open_emulators as open_emulators
+from tauro.testing._tauro_run import run_environment as run_environment
 
 __all__ = [
     "ApiCall",
@@ -37,6 +44,7 @@ __all__ = [
     "BotApiStatistics",
     "BotMessage",
     "ChatAction",
+    "Emulators",
     "FloodLimits",
     "LlmFault",
     "LlmRequest",
@@ -44,8 +52,11 @@ __all__ = [
     "LlmStatistics",
     "ModelInfo",
     "StoredFile",
+    "TauroProcess",
     "open_botapi_emulator",
+    "open_emulators",
     "open_llm_server",
+    "run_environment",
     "start_emulator_process",
     "wait_bot_idle",
 ]

@@ -18,155 +18,48 @@ gracefully, and the chats are compared with the memory file:
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BotProcess", "Emulators", "Verdict", "judge", "open_emulators"]
+from tauro.testing._tauro_run import Emulators, TauroProcess, open_emulators, run_environment
 
-TOKEN = "123456:DELIVERYtrialTOKENdeliveryTRIAL"  # noqa: S105 (the emulator's)
+__all__ = [
+    "Plan",
+    "Verdict",
+    "bot_environment",
+    "judge",
+    "open_trial_emulators",
+    "run_chain",
+]
+
 _ANSWER = re.compile(r"Echo: (c\d+-q\d+)")
 
 
-@dataclass
-class Emulators:
-    bot_url: str
-    llm_url: str
-
-    def control(self, path: str, body: dict[str, object] | None = None) -> object:
-        """A control endpoint of the Bot API emulator (``/_emulator/...``)."""
-        return _json_call(self.bot_url.removesuffix("/bot") + path, body)
-
-    def llm_control(self, path: str, body: dict[str, object] | None = None) -> object:
-        """A control endpoint of the LLM emulator (``/_emulator/...``)."""
-        return _json_call(self.llm_url + path, body)
-
-    def push(self, chat_id: int, text: str) -> None:
-        self.control("/_emulator/push_message", {"chat_id": chat_id, "text": text})
-
-    def messages(self) -> list[dict[str, object]]:
-        answer = self.control("/_emulator/sent")
-        assert isinstance(answer, dict)
-        return list(answer["messages"])
-
-
-def _json_call(url: str, body: dict[str, object] | None) -> object:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return json.load(response)
-
-
-def _start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+def open_trial_emulators(
+    *, answer_tokens: int = 40, token_latency: float = 0.01
+) -> AbstractContextManager[Emulators]:
+    """The emulators of a trial: answers of ``answer_tokens`` tokens, streamed."""
+    return open_emulators(
+        "--answer-tokens", str(answer_tokens), "--token-latency", str(token_latency)
     )
-    assert process.stdout is not None
-    ready = process.stdout.readline().split()
-    if ready[:1] != ["READY"]:
-        process.kill()
-        raise RuntimeError(f"{module} did not start: {ready}")
-    return process, ready[1]
-
-
-@contextmanager
-def open_emulators(*, answer_tokens: int = 40, token_latency: float = 0.01) -> Iterator[Emulators]:
-    """The Bot API emulator (any chat id) and the LLM emulator, each its own process."""
-    botapi, bot_url = _start("tauro.testing.botapi", "--token", TOKEN, "--any-chat")
-    llm_args = ["--model", "llama2", "--answer-tokens", str(answer_tokens)]
-    llm_args += ["--token-latency", str(token_latency)]
-    try:
-        llm, llm_url = _start("tauro.testing.llm_server", *llm_args)
-    except BaseException:
-        botapi.kill()
-        raise
-    try:
-        yield Emulators(bot_url, llm_url)
-    finally:
-        for process in (botapi, llm):
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def bot_environment(directory: Path, emulators: Emulators, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OLLAMA"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=emulators.bot_url,
-        OLLAMA_HOST=emulators.llm_url,
-        OLLAMA_MODEL="llama2",
-        TELEGRAM_POLL_TIMEOUT="1",
-        TELEGRAM_EDIT_INTERVAL="0.1",
-        TELEGRAM_PER_CHAT_RATE="30",
-        TELEGRAM_GLOBAL_RATE="300",
-        MAX_MESSAGE_LENGTH="160",  # answers of ~250 characters: two messages each
-        MEMORY_FILE=str(directory / "memory" / "conversations.json"),
-        MEMORY_DURABILITY="none",  # kill -9 is a process crash: the page cache survives it
-        WEB_ENABLED="false",
-        ENABLE_TTS="false",
-    )
-    env.update(extra)
-    return env
-
-
-class BotProcess:
-    """One ``tauro run``; its log (stderr) is collected by a thread."""
-
-    def __init__(self, directory: Path, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tauro", "run"],
-            cwd=directory,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-            if "system.ready" in line:
-                self._ready.set()
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.1):
-            if self.process.poll() is None and time.monotonic() < deadline:
-                continue
-            self.kill()
-            raise RuntimeError("tauro run never logged system.ready:\n" + "".join(self.lines))
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self._reader.join(timeout=10)
-
-    def stop(self, timeout: float = 60.0) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=timeout)
-        self._reader.join(timeout=10)
-        return code
-
-    def count(self, needle: str) -> int:
-        return sum(needle in line for line in self.lines)
+    """A bot whose answers take two messages each, streamed and edited quickly."""
+    settings = {
+        "TELEGRAM_EDIT_INTERVAL": "0.1",
+        "TELEGRAM_PER_CHAT_RATE": "30",
+        "TELEGRAM_GLOBAL_RATE": "300",
+        "MAX_MESSAGE_LENGTH": "160",  # answers of ~250 characters: two messages each
+        "MEMORY_FILE": str(directory / "memory" / "conversations.json"),
+        "MEMORY_DURABILITY": "none",  # kill -9 is a process crash: the page cache survives it
+        "WEB_ENABLED": "false",
+    }
+    return run_environment(emulators, **(settings | extra))
 
 
 @dataclass
@@ -299,7 +192,7 @@ def run_chain(directory: Path, emulators: Emulators, plan: Plan, **env: str) -> 
     rng, chain, started = random.Random(plan.seed), Chain(), time.monotonic()
     environment = bot_environment(directory, emulators, **env)
     for _ in range(plan.kills):
-        bot = BotProcess(directory, environment)
+        bot = TauroProcess(directory, environment)
         bot.wait_ready()
         for _ in range(plan.questions_per_run):
             chat = rng.randrange(1, plan.chats + 1)
@@ -309,7 +202,7 @@ def run_chain(directory: Path, emulators: Emulators, plan: Plan, **env: str) -> 
         bot.kill()
         chain.counted += bot.count(DUPLICATE_LINE)
         chain.runs += 1
-    bot = BotProcess(directory, environment)
+    bot = TauroProcess(directory, environment)
     bot.wait_ready()
     wait_until_quiet(emulators, chain.pushed)
     chain.final_exit = bot.stop()

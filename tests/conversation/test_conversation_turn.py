@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
 import trio
@@ -16,13 +16,13 @@ from tauro.actors.llm._stream import GenerationState
 from tauro.actors.memory import (
     Append,
     AppendReceipt,
-    GetContext,
-    GetPreferences,
+    BeginTurn,
     StoredMessage,
-    UpdateStatus,
+    TurnStart,
+    UpdateState,
 )
 from tauro.actors.voice import Synthesize, VoiceNote
-from tauro.conversation import NO_VOICE, TurnRefs, run_turn
+from tauro.conversation import NO_VOICE, Asker, TurnRefs, run_turn
 from tauro.conversation._turn import LENGTH_NOTICE
 from tauro.errors import LLMError, LLMResponseError, ModelNotFoundError, TelegramError, VoiceError
 
@@ -36,26 +36,39 @@ class FakeMemory:
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
         self.asked.append(message)
         if isinstance(message, Append):
-            self.messages.append(
-                StoredMessage(
-                    message.role, message.content, "t", message.update_id, message.reply_to
-                )
-            )
-            return AppendReceipt(len(self.messages))
-        if isinstance(message, GetContext):
-            return tuple(self.messages[-message.limit :])
-        if isinstance(message, GetPreferences):
-            return dict(self.preferences)
-        if isinstance(message, UpdateStatus):
-            return self.status(message.update_id)
+            return self.append(message)
+        if isinstance(message, BeginTurn):
+            return self.begin(message)
         raise AssertionError(f"unexpected {message!r}")
 
-    def status(self, update_id: int) -> str:
+    def append(self, message: Append) -> AppendReceipt:
+        self.messages.append(
+            StoredMessage(message.role, message.content, "t", message.update_id, message.reply_to)
+        )
+        return AppendReceipt(len(self.messages))
+
+    def begin(self, request: BeginTurn) -> TurnStart:
+        status = "new" if request.update_id is None else self.status(request.update_id)
+        if status == "answered":
+            return TurnStart(status)
+        if status == "new":
+            self.append(request.question)
+        context = tuple(self.messages[-request.context_limit :])
+        return TurnStart(status, context, dict(self.preferences))
+
+    def status(self, update_id: int) -> UpdateState:
         if any(m.reply_to == update_id for m in self.messages):
             return "answered"
         if any(m.update_id == update_id for m in self.messages):
             return "recorded"
         return "new"
+
+
+async def test_an_askers_reply_has_the_type_its_request_names() -> None:
+    memory: Asker = FakeMemory()
+    receipt = await memory.ask(Append("1", "user", "hi"))
+    assert_type(receipt, AppendReceipt)  # checked by mypy on the tests
+    assert receipt == AppendReceipt(1)
 
 
 @dataclass
@@ -168,6 +181,17 @@ async def test_answer_is_streamed_recorded_and_final() -> None:
         ("user", "ciao", 7, None),
         ("assistant", "Ciao! Come stai?", None, 7),
     ]
+
+
+async def test_one_memory_request_comes_before_the_answer_and_one_after() -> None:
+    memory = FakeMemory([StoredMessage("user", "old", "t")], preferences={"model": "m2"})
+    llm = FakeLLM()
+    await run_turn(refs(memory, llm), "42", "ciao", RecordingSink(), update_id=7)
+    assert memory.asked == [
+        BeginTurn("42", "ciao", 10, update_id=7),
+        Append("42", "assistant", "Ciao! Come stai?", reply_to=7),
+    ]
+    assert llm.requests[0].model == "m2"  # the preferences came with the context
 
 
 async def test_context_includes_history_and_ends_with_the_question() -> None:

@@ -4,10 +4,7 @@ and a real ``tauro run`` process started the way systemd starts a Type=notify un
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,8 +22,7 @@ from tauro.runtime import (
     SystemdNotifier,
     open_systemd_notifier,
 )
-
-TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+from tauro.testing import Emulators, TauroProcess, open_emulators, run_environment
 
 
 @pytest.fixture
@@ -157,27 +153,10 @@ async def test_the_watchdog_is_not_fed_while_an_actor_is_down(
 # -- a real `tauro run`, as systemd starts it ---------------------------------------
 
 
-def _start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    ready = process.stdout.readline().split()
-    assert ready[:1] == ["READY"], ready
-    return process, ready[1]
-
-
 @pytest.fixture
-def emulators() -> Iterator[tuple[str, str]]:
-    botapi, bot_url = _start("tauro.testing.botapi", "--token", TOKEN, "--any-chat")
-    llm, llm_url = _start("tauro.testing.llm_server", "--model", "llama2")
-    yield bot_url, llm_url
-    for process in (botapi, llm):
-        process.terminate()
-        process.wait(timeout=10)
+def emulators() -> Iterator[Emulators]:
+    with open_emulators() as both:
+        yield both
 
 
 def _wait_for(sock: socket.socket, wanted: str, seen: list[str]) -> None:
@@ -191,41 +170,22 @@ def _wait_for(sock: socket.socket, wanted: str, seen: list[str]) -> None:
 
 
 def test_tauro_run_tells_systemd_ready_watchdog_and_stopping(
-    emulators: tuple[str, str], tmp_path: Path, listener: tuple[socket.socket, str]
+    emulators: Emulators, tmp_path: Path, listener: tuple[socket.socket, str]
 ) -> None:
     sock, address = listener
-    bot_url, llm_url = emulators
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "OLLAMA"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=bot_url,
-        OLLAMA_HOST=llm_url,
-        WEB_PORT="0",
-        TELEGRAM_POLL_TIMEOUT="1",
-        ENABLE_TTS="false",
+    env = run_environment(
+        emulators,
         LOG_LEVEL="WARNING",  # READY=1 does not depend on the system.ready line
         NOTIFY_SOCKET=address,
         WATCHDOG_USEC="200000",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tauro", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     seen: list[str] = []
-    try:
+    with TauroProcess(tmp_path, env) as bot:
         _wait_for(sock, "READY=1", seen)
         _wait_for(sock, "WATCHDOG=1", seen)
         _wait_for(sock, "WATCHDOG=1", seen)
-        process.send_signal(signal.SIGTERM)
-        _wait_for(sock, "STOPPING=1", seen)
-        _, errors = process.communicate(timeout=60)
-    finally:
-        process.kill()
-        process.wait()
-    assert process.returncode == 0, errors
+        code = bot.stop()
+        _wait_for(sock, "STOPPING=1", seen)  # sent before it exited: waiting in the socket
+    assert code == 0, bot.log
     assert seen[0] == "READY=1\nSTATUS=tauro: ready"
-    assert "system.ready" not in errors  # LOG_LEVEL=WARNING: the line was not needed
+    assert "system.ready" not in bot.log  # LOG_LEVEL=WARNING: the line was not needed

@@ -6,7 +6,6 @@ emulator, PTB's httpx client and the test share trio's (mock) clock.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -21,7 +20,6 @@ import pytest
 import telegram
 import trio
 import trio_asyncio
-from anyio._backends import _asyncio as anyio_asyncio
 from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter
 from trio.testing import MockClock
 
@@ -34,12 +32,10 @@ TOKEN = "123:ABC"
 # PTB 22 warns about its own int-vs-timedelta transition when it builds RetryAfter.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
-# anyio's pytest plugin imports anyio's asyncio backend before trio_asyncio patches
-# asyncio.get_running_loop/current_task, so that backend (used by httpx under PTB)
-# holds the unpatched functions and finds no loop. Re-bind them; running pytest with
-# "-p no:anyio" makes this unnecessary.
-anyio_asyncio.get_running_loop = asyncio.get_running_loop  # type: ignore[attr-defined]
-anyio_asyncio.current_task = asyncio.current_task  # type: ignore[attr-defined]
+# PTB's own HTTPXRequest reaches its sockets through anyio's asyncio backend, which
+# must be imported after trio_asyncio patched asyncio.get_running_loop: the tests
+# run without anyio's pytest plugin ("-p no:anyio" in pyproject.toml), which would
+# import it first.
 
 
 class Client:

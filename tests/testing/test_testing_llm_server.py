@@ -327,9 +327,10 @@ def test_public_names() -> None:
 
     assert set(tauro.testing.__all__) == {
         "ApiCall", "BotApiEmulator", "BotApiStatistics", "BotMessage", "ChatAction",
-        "FloodLimits", "LlmFault", "LlmRequest", "LlmServerEmulator", "LlmStatistics",
-        "ModelInfo", "StoredFile", "open_botapi_emulator", "open_llm_server",
-        "start_emulator_process", "wait_bot_idle",
+        "Emulators", "FloodLimits", "LlmFault", "LlmRequest", "LlmServerEmulator",
+        "LlmStatistics", "ModelInfo", "StoredFile", "TauroProcess", "open_botapi_emulator",
+        "open_emulators", "open_llm_server", "run_environment", "start_emulator_process",
+        "wait_bot_idle",
     }  # fmt: skip
     assert all(hasattr(tauro.testing, name) for name in tauro.testing.__all__)
 

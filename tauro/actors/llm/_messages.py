@@ -8,9 +8,13 @@ inside the actor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tauro.errors import LLMError
+from tauro.runtime import Request
+
+if TYPE_CHECKING:  # the reply to Generate; _stream imports this module
+    from tauro.actors.llm._stream import AnswerStream  # noqa: F401 (named in a base class)
 
 Role = Literal["system", "user", "assistant"]
 ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
@@ -31,7 +35,7 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class Generate:
+class Generate(Request["AnswerStream"]):
     """Ask for an answer; the reply is an ``AnswerStream`` (see the package docs).
 
     ``model`` overrides the current model for this request only (a user's
@@ -54,17 +58,17 @@ class Generate:
 
 
 @dataclass(frozen=True, slots=True)
-class ListModels:
+class ListModels(Request[tuple[str, ...]]):
     """Ask for the models installed on the server -> ``tuple[str, ...]``."""
 
 
 @dataclass(frozen=True, slots=True)
-class GetModel:
+class GetModel(Request[str]):
     """Ask for the model used when ``Generate.model`` is None -> ``str``."""
 
 
 @dataclass(frozen=True, slots=True)
-class SetModel:
+class SetModel(Request[str]):
     """Switch the default model at run time -> the installed name (``str``).
 
     Raises ``ModelNotFoundError`` when the model is not installed. Only admins
@@ -79,7 +83,7 @@ class SetModel:
 
 
 @dataclass(frozen=True, slots=True)
-class GetLLMStats:
+class GetLLMStats(Request["LLMStatistics"]):
     """Ask for a ``LLMStatistics`` snapshot (for /stats and the web status page)."""
 
 

@@ -13,6 +13,7 @@ from tauro.actors.memory._actor import memory_actor_spec as memory_actor_spec
 from tauro.actors.memory._engine import MemoryEngine as MemoryEngine
 from tauro.actors.memory._messages import Append as Append
 from tauro.actors.memory._messages import AppendReceipt as AppendReceipt
+from tauro.actors.memory._messages import BeginTurn as BeginTurn
 from tauro.actors.memory._messages import Clear as Clear
 from tauro.actors.memory._messages import GetContext as GetContext
 from tauro.actors.memory._messages import GetPreferences as GetPreferences
@@ -26,6 +27,7 @@ from tauro.actors.memory._messages import PreferenceValue as PreferenceValue
 from tauro.actors.memory._messages import Role as Role
 from tauro.actors.memory._messages import SetPreference as SetPreference
 from tauro.actors.memory._messages import StoredMessage as StoredMessage
+from tauro.actors.memory._messages import TurnStart as TurnStart
 from tauro.actors.memory._messages import UpdateState as UpdateState
 from tauro.actors.memory._messages import UpdateStatus as UpdateStatus
 from tauro.actors.memory._recovery import Recovery as Recovery

@@ -38,6 +38,7 @@ from tauro.actors.memory._journal import (
 from tauro.actors.memory._messages import (
     Append,
     AppendReceipt,
+    BeginTurn,
     Clear,
     MemoryMessage,
     MemoryStatistics,
@@ -45,7 +46,7 @@ from tauro.actors.memory._messages import (
     SetPreference,
     StoredMessage,
 )
-from tauro.actors.memory._reads import Counters, answer, statistics
+from tauro.actors.memory._reads import Counters, answer, statistics, turn_start
 from tauro.actors.memory._records import (
     ClearRecord,
     MessageRecord,
@@ -204,14 +205,21 @@ class MemoryEngine:
         """
         outcomes: list[outcome.Outcome[object]] = [outcome.Value(None)] * len(messages)
         changes: list[tuple[int, Change]] = []
+        begun: list[tuple[int, BeginTurn]] = []  # their questions are among the changes
         for index, message in enumerate(messages):
-            if isinstance(message, _CHANGES):
+            if isinstance(message, BeginTurn) and _question_in(changes, message):
+                await self._commit(changes, outcomes, begun)  # it needs to know how that went
+                changes, begun = [], []
+            if isinstance(message, BeginTurn) and _records_question(self._state, message):
+                changes.append((index, message.question))
+                begun.append((index, message))
+            elif isinstance(message, _CHANGES):
                 changes.append((index, message))
-                continue
-            await self._commit(changes, outcomes)
-            changes = []
-            outcomes[index] = outcome.capture(answer, self._state, self._counters, message)
-        await self._commit(changes, outcomes)
+            else:
+                await self._commit(changes, outcomes, begun)
+                changes, begun = [], []
+                outcomes[index] = outcome.capture(answer, self._state, self._counters, message)
+        await self._commit(changes, outcomes, begun)
         return outcomes
 
     def statistics(self, conversation: str | None = None) -> MemoryStatistics:
@@ -229,12 +237,19 @@ class MemoryEngine:
     # -- committing changes -------------------------------------------------------
 
     async def _commit(
-        self, changes: list[tuple[int, Change]], outcomes: list[outcome.Outcome[object]]
+        self,
+        changes: list[tuple[int, Change]],
+        outcomes: list[outcome.Outcome[object]],
+        begun: list[tuple[int, BeginTurn]],
     ) -> None:
+        """Make the changes durable and apply them; a begun turn then reads its context."""
         if changes:
             async with self._lock:
                 await self._commit_locked(changes, outcomes)
             self._check_snapshot_due()
+        for index, request in begun:
+            if isinstance(outcomes[index], outcome.Value):  # else the write's error
+                outcomes[index] = outcome.Value(turn_start(self._state, request, "new"))
 
     async def _commit_locked(
         self, changes: list[tuple[int, Change]], outcomes: list[outcome.Outcome[object]]
@@ -436,6 +451,23 @@ class MemoryEngine:
             fields = {"conversations": dropped, "retention_days": self.settings.retention_days}
             logger.warning("memory.retention.dropped", extra={"fields": fields})
         return dropped
+
+
+def _question_in(changes: list[tuple[int, Change]], request: BeginTurn) -> bool:
+    """Whether the batch so far records the question of ``request`` (a redelivery)."""
+    return request.update_id is not None and any(
+        isinstance(change, Append)
+        and change.conversation == request.conversation
+        and change.update_id == request.update_id
+        for _, change in changes
+    )
+
+
+def _records_question(state: MemoryState, request: BeginTurn) -> bool:
+    """Whether ``request`` records its question: it has no update id, or a new one."""
+    if request.update_id is None:
+        return True
+    return state.update_status(request.conversation, request.update_id) == "new"
 
 
 def _reason(exc: MemoryStoreError) -> str:

@@ -6,12 +6,15 @@ sender's task with a clear error instead of inside the actor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
+
+from tauro.runtime import Request
 
 __all__ = [
     "Append",
     "AppendReceipt",
+    "BeginTurn",
     "Clear",
     "GetContext",
     "GetPreferences",
@@ -25,6 +28,7 @@ __all__ = [
     "Role",
     "SetPreference",
     "StoredMessage",
+    "TurnStart",
     "UpdateState",
     "UpdateStatus",
 ]
@@ -52,7 +56,7 @@ def _check_optional_id(name: str, value: object) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Append:
+class Append(Request["AppendReceipt"]):
     """Store one message; the reply comes only once the record is on disk.
 
     ``update_id`` is the Telegram update a user message came from, ``reply_to``
@@ -86,7 +90,7 @@ class Append:
 
 
 @dataclass(frozen=True, slots=True)
-class NoteShown:
+class NoteShown(Request[None]):
     """Which channel messages carry the answer to ``update_id`` so far.
 
     Sent as soon as Telegram returns a message id, and once more with
@@ -133,7 +137,7 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class GetContext:
+class GetContext(Request[tuple["StoredMessage", ...]]):
     """Read the newest ``limit`` messages of a conversation, oldest first."""
 
     conversation: str
@@ -146,7 +150,7 @@ class GetContext:
 
 
 @dataclass(frozen=True, slots=True)
-class Clear:
+class Clear(Request[None]):
     """Forget a conversation's messages (/clear); its preferences stay."""
 
     conversation: str
@@ -156,7 +160,7 @@ class Clear:
 
 
 @dataclass(frozen=True, slots=True)
-class GetStats:
+class GetStats(Request["MemoryStatistics"]):
     """Ask for ``MemoryStatistics``; ``conversation`` fills its per-chat count."""
 
     conversation: str | None = None
@@ -191,7 +195,7 @@ class MemoryStatistics:
 
 
 @dataclass(frozen=True, slots=True)
-class SetPreference:
+class SetPreference(Request[None]):
     """Store one per-conversation preference ("voice", "lang", "model", ...)."""
 
     conversation: str
@@ -207,7 +211,7 @@ class SetPreference:
 
 
 @dataclass(frozen=True, slots=True)
-class GetPreferences:
+class GetPreferences(Request[dict[str, PreferenceValue]]):
     """Read a conversation's preferences as a fresh dict."""
 
     conversation: str
@@ -217,7 +221,7 @@ class GetPreferences:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateStatus:
+class UpdateStatus(Request[UpdateState]):
     """Has this Telegram update been stored ("recorded") or answered already?"""
 
     conversation: str
@@ -229,7 +233,49 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingTurns:
+class BeginTurn(Request["TurnStart"]):
+    """Start a conversation turn in one round trip: everything it needs before generating.
+
+    Records the user's question (as ``Append``: the reply comes only once it is
+    on disk) unless ``update_id`` says it is recorded already, then reads the
+    newest ``context_limit`` messages and the conversation's preferences. A
+    question already answered is neither recorded nor read for.
+    """
+
+    conversation: str
+    content: str
+    context_limit: int
+    update_id: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_conversation(self.conversation)
+        if not isinstance(self.content, str):
+            raise ValueError(f"content must be a string, got {type(self.content).__name__}")
+        _check_id("context_limit", self.context_limit)
+        _check_optional_id("update_id", self.update_id)
+
+    @property
+    def question(self) -> Append:
+        """The user's message as it is recorded."""
+        return Append(self.conversation, "user", self.content, update_id=self.update_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """The reply to ``BeginTurn``; ``status`` is the question's before the request.
+
+    "new": recorded by this request; "recorded": recorded before (a turn
+    resumed after a restart, or a redelivery); "answered": nothing to do, and
+    ``context`` and ``preferences`` are empty.
+    """
+
+    status: UpdateState
+    context: tuple[StoredMessage, ...] = ()
+    preferences: dict[str, PreferenceValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTurns(Request[tuple["PendingTurn", ...]]):
     """List the turns to finish: questions never answered, answers never delivered.
 
     In the order of the questions (oldest first), so each chat keeps its order.
@@ -256,6 +302,7 @@ class PendingTurn:
 
 MemoryMessage: TypeAlias = (
     Append
+    | BeginTurn
     | NoteShown
     | GetContext
     | Clear

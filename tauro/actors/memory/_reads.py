@@ -8,17 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tauro.actors.memory._messages import (
+    BeginTurn,
     GetContext,
     GetPreferences,
     GetStats,
     MemoryMessage,
     MemoryStatistics,
     PendingTurns,
+    TurnStart,
+    UpdateState,
     UpdateStatus,
 )
 from tauro.actors.memory._store import MemoryState
 
-__all__ = ["Counters", "answer", "statistics"]
+__all__ = ["Counters", "answer", "statistics", "turn_start"]
 
 
 @dataclass
@@ -47,7 +50,19 @@ def answer(state: MemoryState, counters: Counters, message: MemoryMessage) -> ob
         return state.update_status(message.conversation, message.update_id)
     if isinstance(message, PendingTurns):
         return state.pending_turns()
+    if isinstance(message, BeginTurn) and message.update_id is not None:  # stored already
+        status = state.update_status(message.conversation, message.update_id)
+        return turn_start(state, message, status)
     raise TypeError(f"MemoryActor does not handle {type(message).__name__}")
+
+
+def turn_start(state: MemoryState, request: BeginTurn, status: UpdateState) -> TurnStart:
+    """What a turn needs before generating; nothing for a question already answered."""
+    if status == "answered":
+        return TurnStart(status)
+    conversation = request.conversation
+    preferences = dict(state.preferences.get(conversation, {}))
+    return TurnStart(status, state.context(conversation, request.context_limit), preferences)
 
 
 def statistics(

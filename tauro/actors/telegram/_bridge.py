@@ -19,9 +19,7 @@ trio-asyncio loop opened by ``open_bot_api`` (every call goes through
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -343,29 +341,12 @@ def build_bot(settings: TelegramSettings) -> telegram.Bot:
     )
 
 
-def _let_anyio_find_the_loop() -> None:
-    """Make httpx (through anyio) see trio-asyncio's loop, whatever the import order.
-
-    trio-asyncio replaces ``asyncio.get_running_loop`` and ``current_task``;
-    anyio's asyncio backend binds that name when *it* is imported. If anyio
-    came first (the anyio pytest plugin, or another library importing it
-    early), every request of python-telegram-bot fails with "no running
-    event loop". Rebinding anyio's name to the patched function fixes it.
-    """
-    backend = sys.modules.get("anyio._backends._asyncio")
-    if backend is not None:
-        for name in ("get_running_loop", "current_task"):
-            if hasattr(backend, name):
-                setattr(backend, name, getattr(asyncio, name))
-
-
 @asynccontextmanager
 async def open_bot_api(settings: TelegramSettings) -> AsyncIterator[BotApi]:
     """Open the asyncio loop and the client, check the token (getMe), yield the API.
 
     Raises ``InvalidTokenError`` at once for a refused token.
     """
-    _let_anyio_find_the_loop()
     with redacting_logs(settings.token), unwrapped_errors():
         async with trio_asyncio.open_loop():
             bot = build_bot(settings)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tauro.actors.llm import GetLLMStats, GetModel, ListModels, LLMStatistics, SetModel
+from tauro.actors.llm import GetLLMStats, GetModel, ListModels, SetModel
 from tauro.actors.memory import (
     Clear,
     GetPreferences,
@@ -25,7 +25,7 @@ from tauro.actors.memory import (
 )
 from tauro.actors.telegram._access import AccessControl
 from tauro.actors.telegram._incoming import Incoming
-from tauro.actors.voice import ChooseVoice, VoiceChoice
+from tauro.actors.voice import ChooseVoice
 from tauro.conversation import Asker
 from tauro.errors import LLMError, VoiceError
 from tauro.i18n import LANGUAGE_NAMES, N_, is_language_tag, languages, nt, supported, t, translate
@@ -131,7 +131,6 @@ async def _clear(command: Command, incoming: Incoming, ctx: CommandContext) -> s
 
 async def _stats(command: Command, incoming: Incoming, ctx: CommandContext) -> str:
     stats = await ctx.memory.ask(GetStats(incoming.conversation))
-    assert isinstance(stats, MemoryStatistics)
     count = stats.conversation_messages
     lines = [
         "📊 "
@@ -160,7 +159,6 @@ async def _llm_lines(ctx: CommandContext) -> list[str]:
         stats = await ctx.llm.ask(GetLLMStats())
     except LLMError as error:
         return [f"LLM: {translate(error.user_message, ctx.language)}"]
-    assert isinstance(stats, LLMStatistics)
     return [
         f"LLM: {stats.model} at {stats.base_url} ({stats.provider})",
         f"Answers: {stats.completed} complete, {stats.cut} cut, {stats.failed} failed; "
@@ -203,7 +201,7 @@ async def _model(command: Command, incoming: Incoming, ctx: CommandContext) -> s
         model = await ctx.llm.ask(SetModel(command.args[0]))
     except LLMError as error:
         return _sentence(translate(error.user_message, ctx.language))
-    await ctx.memory.ask(SetPreference(BOT_PREFERENCES, "model", str(model)))
+    await ctx.memory.ask(SetPreference(BOT_PREFERENCES, "model", model))
     return t(
         ctx.language, "Model switched to {model} for everyone (kept after a restart).", model=model
     )
@@ -231,9 +229,8 @@ async def _show_models(ctx: CommandContext) -> str:
 
 async def _current_model(ctx: CommandContext) -> str:
     """The configured model, and the one that really answers when the server says so."""
-    current = str(await ctx.llm.ask(GetModel()))
-    stats = await ctx.llm.ask(GetLLMStats())
-    answered_by = stats.answered_by if isinstance(stats, LLMStatistics) else None
+    current = await ctx.llm.ask(GetModel())
+    answered_by = (await ctx.llm.ask(GetLLMStats())).answered_by
     if answered_by and answered_by != current:
         return t(
             ctx.language,
@@ -290,7 +287,6 @@ async def _voice_line(ctx: CommandContext, language: str, voice_tag: str) -> str
         choice = await ctx.voice.ask(ChooseVoice(voice_tag))
     except VoiceError:
         return t(language, "Voice answers cannot be made right now.")
-    assert isinstance(choice, VoiceChoice)
     if choice.exact:
         return t(
             language,

@@ -18,7 +18,14 @@ caller's side. With a proxy set in the environment (HTTPS_PROXY...) requests
 go through ``AsyncClient.request``, which routes them as httpx always does.
 
 The client must only ever be used from trio: httpcore picks its network
-backend (trio or anyio) at its first connection and keeps it.
+backend (trio or anyio) at its first connection and keeps it. So anyio's
+asyncio backend is never used, and nothing here depends on how trio-asyncio
+and anyio find the running loop.
+
+Only python-telegram-bot's public API is used: ``BaseRequest`` and
+``RequestData``, and its documented check for a timeout left unset
+(``is BaseRequest.DEFAULT_NONE``); tests/actors/telegram/test_telegram_request.py
+fails if an upgrade changes what reaches ``do_request``.
 """
 
 from __future__ import annotations
@@ -32,12 +39,14 @@ from typing import TypeVar
 import httpx
 import sniffio
 import trio_asyncio
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 T = TypeVar("T")
+
+# A per-call timeout as PTB passes it: seconds, None (no limit), or
+# BaseRequest.DEFAULT_NONE (not given). PTB types it with a private alias.
+CallTimeout = object
 
 _HTTPX_LOG = logging.getLogger("httpx")
 
@@ -116,10 +125,10 @@ class TrioHTTPXRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: CallTimeout = BaseRequest.DEFAULT_NONE,
+        write_timeout: CallTimeout = BaseRequest.DEFAULT_NONE,
+        connect_timeout: CallTimeout = BaseRequest.DEFAULT_NONE,
+        pool_timeout: CallTimeout = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._client.is_closed:
             raise RuntimeError("This HTTPXRequest is not initialized!")
@@ -175,5 +184,10 @@ def _parsed(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _given(value: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value
+def _given(value: CallTimeout, default: float | None) -> float | None:
+    """A per-call timeout, or ``default`` when the caller gave none (PTB's documented check)."""
+    if value is BaseRequest.DEFAULT_NONE:
+        return default
+    if value is None or isinstance(value, int | float):
+        return value
+    raise TypeError(f"a timeout must be seconds or None, not {value!r}")

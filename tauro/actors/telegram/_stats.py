@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from tauro.runtime import Request
+
 _SAMPLES = 1000  # latencies kept for percentiles
 
 
 @dataclass(frozen=True, slots=True)
-class GetTelegramStats:
+class GetTelegramStats(Request["TelegramStatistics"]):
     """Ask the Telegram actor for a ``TelegramStatistics`` snapshot."""
 
 

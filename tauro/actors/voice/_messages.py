@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from tauro.actors.voice._engine import VoiceChoice
+from tauro.runtime import Request
+
 
 @dataclass(frozen=True, slots=True)
-class Synthesize:
+class Synthesize(Request["VoiceNote"]):
     """Speak ``text``; the ask's reply is a ``VoiceNote``, or ``VoiceError`` is raised.
 
     ``language`` is a language code such as ``it`` or ``en-us`` (a user's
@@ -33,12 +36,12 @@ class Synthesize:
 
 
 @dataclass(frozen=True, slots=True)
-class GetVoiceStatistics:
+class GetVoiceStatistics(Request["VoiceStatistics"]):
     """Ask for a ``VoiceStatistics`` snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
-class ChooseVoice:
+class ChooseVoice(Request[VoiceChoice]):
     """Which espeak-ng voice would speak ``language``; the reply is a ``VoiceChoice``.
 
     For /lang, which tells the user the voice (or the fallback) before any answer.

@@ -39,7 +39,7 @@ from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
 from tauro.config import Settings
 from tauro.errors import TauroError, UnsafePathError
-from tauro.runtime import Actor, ActorSpec, Restart, SystemStatistics
+from tauro.runtime import Actor, ActorSpec, Request, Restart, SystemStatistics
 
 __all__ = ["PWA_ROOT", "WEB_ACTOR", "GetWebAddress", "WebActor", "WebMessage", "web_actor_spec"]
 
@@ -50,7 +50,7 @@ PWA_ROOT = Path(__file__).resolve().parent.parent.parent / "pwa"
 
 
 @dataclass(frozen=True, slots=True)
-class GetWebAddress:
+class GetWebAddress(Request[str]):
     """Ask for the base URL the app listens on (with the real port when WEB_PORT=0)."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import NoReturn
 
 import trio
 
@@ -40,7 +40,7 @@ from tauro.config import Settings
 from tauro.conversation import Asker, TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import PersistenceError, TauroError
 from tauro.i18n import N_, t
-from tauro.runtime import SystemStatistics, all_running
+from tauro.runtime import Request, SystemStatistics, all_running
 
 __all__ = ["ActorBackend"]
 
@@ -171,7 +171,9 @@ class ActorBackend:
         statistics = self._statistics()
         return statistics is not None and all_running(statistics)
 
-    async def _ask_for_status(self, name: str, message: object, into: dict[str, object]) -> None:
+    async def _ask_for_status(
+        self, name: str, message: Request[object], into: dict[str, object]
+    ) -> None:
         ref = self._ref(name)
         if ref is None:
             return
@@ -196,7 +198,7 @@ class _Missing:
     def __init__(self, name: str) -> None:
         self._name = name
 
-    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+    async def ask(self, message: Request[object], *, timeout: float | None = None) -> NoReturn:
         raise TauroError(f"the {self._name} actor is not part of this system")
 
 

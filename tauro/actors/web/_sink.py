@@ -13,7 +13,7 @@ answer stream) that ``failed`` then classifies.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypeVar
 
 import trio
 
@@ -33,12 +33,15 @@ from tauro.actors.web._events import (
 from tauro.conversation import Asker
 from tauro.errors import LLMError, LLMTimeoutError, LLMUnreachableError
 from tauro.markdown import render_html
+from tauro.runtime import Request
 
 __all__ = ["RENDER_EVERY", "WatchedLLM", "WebSink", "failure_kind"]
 
 # Seconds between renderings of a streaming answer: often enough to look live,
 # rarely enough that a long answer is not rendered (and sent) once per token.
 RENDER_EVERY = 0.2
+
+ReplyT = TypeVar("ReplyT")
 
 
 class WatchedLLM:
@@ -49,7 +52,7 @@ class WatchedLLM:
         self._error: LLMError | None = None
         self._stream: AnswerStream | None = None
 
-    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+    async def ask(self, message: Request[ReplyT], *, timeout: float | None = None) -> ReplyT:
         try:
             reply = await self._llm.ask(message, timeout=timeout)
         except LLMError as error:

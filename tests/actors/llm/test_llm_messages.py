@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from tauro.actors.llm import ChatMessage, Generate, SetModel, _messages
+from tauro.actors.llm import ChatMessage, Generate, LLMMessage, SetModel, _messages
+from tauro.runtime import Request
 from tauro.runtime.testing import unfrozen_classes
 
 
@@ -39,3 +42,8 @@ def test_every_message_is_a_frozen_dataclass() -> None:
     """Messages cross tasks and actors: none may change after it is sent."""
     assert hasattr(_messages, "Generate")
     assert unfrozen_classes(_messages) == []
+
+
+def test_every_message_names_the_type_of_its_reply() -> None:
+    """Each is a ``Request``, so ``ask`` returns its reply's type to the caller."""
+    assert [m.__name__ for m in get_args(LLMMessage) if not issubclass(m, Request)] == []

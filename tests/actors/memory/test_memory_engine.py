@@ -19,6 +19,7 @@ import trio.testing
 from tauro.actors.memory import (
     Append,
     AppendReceipt,
+    BeginTurn,
     Clear,
     GetContext,
     GetPreferences,
@@ -29,6 +30,8 @@ from tauro.actors.memory import (
     PendingTurn,
     PendingTurns,
     SetPreference,
+    StoredMessage,
+    TurnStart,
     UpdateStatus,
     recover,
 )
@@ -65,6 +68,12 @@ async def engine(tmp_path: Path) -> AsyncIterator[MemoryEngine]:
 
 def values(outcomes: list[outcome.Outcome[object]]) -> list[object]:
     return [result.unwrap() for result in outcomes]
+
+
+def turn_starts(outcomes: list[outcome.Outcome[object]]) -> list[TurnStart]:
+    starts = [start for start in values(outcomes) if isinstance(start, TurnStart)]
+    assert len(starts) == len(outcomes)
+    return starts
 
 
 def stats(memory: MemoryEngine) -> MemoryStatistics:
@@ -128,6 +137,61 @@ async def test_reads_see_the_changes_before_them_in_the_batch(engine: MemoryEngi
     assert statistics.batches == 2  # two runs of changes, split by reads
 
 
+async def test_begin_turn_records_the_question_then_reads_what_the_turn_needs(
+    engine: MemoryEngine,
+) -> None:
+    values(await engine.process([Append("1", "user", "old"), SetPreference("1", "voice", True)]))
+    (start,) = turn_starts(await engine.process([BeginTurn("1", "new", 5, update_id=10)]))
+    assert start.status == "new"
+    assert [(m.content, m.update_id) for m in start.context] == [("old", None), ("new", 10)]
+    assert start.preferences == {"voice": True}
+    assert stored(engine.path) == ["old", "new"]  # durable before the reply
+    assert values(await engine.process([UpdateStatus("1", 10)])) == ["recorded"]
+
+
+async def test_begin_turn_without_an_update_id_always_records(engine: MemoryEngine) -> None:
+    starts = await engine.process([BeginTurn("web:1", "q", 5), BeginTurn("web:1", "q", 5)])
+    assert [start.status for start in turn_starts(starts)] == ["new", "new"]
+    assert stored(engine.path, "web:1") == ["q", "q"]
+
+
+async def test_begin_turn_records_a_question_once(engine: MemoryEngine) -> None:
+    """A redelivery, in the same batch or later, is not recorded again."""
+    before = stats(engine)
+    first, again = turn_starts(
+        await engine.process([BeginTurn("1", "q", 5, update_id=3), BeginTurn("1", "q", 5, 3)])
+    )
+    (later,) = turn_starts(await engine.process([BeginTurn("1", "q", 5, update_id=3)]))
+    assert [start.status for start in (first, again, later)] == ["new", "recorded", "recorded"]
+    assert again == later == TurnStart("recorded", first.context, {})
+    assert stored(engine.path) == ["q"]
+    assert stats(engine).journal_appends - before.journal_appends == 1
+
+
+async def test_begin_turn_for_an_answered_question_reads_nothing(engine: MemoryEngine) -> None:
+    values(
+        await engine.process(
+            [Append("1", "user", "q", update_id=3), Append("1", "assistant", "a", reply_to=3)]
+        )
+    )
+    assert values(await engine.process([BeginTurn("1", "q", 5, update_id=3)])) == [
+        TurnStart("answered")
+    ]
+    assert stored(engine.path) == ["q", "a"]
+
+
+async def test_begin_turns_of_many_chats_share_one_write(engine: MemoryEngine) -> None:
+    before = stats(engine)
+    starts = turn_starts(
+        await engine.process([BeginTurn(str(chat), "q", 5, update_id=chat) for chat in range(4)])
+    )
+    assert [start.context for start in starts] == [
+        (StoredMessage("user", "q", start.context[0].timestamp, chat),)
+        for chat, start in enumerate(starts)
+    ]
+    assert stats(engine).fsyncs - before.fsyncs == 1
+
+
 async def test_clear_and_global_stats(engine: MemoryEngine) -> None:
     await engine.process(
         [Append("1", "user", "x"), Append("2", "user", "y"), Append("2", "user", "z")]
@@ -180,6 +244,18 @@ async def test_a_full_disk_means_no_acknowledgement_and_resumes_by_itself(
     assert stored(memory.path) == ["before", "after"]
     await memory.close()
     assert stored(memory.path) == ["before", "after"]
+
+
+async def test_a_turn_whose_question_cannot_be_written_gets_the_error(
+    engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_journal_writes(monkeypatch, engine)
+    first, again = await engine.process([BeginTurn("1", "q", 5, 3), BeginTurn("1", "q", 5, 3)])
+    assert isinstance(first, outcome.Error)
+    assert isinstance(first.error, PersistenceError)
+    assert isinstance(again, outcome.Error)  # its redelivery tried again, and failed too
+    monkeypatch.undo()
+    assert values(await engine.process([UpdateStatus("1", 3)])) == ["new"]
 
 
 async def test_a_failed_fsync_retires_the_segment_and_never_resurrects(

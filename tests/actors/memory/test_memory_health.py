@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,9 @@ import trio
 import trio.testing
 
 from tauro.actors.memory._health import REMIND_EVERY, WriteHealth, free_bytes
-from tauro.testing._kill9 import BotProcess, Emulators, bot_environment, open_emulators
+from tauro.testing import Emulators, TauroProcess
+from tauro.testing._disk import fill_to_the_last_byte
+from tauro.testing._kill9 import bot_environment, open_trial_emulators
 
 
 def _events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
@@ -91,32 +90,6 @@ async def test_a_new_outage_is_told_anew(
 # -- a real full disk under a real bot ---------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs mounted for the test (root is required, as in CI)."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], check=True)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
-def fill_to_the_last_byte(directory: Path) -> Path:
-    """Write one file until the file system refuses even a single byte."""
-    filler = directory / "filler"
-    with filler.open("wb", buffering=0) as file:
-        for size in (1 << 20, 1 << 12, 1):
-            while True:
-                try:
-                    file.write(b"\0" * size)
-                except OSError:
-                    break
-    assert os.statvfs(directory).f_bavail == 0
-    return filler
-
-
 USERS = (101, 102, 103, 104, 105)
 
 
@@ -124,10 +97,10 @@ def test_a_full_disk_holds_questions_and_answers_each_once_when_space_returns(
     small_disk: Path,
 ) -> None:
     memory_file = small_disk / "memory" / "conversations.json"
-    with open_emulators(answer_tokens=8) as emulators:
+    with open_trial_emulators(answer_tokens=8) as emulators:
         env = bot_environment(small_disk, emulators, MEMORY_FILE=str(memory_file))
         env["MEMORY_DURABILITY"] = "fsync"
-        bot = BotProcess(small_disk, env)
+        bot = TauroProcess(small_disk, env)
         try:
             bot.wait_ready()
             filler = fill_to_the_last_byte(small_disk)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from tauro.actors.memory import (
     Append,
+    BeginTurn,
     Clear,
     GetContext,
     GetPreferences,
     GetStats,
+    MemoryMessage,
     SetPreference,
     UpdateStatus,
     _messages,
 )
+from tauro.runtime import Request
 from tauro.runtime.testing import unfrozen_classes
 
 
@@ -21,6 +26,10 @@ def test_a_valid_append_keeps_its_fields() -> None:
     message = Append("123", "assistant", "ciao", reply_to=7)
     assert (message.conversation, message.role, message.content) == ("123", "assistant", "ciao")
     assert (message.update_id, message.reply_to) == (None, 7)
+
+
+def test_begin_turn_records_its_question_as_an_append() -> None:
+    assert BeginTurn("1", "q", 5, update_id=7).question == Append("1", "user", "q", update_id=7)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +50,10 @@ def test_a_valid_append_keeps_its_fields() -> None:
         lambda: SetPreference("1", "voice", 1),  # type: ignore[arg-type]
         lambda: GetPreferences(""),
         lambda: UpdateStatus("1", None),  # type: ignore[arg-type]
+        lambda: BeginTurn("", "q", 5),
+        lambda: BeginTurn("1", None, 5),  # type: ignore[arg-type]
+        lambda: BeginTurn("1", "q", -1),
+        lambda: BeginTurn("1", "q", 5, update_id=-3),
     ],
 )
 def test_invalid_requests_are_refused(make: object) -> None:
@@ -56,3 +69,8 @@ def test_every_message_is_a_frozen_dataclass() -> None:
 
 def test_stats_without_a_conversation_is_global() -> None:
     assert GetStats().conversation is None
+
+
+def test_every_message_names_the_type_of_its_reply() -> None:
+    """Each is a ``Request``, so ``ask`` returns its reply's type to the caller."""
+    assert [m.__name__ for m in get_args(MemoryMessage) if not issubclass(m, Request)] == []

@@ -6,12 +6,14 @@ import pytest
 
 from tauro.actors.memory import (
     Append,
+    BeginTurn,
     GetContext,
     GetPreferences,
     GetStats,
     MemoryStatistics,
     PendingTurn,
     PendingTurns,
+    TurnStart,
     UpdateStatus,
 )
 from tauro.actors.memory._reads import Counters, answer, statistics
@@ -38,6 +40,14 @@ def test_each_read_gets_its_answer(state: MemoryState) -> None:
     assert state.preferences["a"] == {"lang": "en"}  # a copy, not the state
     assert answer(state, counters, UpdateStatus("a", 1)) == "recorded"
     assert answer(state, counters, PendingTurns())[0] == PendingTurn("a", 0, "m0")  # type: ignore[index]
+
+
+def test_a_turn_whose_question_is_stored_gets_context_and_preferences(state: MemoryState) -> None:
+    start = answer(state, Counters(), BeginTurn("a", "m1", 2, update_id=1))
+    assert isinstance(start, TurnStart)
+    assert (start.status, [m.content for m in start.context]) == ("recorded", ["m1", "m2"])
+    assert start.preferences == {"lang": "en"}
+    assert answer(state, Counters(), BeginTurn("b", "r?", 2, update_id=2)) == TurnStart("answered")
 
 
 def test_statistics_combine_the_state_and_the_counters(state: MemoryState) -> None:

@@ -44,7 +44,7 @@ from tauro.testing import (
     open_llm_server,
     wait_bot_idle,
 )
-from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
+from tauro.testing._kill9 import Plan, judge, open_trial_emulators, run_chain
 
 BOT = "tauro_test_bot"
 
@@ -548,7 +548,7 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
     answers of two messages each streamed and edited; after the last restart every
     question has exactly one complete answer, except duplicates the bot counted."""
     plan = Plan(kills=5, chats=10, questions_per_run=6, seed=20251105)
-    with open_emulators() as emulators:
+    with open_trial_emulators() as emulators:
         chain = await trio.to_thread.run_sync(run_chain, tmp_path, emulators, plan)
         messages = await trio.to_thread.run_sync(emulators.messages)
     verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)
@@ -559,24 +559,28 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
     assert len(verdict.duplicates) <= verdict.counted, verdict
 
 
+def _with_voice(tmp_path: Path, emu: BotApiEmulator, llm: LlmServerEmulator) -> SupervisorSpec:
+    """The bot with the real voice actor (English), its notes in ``tmp_path / "notes"``."""
+    settings = dataclasses.replace(
+        make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
+    )
+    return SupervisorSpec(
+        name="root",
+        children=(
+            memory_actor_spec(settings.memory),
+            ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
+            ActorSpec(
+                name="voice",
+                factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
+            ),
+            ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
+        ),
+    )
+
+
 async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:
     async with open_botapi_emulator() as emu, open_llm_server() as llm:
-        settings = dataclasses.replace(
-            make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
-        )
-        spec = SupervisorSpec(
-            name="root",
-            children=(
-                memory_actor_spec(settings.memory),
-                ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-                ActorSpec(
-                    name="voice",
-                    factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
-                ),
-                ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
-            ),
-        )
-        async with open_actor_system(spec):
+        async with open_actor_system(_with_voice(tmp_path, emu, llm)):
             emu.push_message(42, "/voice on")
             emu.push_message(42, "hello there")
             await emu.wait_for(lambda: len(emu.messages(42)) >= 3, timeout=30)
@@ -592,22 +596,7 @@ async def test_voice_answers_with_the_real_voice_actor(tmp_path: Path) -> None:
 
 async def test_a_graceful_stop_waits_for_the_voice_note_too(tmp_path: Path) -> None:
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=1.0) as llm:
-        settings = dataclasses.replace(
-            make_settings(tmp_path, emu, llm), voice=VoiceSettings(enabled=True, language="en")
-        )
-        spec = SupervisorSpec(
-            name="root",
-            children=(
-                memory_actor_spec(settings.memory),
-                ActorSpec(name="llm", factory=lambda: LLMActor(settings.llm)),
-                ActorSpec(
-                    name="voice",
-                    factory=lambda: VoiceActor(settings.voice, directory=tmp_path / "notes"),
-                ),
-                ActorSpec(name="telegram", factory=lambda: TelegramActor(settings)),
-            ),
-        )
-        async with open_actor_system(spec):
+        async with open_actor_system(_with_voice(tmp_path, emu, llm)):
             emu.push_message(42, "/voice on")
             await emu.wait_for(lambda: len(emu.messages(42)) == 1)
             emu.push_message(42, "hello there")

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import logging
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -80,6 +81,38 @@ async def test_get_updates_with_offsets() -> None:
         assert len(again) == 2  # not confirmed yet: they come back
         later = await api.get_updates(updates[-1].update_id + 1, 0.5)
         assert later == []
+
+
+# anyio's asyncio backend imported before trio-asyncio patches asyncio (another
+# library, or anyio's pytest plugin, may do that): the bridge must not need it.
+_ANYIO_FIRST = """
+import anyio
+anyio.run(anyio.sleep, 0, backend="asyncio")  # imports anyio's asyncio backend now
+import trio
+from tauro.actors.telegram._bridge import open_bot_api
+from tauro.actors.telegram._markdown import plain_piece
+from tauro.config import TelegramSettings
+from tauro.testing import open_botapi_emulator
+
+async def main():
+    async with open_botapi_emulator("1:T") as emu:
+        settings = TelegramSettings(token="1:T", api_base_url=emu.base_url, max_retries=0)
+        async with open_bot_api(settings) as api:
+            emu.push_message(42, "hi")
+            (update,) = await api.get_updates(0, 0.1)
+            await api.send_text(42, plain_piece("re: " + update.text), reply_to=None)
+            print(emu.texts(42))
+
+trio.run(main)
+"""
+
+
+async def test_the_bridge_works_when_anyio_found_asyncio_first() -> None:
+    done = await trio.run_process(
+        [sys.executable, "-c", _ANYIO_FIRST], capture_stdout=True, capture_stderr=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == "['re: hi']"
 
 
 async def test_send_and_edit_and_unchanged_edit() -> None:

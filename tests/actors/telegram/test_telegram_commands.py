@@ -80,7 +80,10 @@ async def test_voice_unavailable_says_why() -> None:
 
 
 async def test_model_show_switch_and_errors() -> None:
-    llm = Fake({GetModel: "llama3.2", ListModels: ("llama3.2:latest", "mistral:7b")})
+    stats = LLMStatistics(provider="ollama", base_url="u", model="llama3.2", max_parallel=1)
+    llm = Fake(
+        {GetModel: "llama3.2", ListModels: ("llama3.2:latest", "mistral:7b"), GetLLMStats: stats}
+    )
     shown = await run_command(Command("model"), USER, context(Fake(), llm))
     assert "llama3.2" in shown
     assert "mistral:7b" in shown

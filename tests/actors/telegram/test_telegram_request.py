@@ -193,6 +193,44 @@ async def test_timeouts_are_httpxrequests() -> None:
     assert given["write"] == 7.0
 
 
+class TimeoutSpy(TrioHTTPXRequest):
+    """Notes the per-call timeouts python-telegram-bot hands ``do_request``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[object, ...]] = []
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        self.seen.append((read_timeout, write_timeout, connect_timeout, pool_timeout))
+        return await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+
+async def test_ptb_marks_a_timeout_not_given_as_its_documented_default_none() -> None:
+    """The request relies on PTB's public contract: an unset timeout *is*
+    ``BaseRequest.DEFAULT_NONE``. If an upgrade passes anything else, this fails."""
+    spy = TimeoutSpy()
+    async with bot_on(spy) as (emu, bot):
+        emu.add_chat(42)
+        await trio_asyncio.aio_as_trio(bot.send_message)(42, "default")
+        await trio_asyncio.aio_as_trio(partial(bot.send_message, read_timeout=7.5))(42, "given")
+    unset = BaseRequest.DEFAULT_NONE
+    assert all(timeout is unset for timeout in spy.seen[-2])
+    assert spy.seen[-1][0] == 7.5
+    assert all(timeout is unset for timeout in spy.seen[-1][1:])
+    assert emu.texts(42) == ["default", "given"]
+
+
 async def test_requests_carry_ptbs_user_agent_and_httpxs_headers() -> None:
     recorder = Recorder()
     request = TrioHTTPXRequest(transport=recorder.transport())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from tauro.actors.voice import Synthesize, VoiceNote
+from tauro.actors.voice import Synthesize, VoiceMessage, VoiceNote
+from tauro.runtime import Request
 
 
 def test_synthesize_takes_text_and_an_optional_language() -> None:
@@ -55,3 +57,8 @@ def test_duration_for_telegram_is_whole_seconds_rounded_up(tmp_path: Path) -> No
     assert make_note(tmp_path, 0.2).duration == 1
     assert make_note(tmp_path, 4.0).duration == 4
     assert make_note(tmp_path, 4.0).duration_s == 4.0
+
+
+def test_every_message_names_the_type_of_its_reply() -> None:
+    """Each is a ``Request``, so ``ask`` returns its reply's type to the caller."""
+    assert [m.__name__ for m in get_args(VoiceMessage) if not issubclass(m, Request)] == []

@@ -15,8 +15,8 @@ import trio
 
 from tauro.actors.memory import GetContext
 from tauro.actors.web import WEB_ACTOR, GetWebAddress
-from tauro.testing import open_llm_server
-from tauro.testing._kill9 import BotProcess, Emulators, bot_environment, open_emulators
+from tauro.testing import Emulators, TauroProcess, open_llm_server
+from tauro.testing._kill9 import bot_environment, open_trial_emulators
 
 Kit = Any  # conftest.bot_kit
 
@@ -200,11 +200,11 @@ async def test_a_web_answer_cut_off_by_kill_9_is_completed_at_the_next_start(
     """A real `tauro run` killed while the model writes a web answer: the next start
     writes it, and that browser's history shows it."""
     secret = "web-secret-for-the-kill-test-0123456789"
-    with open_emulators() as emulators:
+    with open_trial_emulators() as emulators:
         env = bot_environment(tmp_path, emulators, WEB_ENABLED="true", WEB_PORT="0")
         env["WEB_TOKEN"] = secret
         emulators.llm_control("/_emulator/latency", {"first_token": 60.0})
-        bot = BotProcess(tmp_path, env)
+        bot = TauroProcess(tmp_path, env)
         try:
             await trio.to_thread.run_sync(bot.wait_ready)
             async with httpx.AsyncClient(base_url=_web_url(bot)) as client:
@@ -216,7 +216,7 @@ async def test_a_web_answer_cut_off_by_kill_9_is_completed_at_the_next_start(
         finally:
             bot.kill()
         emulators.llm_control("/_emulator/latency", {"first_token": 0.0})
-        bot = BotProcess(tmp_path, env)
+        bot = TauroProcess(tmp_path, env)
         try:
             await trio.to_thread.run_sync(bot.wait_ready)
             async with httpx.AsyncClient(base_url=_web_url(bot), cookies=cookies) as client:
@@ -230,7 +230,7 @@ async def test_a_web_answer_cut_off_by_kill_9_is_completed_at_the_next_start(
     assert history[1]["content"].startswith("Echo: ciao web")
 
 
-def _web_url(bot: BotProcess) -> str:
+def _web_url(bot: TauroProcess) -> str:
     for line in bot.lines:
         if found := re.search(r"web\.listening url=(\S+)", line):
             return found.group(1)

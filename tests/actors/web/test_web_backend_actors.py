@@ -11,6 +11,7 @@ from tauro.actors.llm import GetLLMStats, LatencyHistogram, LatencyStatistics, L
 from tauro.actors.memory import (
     Append,
     AppendReceipt,
+    BeginTurn,
     Clear,
     GetContext,
     GetPreferences,
@@ -18,7 +19,7 @@ from tauro.actors.memory import (
     MemoryStatistics,
     SetPreference,
     StoredMessage,
-    UpdateStatus,
+    TurnStart,
 )
 from tauro.actors.voice import GetVoiceStatistics
 from tauro.actors.web import (
@@ -180,9 +181,7 @@ async def test_status_gathers_every_actor_and_survives_a_silent_one() -> None:
 
 def _memory_that_fails(error: Exception) -> Asker:
     def reply(message: object) -> object:
-        if isinstance(message, UpdateStatus):
-            return "new"
-        return error if isinstance(message, Append) else None
+        return error if isinstance(message, BeginTurn | Append) else None
 
     return Asker(reply)
 
@@ -218,7 +217,7 @@ async def test_another_memory_failure_becomes_a_safe_failed_event() -> None:
 
 
 def _memory_that_stores() -> Asker:
-    replies = {GetContext: (), GetPreferences: {}, Append: AppendReceipt(1), UpdateStatus: "new"}
+    replies = {BeginTurn: TurnStart("new"), Append: AppendReceipt(1)}
     return Asker(lambda message: replies[type(message)])
 
 

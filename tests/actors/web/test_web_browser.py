@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from tauro.actors.web.testing import (
     open_chromium,
     wait_until,
 )
+from tauro.testing._disk import fill_to_the_last_byte
 
 PHONE = {"width": 390, "height": 844}
 CACHED_ENTRIES = """async () => {
@@ -693,20 +693,17 @@ def test_the_language_menu_switches_to_english_and_is_remembered(
 
 
 def test_a_question_that_cannot_be_stored_stays_in_the_box(
-    tmp_path: Path, pwa_copy: Path, browser: BrowserContext
+    small_disk: Path, pwa_copy: Path, browser: BrowserContext
 ) -> None:
     """Memory on a 4 MiB tmpfs filled to the last byte: the page says the bot cannot
     save, keeps the question in the box (not in the history), and once space is
     back the same question goes through."""
-    root = tmp_path / "bot"
-    root.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], check=True)
-    bot = BotThread(root, pwa_root=pwa_copy)
+    bot = BotThread(small_disk, pwa_root=pwa_copy)
     try:
         bot.start()
         page = _page(browser)
         _log_in(page, bot.url)
-        filler = _fill(root)
+        filler = fill_to_the_last_byte(small_disk)
         _send(page, "are you there?")
         expect(page.locator("#state")).to_have_attribute("data-state", "unsaved")
         expect(page.locator("#notice")).to_contain_text("cannot save messages")
@@ -719,17 +716,3 @@ def test_a_question_that_cannot_be_stored_stays_in_the_box(
         expect(page.locator("#text")).to_have_value("")
     finally:
         bot.stop()
-        subprocess.run(["umount", "-l", str(root)], check=True)
-
-
-def _fill(directory: Path) -> Path:
-    """One file that takes every byte left on the file system."""
-    filler = directory / "filler"
-    with filler.open("wb", buffering=0) as file:
-        for size in (1 << 20, 1 << 12, 1):
-            while True:
-                try:
-                    file.write(b"\0" * size)
-                except OSError:
-                    break
-    return filler

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from tauro.actors.llm import AnswerStream, GenerationResult
+from tauro.actors.llm import AnswerStream, ChatMessage, Generate, GenerationResult
 from tauro.actors.llm._stream import GenerationState
 from tauro.actors.voice import VoiceNote
 from tauro.actors.web import Delta, Done, Failed, VoiceClips, VoiceReady, WebSink
@@ -22,6 +22,8 @@ from tauro.errors import (
     LLMUnreachableError,
     ModelNotFoundError,
 )
+
+_GENERATE = Generate((ChatMessage("user", "hi"),))
 
 
 class _Asker:
@@ -134,7 +136,7 @@ def test_failure_kinds(error: LLMError | None, kind: str) -> None:
 async def test_an_ask_that_fails_is_remembered() -> None:
     llm = WatchedLLM(_Asker(error=LLMUnreachableError("x", user_message="down")))
     with pytest.raises(LLMUnreachableError):
-        await llm.ask(object())
+        await llm.ask(_GENERATE)
     sink, receive = _sink(llm)
     await sink.failed("down")
     assert _drain(receive) == [Failed("llm_unreachable", "down")]
@@ -148,7 +150,7 @@ async def test_an_error_on_the_stream_is_remembered() -> None:
     send.close()
     stream = AnswerStream(chunks, state, model="m")
     llm = WatchedLLM(_Asker(reply=stream))
-    assert await llm.ask(object()) is stream
+    assert await llm.ask(_GENERATE) is stream
     assert llm.error is error
 
 

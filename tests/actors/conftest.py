@@ -1,0 +1,18 @@
+"""Fixtures shared by the actors' tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tauro.testing._disk import mounted_tmpfs
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs mounted for the test (root is required, as in CI); fill it with
+    ``tauro.testing._disk.fill_to_the_last_byte``."""
+    with mounted_tmpfs(tmp_path / "small-disk", "4m") as mount_point:
+        yield mount_point

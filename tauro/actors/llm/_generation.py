@@ -40,22 +40,15 @@ from tauro.errors import (
     LLMUnreachableError,
 )
 from tauro.i18n import N_
+from tauro.runtime import Backoff
 
 # Words of a server's refusal that say the prompt was too long for its context.
 _CONTEXT_WORDS = ("context", "too long", "exceed", "maximum")
 
 logger = logging.getLogger("tauro.llm")
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backoff:
-    """Delays between connection attempts: initial, doubled up to ``maximum`` (seconds)."""
-
-    initial: float = 0.5
-    maximum: float = 8.0
-
-    def delay(self, retry: int) -> float:
-        return min(self.maximum, self.initial * 2.0**retry)
+# Between connection attempts (LLM_MAX_RETRIES): 0.5 s, 1 s, 2 s ... at most 8 s.
+CONNECT_BACKOFF = Backoff(initial=0.5, maximum=8.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +60,7 @@ class Engine:
     limit: ParallelLimit
     context: ContextBudget
     stats: StatsRecorder
-    backoff: Backoff = Backoff()
+    backoff: Backoff = CONNECT_BACKOFF
     discovery: Discovery = field(default_factory=lambda: Discovery(done=True))
 
 

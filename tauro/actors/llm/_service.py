@@ -13,7 +13,7 @@ import httpx
 import trio
 
 from tauro.actors.llm._context import ContextBudget
-from tauro.actors.llm._generation import Backoff, Discovery, Engine, Job, run_generation
+from tauro.actors.llm._generation import CONNECT_BACKOFF, Discovery, Engine, Job, run_generation
 from tauro.actors.llm._messages import ChatMessage, Generate, LLMStatistics
 from tauro.actors.llm._ollama import OllamaProvider
 from tauro.actors.llm._openai import OpenAIProvider
@@ -24,13 +24,13 @@ from tauro.actors.llm._stream import AnswerStream, GenerationState
 from tauro.config import LLMSettings
 from tauro.errors import LLMError, LLMTimeoutError, ModelNotFoundError
 from tauro.i18n import N_, lazy
+from tauro.runtime import Backoff
 
 logger = logging.getLogger("tauro.llm")
 
 LIST_MODELS_TIMEOUT = 10.0  # seconds; short, as the actor's mailbox waits meanwhile
 STREAM_BUFFER = 256  # deltas a slow consumer may fall behind before the generation waits
 
-DEFAULT_BACKOFF = Backoff()
 
 StartSoon = Callable[..., object]  # nursery.start_soon or ActorContext.start_soon
 
@@ -43,7 +43,7 @@ class LLMService:
         settings: LLMSettings,
         provider: Provider,
         *,
-        backoff: Backoff = DEFAULT_BACKOFF,
+        backoff: Backoff = CONNECT_BACKOFF,
         buffer: int = STREAM_BUFFER,
         discover: bool = False,
     ) -> None:

@@ -14,7 +14,7 @@ import trio
 import trio.testing
 
 from tauro.actors.llm import AnswerStream, ChatEnd, ChatMessage, ChatRequest, Generate, LLMService
-from tauro.actors.llm._generation import Backoff
+from tauro.actors.llm._generation import CONNECT_BACKOFF
 from tauro.actors.llm._provider import DeltaSink, ServerInfo
 from tauro.actors.llm.testing import Reply, ScriptedLLMServer, ollama_lines
 from tauro.errors import (
@@ -24,6 +24,7 @@ from tauro.errors import (
     LLMUnreachableError,
     ModelNotFoundError,
 )
+from tauro.runtime import Backoff
 
 ASK = Generate((ChatMessage("user", "ciao"),), conversation="42")
 
@@ -239,9 +240,18 @@ async def test_stopping_the_owner_interrupts_the_stream_with_an_error(
     assert stream.result.text == "a"
 
 
-async def test_backoff_doubles_up_to_the_maximum() -> None:
-    backoff = Backoff(initial=0.5, maximum=3.0)
-    assert [backoff.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+async def test_connect_retries_wait_by_the_runtime_backoff_up_to_its_maximum(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    assert Backoff(initial=0.5, maximum=8.0) == CONNECT_BACKOFF  # the table in docs/runtime.md
+    service = kit.service(max_retries=6)
+    server.script(*[Reply(connect_error=True)] * 6)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        result = await service.generate(ASK, nursery.start_soon).collect()
+    assert result.complete
+    assert result.attempts == 7
+    assert trio.current_time() - start == pytest.approx(0.5 + 1 + 2 + 4 + 8 + 8)
 
 
 class Burst:

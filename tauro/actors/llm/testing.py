@@ -77,6 +77,7 @@ class ScriptedLLMServer:
         self.default = Reply(lines=ollama_lines(["Hel", "lo"]))
         self.chat_bodies: list[dict[str, object]] = []
         self.headers: list[httpx.Headers] = []
+        self.paths: list[tuple[float, str]] = []  # (trio time, path) of every request, in order
         self.attempts = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -96,6 +97,7 @@ class ScriptedLLMServer:
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.headers.append(request.headers)
         path = request.url.path
+        self.paths.append((trio.current_time(), path))
         if path in ("/api/tags", "/v1/models"):
             await trio.sleep(self.tags_delay)
             if path == "/api/tags":

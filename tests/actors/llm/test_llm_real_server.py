@@ -7,8 +7,9 @@ loopback port. The assertions are about behaviour (complete or cut, what was
 sent, what was logged and stored), never about the model's wording.
 
 What this server really does, and the emulator mirrors (test_llm_servers.py):
-it runs one request at a time and a second one interrupts the first, ending its
-stream with ``data: [DONE]`` and no ``finish_reason``; it answers an overlong
+it runs one request at a time and any other request (a chat, ``GET /v1/models``,
+a token count) interrupts the answer in progress, ending its stream with
+``data: [DONE]`` and no ``finish_reason``; it answers an overlong
 prompt with 200 and an empty body; it serves its one model whatever name is
 asked; it counts tokens at ``/extras/tokenize/count`` and does not tell its
 context window.
@@ -40,6 +41,7 @@ from tauro.actors.llm import (
     Generate,
     GenerationResult,
     GetLLMStats,
+    ListModels,
     LLMActor,
     LLMStatistics,
 )
@@ -285,6 +287,25 @@ async def test_a_wrong_model_name_is_warned_about(
     fields = missing[0].fields  # type: ignore[attr-defined]
     assert fields["setting"] == "OLLAMA_MODEL"
     assert ALIAS in fields["installed"]
+
+
+async def test_a_model_list_asked_while_it_answers_does_not_cut_the_answer(
+    server_url: str,
+) -> None:
+    # Any request interrupts llama-cpp-python's answer in progress, GET /v1/models too.
+    async with running_llm(server_url, max_tokens=200) as llm:
+        stream = await stream_of(llm, STORY)
+        async with stream:
+            with trio.fail_after(120):
+                async for _ in stream:
+                    installed = await llm.ask(ListModels())  # an admin's /model
+                    break
+                async for _ in stream:
+                    pass
+        counted = await stats(llm)
+    assert installed == (ALIAS,)
+    assert stream.result.complete, stream.result.error
+    assert counted.cut == 0
 
 
 # ----------------------------------------------------------------- kill mid-answer

@@ -11,7 +11,7 @@ real llama-cpp-python server).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +24,7 @@ from tauro.actors.llm import (
     Generate,
     GenerationResult,
     GetLLMStats,
+    ListModels,
     LLMActor,
     LLMStatistics,
     check_llm,
@@ -245,6 +246,34 @@ async def test_a_model_the_server_does_not_list_is_warned_about_at_start(
     assert result.answered_by == "SmolLM2-135M"
     assert counted.answered_by == "SmolLM2-135M"
     assert any(r.getMessage() == "llm.model.mismatch" for r in caplog.records)
+
+
+async def test_a_model_list_asked_while_llama_cpp_python_answers_does_not_cut_the_answer() -> None:
+    options = LLAMA_CPP_PYTHON | {"answer_tokens": 40, "token_latency": 0.01}
+    async with serving(options) as (emulator, llm):
+        results: list[GenerationResult] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: _append(results, answer(llm, "write a long story")))
+            await emulator.wait_for(lambda: len(emulator.requests) == 1)
+            await trio.sleep(0.1)  # the answer is streaming (40 tokens, 0.4 s)
+            installed = await llm.ask(ListModels())  # an admin's /model
+            assert emulator.statistics().active == 1  # answered while it streams
+    assert installed == (MODEL + ":latest",)
+    assert results[0].complete, results[0].error
+    assert emulator.interrupted == 0
+
+
+async def test_the_model_check_at_start_never_cuts_the_first_answer() -> None:
+    # The first question arrives before the bot has asked the server anything.
+    options = LLAMA_CPP_PYTHON | {"answer_tokens": 40, "token_latency": 0.01}
+    async with open_llm_server([MODEL], **options) as emulator, running_llm(emulator) as llm:
+        result = await answer(llm, "write a long story")
+    assert result.complete, result.error
+    assert emulator.interrupted == 0
+
+
+async def _append(results: list[GenerationResult], pending: Awaitable[GenerationResult]) -> None:
+    results.append(await pending)
 
 
 # ------------------------------------------------------------ 5. logs

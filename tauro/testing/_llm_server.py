@@ -14,7 +14,8 @@ Behaviours of real OpenAI-compatible servers, each off by default:
   serves ``POST /extras/tokenize`` and ``/extras/tokenize/count``; a token is a word
   (see ``tokenize``), and a message costs its tokens plus PROMPT_OVERHEAD;
 - ``context_window``: a prompt with more tokens is refused, as ``overflow`` says:
-  ``"empty"`` (llama-cpp-python: 200 and an empty body) or ``"error"`` (llama.cpp:
+  ``"empty"`` (llama-cpp-python: 200 and an empty body, after which it closes the
+  connection: its app failed once the response had started) or ``"error"`` (llama.cpp:
   400 ``exceed_context_size_error``);
 - ``interrupting``: llama-cpp-python's server stops a running answer when any other
   request arrives (a chat, a model list, a token count: each takes the model's lock),

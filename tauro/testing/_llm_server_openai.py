@@ -110,8 +110,9 @@ async def chat_completions(request: Request) -> Response:
     if emulator.find_model(parsed.model) is None:
         return _error(404, f'model "{parsed.model}" not found, try pulling it first')
     if emulator.overflows(parsed):
-        if emulator.overflow == "empty":
-            return Response(status_code=200, media_type="text/event-stream")
+        if emulator.overflow == "empty":  # and the connection is closed after it
+            headers = {"connection": "close"}
+            return Response(status_code=200, media_type="text/event-stream", headers=headers)
         tokens, window = emulator.prompt_tokens(parsed), emulator.context_window
         message = f"request ({tokens} tokens) exceeds the available context size ({window} tokens)"
         return _error(400, message, "exceed_context_size_error")

@@ -378,6 +378,7 @@ async def test_an_overlong_prompt_gets_an_empty_200_or_a_400(
             "messages": [{"role": "user", "content": "one two three four five"}]}  # fmt: skip
     response = await http.post("/v1/chat/completions", json=body)
     assert (response.status_code, response.content) == (200, b"")
+    assert response.headers["connection"] == "close"  # llama-cpp-python closes it after
     llm.overflow = "error"
     response = await http.post("/v1/chat/completions", json=body)
     assert response.status_code == 400

@@ -305,17 +305,19 @@ async def _with_retries(engine: Engine, job: Job) -> None:
 def _refused_for_size(engine: Engine, job: Job, error: LLMResponseError) -> bool:
     """Whether the server, answering nothing, refused the prompt for its size.
 
-    A large prompt (half the window or more) refused in any way counts; so does
-    an empty 200 (llama-cpp-python's refusal) to a prompt with history to leave
-    out, and a 4xx whose words say so (llama.cpp, vLLM: "... exceeds the
-    context ..."). An interruption is never about size.
+    A large prompt (half the window or more) refused with an error status or
+    an empty 200 counts; so does an empty 200 (llama-cpp-python's refusal) to a
+    prompt with history to leave out, and a 4xx whose words say so (llama.cpp,
+    vLLM: "... exceeds the context ..."). An interruption or a dropped
+    connection is never about size.
     """
-    if isinstance(error, LLMCutError) and error.interrupted:
-        return False
+    if isinstance(error, LLMCutError):
+        if not error.empty:  # interrupted, or the connection dropped: not about size
+            return False
+        large = job.prompt_tokens * 2 >= engine.context.window
+        return large or halve_history(job.chat) is not None
     if job.prompt_tokens * 2 >= engine.context.window:
         return True
-    if isinstance(error, LLMCutError):
-        return error.empty and halve_history(job.chat) is not None
     text = str(error).lower()
     return 400 <= _status_in(text) < 500 and any(w in text for w in _CONTEXT_WORDS)
 
@@ -333,7 +335,8 @@ async def _halve(engine: Engine, job: Job, error: LLMResponseError) -> None:
     engine.context.learn_refusal(job.prompt_tokens)
     halved = None if job.halved else halve_history(job.chat)
     if halved is None:
-        raise engine.context.too_long(job.prompt_tokens) from error
+        alone = halve_history(job.chat) is None  # nothing but the newest message
+        raise engine.context.too_long(job.prompt_tokens, alone=alone) from error
     fields = {
         "conversation": job.conversation,
         "prompt_tokens": job.prompt_tokens,

@@ -66,6 +66,7 @@ class Reply:
     first_delay: float = 0.0  # seconds before the first line
     cut: bool = False  # the connection breaks after the lines
     connect_error: bool = False
+    closed_connection: bool = False  # fails before any response, as a closed keep-alive does
 
 
 class ScriptedLLMServer:
@@ -112,6 +113,9 @@ class ScriptedLLMServer:
         reply = self.replies.popleft() if self.replies else self.default
         if reply.connect_error:
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        if reply.closed_connection:
+            message = "Server disconnected without sending a response."
+            raise httpx.RemoteProtocolError(message, request=request)
         self.chat_bodies.append(json.loads(request.content))
         if reply.status != 200:
             return httpx.Response(reply.status, text=reply.body)

@@ -18,6 +18,7 @@ from tauro.actors.llm._generation import CONNECT_BACKOFF
 from tauro.actors.llm._provider import DeltaSink, ServerInfo
 from tauro.actors.llm.testing import Reply, ScriptedLLMServer, ollama_lines
 from tauro.errors import (
+    LLMCutError,
     LLMError,
     LLMResponseError,
     LLMTimeoutError,
@@ -238,6 +239,21 @@ async def test_stopping_the_owner_interrupts_the_stream_with_an_error(
     assert isinstance(error, LLMError)
     assert error.user_message == "the answer was interrupted; please try again"
     assert stream.result.text == "a"
+
+
+async def test_a_dropped_connection_after_a_large_prompt_is_a_cut_not_a_refusal(
+    kit: Any, server: ScriptedLLMServer
+) -> None:
+    service = kit.service(provider="openai", context_window=100, max_tokens=10)
+    server.script(Reply(cut=True))  # headers, then the connection breaks
+    history = (ChatMessage("user", "x" * 90), ChatMessage("assistant", "y" * 30))
+    ask = Generate((*history, ChatMessage("user", "z" * 30)))  # 70 of 100 tokens
+    async with trio.open_nursery() as nursery:
+        result = await service.generate(ask, nursery.start_soon).collect()
+    assert isinstance(result.error, LLMCutError)
+    assert result.error.user_message == "the answer was cut off: the LLM server stopped sending it"
+    assert result.attempts == 1  # no retry with half the history
+    assert service.context.window == 100  # nothing learned
 
 
 async def test_connect_retries_wait_by_the_runtime_backoff_up_to_its_maximum(

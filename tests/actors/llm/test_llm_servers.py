@@ -181,6 +181,21 @@ async def test_a_conversation_still_too_long_says_to_clear(overflow: str) -> Non
     assert later.complete
 
 
+@pytest.mark.parametrize("overflow", ["empty", "error"])
+async def test_one_message_the_server_refuses_for_its_size_says_to_send_a_shorter_one(
+    overflow: str,
+) -> None:
+    # LLM_CONTEXT_WINDOW says 200, the server's window is 90: the bot sends it.
+    server = LLAMA_CPP_PYTHON | {"context_window": 90, "overflow": overflow}
+    async with serving(server, context_window=200, max_tokens=10) as (emulator, llm):
+        result = await answer(llm, " ".join(["word"] * 100))
+        later = await answer(llm, "Hi!")
+    assert isinstance(result.error, LLMContextError)
+    assert result.error.user_message == TOO_LONG_MESSAGE
+    assert len(emulator.requests) == 2  # refused once (nothing to halve), then "Hi!"
+    assert later.complete
+
+
 async def test_one_message_too_long_is_refused_before_the_server_sees_it() -> None:
     async with serving({}, context_window=256, max_tokens=50) as (emulator, llm):
         result = await answer(llm, "word " * 1000)

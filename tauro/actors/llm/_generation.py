@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import trio
 
@@ -95,12 +95,15 @@ class Job:
     prompt_tokens: int = 0  # as counted for the context budget
     dropped: int = 0  # history messages left out to fit the window
     halved: bool = False  # retried once with half the history
+    parallel: ParallelLimit | None = None  # told of the first token as it arrives
 
     async def on_delta(self, text: str) -> None:
         if self.first_token_at is None:
             self.first_token_at = trio.current_time()
             if self.first_token_scope is not None:
                 self.first_token_scope.deadline = math.inf
+            if self.parallel is not None:
+                self.parallel.observe(_sample(self))  # the signal is known now
         self.parts.append(text)
         try:
             try:
@@ -166,7 +169,8 @@ def _finish(engine: Engine, job: Job) -> None:
     job.state.result = result
     _notice_other_model(engine, result)
     engine.stats.record(result, engine.provider.name)
-    engine.limit.observe(_sample(job))
+    if job.first_token_at is None or _interrupted(job.error):
+        engine.limit.observe(replace(_sample(job), first_token=None))  # (told at the first token)
     _log(engine, job, result)
     job.send.close()
 
@@ -196,9 +200,13 @@ def _sample(job: Job) -> Sample:
         first_token=first,
         in_flight=job.in_flight,
         limit=job.limit,
-        interrupted=isinstance(error, LLMCutError) and error.interrupted,
-        timed_out=isinstance(error, LLMTimeoutError) and first is None,
+        interrupted=_interrupted(error),
+        timed_out=isinstance(error, LLMTimeoutError) and job.first_token_at is None,
     )
+
+
+def _interrupted(error: LLMError | None) -> bool:
+    return isinstance(error, LLMCutError) and error.interrupted
 
 
 def _log(engine: Engine, job: Job, result: GenerationResult) -> None:
@@ -236,6 +244,7 @@ async def _in_slot(engine: Engine, job: Job) -> None:
     try:
         engine.stats.enter()
         job.in_flight, job.limit = engine.stats.in_flight, engine.limit.value
+        job.parallel = engine.limit
         job.request_at = trio.current_time()
         await _with_timeouts(engine, job)
     finally:

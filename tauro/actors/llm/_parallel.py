@@ -7,7 +7,11 @@ control and Netflix's concurrency-limits:
 
 - the signal is the time to the first token, measured from the request (the
   bot's own queue excluded): a server with a free slot starts an answer about
-  as fast as an idle one; a full one makes the newcomer wait for a slot;
+  as fast as an idle one; a full one makes the newcomer wait for a slot. It is
+  taken as soon as the first token arrives, not when the answer ends, so the
+  limit grows at the pace of first tokens (tenths of a second) rather than of
+  whole answers (seconds to minutes); interruptions and timeouts are known at
+  the end;
 - decisions are taken per round of ``max(limit, MIN_ROUND)`` answers, on the
   round's median, so that a few answers slowed by a busy machine are not taken
   for load; the baseline is the smallest median of the last BASELINE_ROUNDS;
@@ -109,9 +113,11 @@ class ParallelLimit:
             self._lower(self._ceiling, "the server interrupted an answer")
         elif sample.timed_out:
             self._lower(math.floor(self.value * DECREASE), "no first token in time")
+        elif sample.first_token is None:
+            return  # failed before any text: says nothing about the load
         elif self._settling > 0:
             self._settling -= 1  # the server is still working off the old limit's queue
-        elif sample.first_token is not None and sample.limit <= self.value:
+        elif sample.limit <= self.value:
             # (an answer sent under a higher limit, before a decrease, says nothing new)
             full = sample.in_flight >= (sample.limit or self.value)
             self._round.append((sample.first_token, full))

@@ -241,3 +241,21 @@ async def test_without_a_list_read_the_model_list_waits_for_the_answer_in_progre
     (_, chat), (listed_at, listed) = server.paths[-2:]
     assert (chat, listed) == ("/api/chat", "/api/tags")
     assert listed_at == pytest.approx(result.duration + 10.0)  # after the answer
+
+
+async def test_an_adaptive_limit_grows_at_each_first_token_not_at_each_answers_end(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Answers whose first token comes after 0.1 s and which then take 20 s: the
+    # first token says the server had a free slot, long before the answer ends.
+    service = kit.service(max_parallel="auto")
+    server.script(*[Reply(lines=ollama_lines(["a"] * 200), delay=0.1)] * 16)
+    async with trio.open_nursery() as nursery:
+        streams = [service.generate(ASK, nursery.start_soon) for _ in range(16)]
+        await trio.sleep(2.0)
+        assert server.finished == 0
+        assert server.in_flight == 16  # one more at each first token, 0.1 s apart
+        assert service.parallel.value > 16
+        for stream in streams:
+            result = await stream.collect()
+            assert result.complete, result.error

@@ -135,6 +135,17 @@ def test_still_slow_but_faster_after_a_decrease_lowers_again() -> None:
     assert limit.value == 18
 
 
+def test_the_baseline_does_not_creep_up_with_slightly_slower_answers() -> None:
+    # Each answer 10 ms slower than the last (requests beginning to wait at the
+    # server): past 2 * 0.1 + 0.1 s they are slow, whatever the answers before.
+    limit = ParallelLimit("auto")
+    for index in range(60):
+        value = limit.value
+        limit.observe(Sample(first_token=0.1 + 0.01 * index, in_flight=value, limit=value))
+    assert limit.value <= 21
+    assert "slowed down" in limit.source
+
+
 def test_a_few_slow_answers_in_a_round_are_noise() -> None:
     limit = ParallelLimit("auto")
     grow_to(limit, 8)

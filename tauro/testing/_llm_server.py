@@ -14,10 +14,12 @@ Behaviours of real OpenAI-compatible servers, each off by default:
   serves ``POST /extras/tokenize`` and ``/extras/tokenize/count``; a token is a word
   (see ``tokenize``), and a message costs its tokens plus PROMPT_OVERHEAD;
 - ``context_window``: a prompt with more tokens is refused, as ``overflow`` says:
-  ``"empty"`` (llama-cpp-python: 200 and an empty body) or ``"error"`` (llama.cpp:
+  ``"empty"`` (llama-cpp-python: 200 and an empty body, after which it closes the
+  connection: its app failed once the response had started) or ``"error"`` (llama.cpp:
   400 ``exceed_context_size_error``);
-- ``interrupting``: llama-cpp-python's server stops a running answer when another
-  request arrives, ending its stream with ``data: [DONE]`` and no ``finish_reason``;
+- ``interrupting``: llama-cpp-python's server stops a running answer when any other
+  request arrives (a chat, a model list, a token count: each takes the model's lock),
+  ending its stream with ``data: [DONE]`` and no ``finish_reason``;
 - ``served_model``: the server answers with this one model whatever is asked (as
   llama-cpp-python does), names it in every answer and lists only it.
 """

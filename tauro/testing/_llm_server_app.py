@@ -39,6 +39,16 @@ def _loopback_only(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
+def _interrupts(endpoint: Endpoint) -> Endpoint:
+    """An interrupting server stops the answer in progress for any request it gets."""
+
+    async def served(request: Request) -> Response:
+        emulator_of(request).interrupt_running()
+        return await endpoint(request)
+
+    return served
+
+
 async def _body(request: Request) -> dict[str, Any]:
     return await read_json(request) or {}
 
@@ -103,7 +113,7 @@ def build_app(emulator: LlmServerEmulator) -> Starlette:
     hide_stream_cuts(logging.getLogger("tauro.testing.llm_server"))
     control = [("/fault", fault), ("/latency", latency), ("/configure", configure),
                ("/script", script), ("/reset", reset)]  # fmt: skip
-    routes = [
+    api = [
         Route("/", ollama.root, methods=["GET", "HEAD"]),
         Route("/api/version", ollama.version), Route("/api/tags", ollama.tags),
         Route("/api/show", ollama.show, methods=["POST"]),
@@ -113,9 +123,10 @@ def build_app(emulator: LlmServerEmulator) -> Starlette:
         Route("/extras/tokenize", openai.tokenize_llama_cpp_python, methods=["POST"]),
         Route("/extras/tokenize/count", openai.tokenize_llama_cpp_python, methods=["POST"]),
         Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
-        Route("/_emulator/health", health), Route("/_emulator/statistics", statistics),
-        Route("/_emulator/requests", requests),
     ]  # fmt: skip
+    routes = [Route(r.path, _interrupts(r.endpoint), methods=r.methods) for r in api]
+    routes += [Route("/_emulator/health", health), Route("/_emulator/statistics", statistics),
+               Route("/_emulator/requests", requests)]  # fmt: skip
     routes += [Route(f"/_emulator{p}", _loopback_only(e), methods=["POST"]) for p, e in control]
     app = Starlette(routes=routes)
     app.state.emulator = emulator

@@ -81,7 +81,6 @@ async def tokenize_llama_cpp_python(request: Request) -> Response:
     emulator, doc = emulator_of(request), await read_json(request) or {}
     if emulator.tokenizer != "llama-cpp-python":
         return PlainTextResponse("404 page not found", status_code=404)
-    emulator.interrupt_running()  # it takes the model's lock, like a chat request
     count = emulator.count_tokens(str(doc.get("input", "")))
     if request.url.path.endswith("/count"):
         return JSONResponse({"count": count})
@@ -108,12 +107,12 @@ async def chat_completions(request: Request) -> Response:
     if isinstance(parsed, str):
         return _error(400, parsed, "invalid_request_error")
     emulator.record(parsed)
-    emulator.interrupt_running()
     if emulator.find_model(parsed.model) is None:
         return _error(404, f'model "{parsed.model}" not found, try pulling it first')
     if emulator.overflows(parsed):
-        if emulator.overflow == "empty":
-            return Response(status_code=200, media_type="text/event-stream")
+        if emulator.overflow == "empty":  # and the connection is closed after it
+            headers = {"connection": "close"}
+            return Response(status_code=200, media_type="text/event-stream", headers=headers)
         tokens, window = emulator.prompt_tokens(parsed), emulator.context_window
         message = f"request ({tokens} tokens) exceeds the available context size ({window} tokens)"
         return _error(400, message, "exceed_context_size_error")

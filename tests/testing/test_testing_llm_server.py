@@ -379,6 +379,7 @@ async def test_an_overlong_prompt_gets_an_empty_200_or_a_400(
             "messages": [{"role": "user", "content": "one two three four five"}]}  # fmt: skip
     response = await http.post("/v1/chat/completions", json=body)
     assert (response.status_code, response.content) == (200, b"")
+    assert response.headers["connection"] == "close"  # llama-cpp-python closes it after
     llm.overflow = "error"
     response = await http.post("/v1/chat/completions", json=body)
     assert response.status_code == 400
@@ -417,4 +418,30 @@ async def test_an_interrupting_server_ends_the_running_answer_with_done_alone(
     assert bodies["first"].endswith("data: [DONE]\n\n")
     assert '"finish_reason":"stop"' not in bodies["first"].replace(" ", "")
     assert '"finish_reason":"stop"' in bodies["second"].replace(" ", "")
+    assert llm.interrupted == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/v1/models", None), ("POST", "/extras/tokenize/count", {"input": "hi"})],
+)
+async def test_on_an_interrupting_server_any_request_ends_the_running_answer(
+    llm: LlmServerEmulator, http: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    # llama-cpp-python: a model list or a token count takes the model's lock too
+    llm.interrupting, llm.tokenizer = True, "llama-cpp-python"
+    llm.answer_tokens, llm.token_latency = 30, 0.01
+    answers: list[str] = []
+
+    async def ask() -> None:
+        async with http.stream("POST", "/v1/chat/completions", json=HELLO | {"stream": True}) as r:
+            answers.append((await r.aread()).decode())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask)
+        await llm.wait_for(lambda: len(llm.requests) == 1)
+        await trio.sleep(0.05)
+        assert (await http.request(method, path, json=body)).status_code == 200
+    assert answers[0].endswith("data: [DONE]\n\n")
+    assert '"finish_reason":"stop"' not in answers[0].replace(" ", "")
     assert llm.interrupted == 1

@@ -45,7 +45,6 @@ LLM_CONTEXT_MESSAGES stored messages is the caller's job.
 from tauro.actors.llm._actor import LLMActor as LLMActor
 from tauro.actors.llm._check import LLMCheck as LLMCheck
 from tauro.actors.llm._check import check_llm as check_llm
-from tauro.actors.llm._generation import Backoff as Backoff
 from tauro.actors.llm._messages import ChatMessage as ChatMessage
 from tauro.actors.llm._messages import Generate as Generate
 from tauro.actors.llm._messages import GenerationResult as GenerationResult

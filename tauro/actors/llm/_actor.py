@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tauro.actors.llm._generation import Backoff
+from tauro.actors.llm._generation import CONNECT_BACKOFF
 from tauro.actors.llm._http import make_client
 from tauro.actors.llm._messages import (
     Generate,
@@ -29,9 +29,9 @@ from tauro.actors.llm._messages import (
     LLMMessage,
     SetModel,
 )
-from tauro.actors.llm._service import DEFAULT_BACKOFF, STREAM_BUFFER, LLMService, make_provider
+from tauro.actors.llm._service import STREAM_BUFFER, LLMService, make_provider
 from tauro.config import LLMSettings
-from tauro.runtime import Actor, ActorContext
+from tauro.runtime import Actor, ActorContext, Backoff
 
 # Reads the persisted model choice from its owner; None when there is none.
 SavedModel = Callable[[ActorContext], Awaitable[str | None]]
@@ -45,7 +45,7 @@ class LLMActor(Actor[LLMMessage]):
         settings: LLMSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        backoff: Backoff = DEFAULT_BACKOFF,
+        backoff: Backoff = CONNECT_BACKOFF,
         buffer: int = STREAM_BUFFER,
         saved_model: SavedModel | None = None,
     ) -> None:

@@ -127,11 +127,21 @@ class ContextBudget:
             return chat, used, 0
         return replace(chat, messages=(*system, *history[-kept:])), used, len(history) - kept
 
-    def too_long(self, prompt_tokens: int) -> LLMContextError:
+    def too_long(self, prompt_tokens: int, *, alone: bool = False) -> LLMContextError:
+        """The server refused the prompt for its size and there is no more to leave out.
+
+        ``alone``: the prompt was the newest message alone (with the system
+        prompt): a shorter message helps, /clear would not.
+        """
+        where = f"{prompt_tokens} prompt tokens, context window {self.window} from {self.source}"
+        if alone:
+            return LLMContextError(
+                f"the LLM server refused the newest message for its size ({where})",
+                user_message=TOO_LONG_MESSAGE,
+            )
         return LLMContextError(
             f"the LLM server refused the conversation for its size even with half the "
-            f"history ({prompt_tokens} prompt tokens, context window {self.window} from "
-            f"{self.source})",
+            f"history ({where})",
             user_message=TOO_LONG_CONVERSATION,
         )
 

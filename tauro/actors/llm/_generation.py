@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import trio
 
@@ -40,22 +40,15 @@ from tauro.errors import (
     LLMUnreachableError,
 )
 from tauro.i18n import N_
+from tauro.runtime import Backoff
 
 # Words of a server's refusal that say the prompt was too long for its context.
 _CONTEXT_WORDS = ("context", "too long", "exceed", "maximum")
 
 logger = logging.getLogger("tauro.llm")
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backoff:
-    """Delays between connection attempts: initial, doubled up to ``maximum`` (seconds)."""
-
-    initial: float = 0.5
-    maximum: float = 8.0
-
-    def delay(self, retry: int) -> float:
-        return min(self.maximum, self.initial * 2.0**retry)
+# Between connection attempts (LLM_MAX_RETRIES): 0.5 s, 1 s, 2 s ... at most 8 s.
+CONNECT_BACKOFF = Backoff(initial=0.5, maximum=8.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +60,7 @@ class Engine:
     limit: ParallelLimit
     context: ContextBudget
     stats: StatsRecorder
-    backoff: Backoff = Backoff()
+    backoff: Backoff = CONNECT_BACKOFF
     discovery: Discovery = field(default_factory=lambda: Discovery(done=True))
 
 
@@ -102,12 +95,15 @@ class Job:
     prompt_tokens: int = 0  # as counted for the context budget
     dropped: int = 0  # history messages left out to fit the window
     halved: bool = False  # retried once with half the history
+    parallel: ParallelLimit | None = None  # told of the first token as it arrives
 
     async def on_delta(self, text: str) -> None:
         if self.first_token_at is None:
             self.first_token_at = trio.current_time()
             if self.first_token_scope is not None:
                 self.first_token_scope.deadline = math.inf
+            if self.parallel is not None:
+                self.parallel.observe(_sample(self))  # the signal is known now
         self.parts.append(text)
         try:
             try:
@@ -173,7 +169,8 @@ def _finish(engine: Engine, job: Job) -> None:
     job.state.result = result
     _notice_other_model(engine, result)
     engine.stats.record(result, engine.provider.name)
-    engine.limit.observe(_sample(job))
+    if job.first_token_at is None or _interrupted(job.error):
+        engine.limit.observe(replace(_sample(job), first_token=None))  # (told at the first token)
     _log(engine, job, result)
     job.send.close()
 
@@ -203,9 +200,13 @@ def _sample(job: Job) -> Sample:
         first_token=first,
         in_flight=job.in_flight,
         limit=job.limit,
-        interrupted=isinstance(error, LLMCutError) and error.interrupted,
-        timed_out=isinstance(error, LLMTimeoutError) and first is None,
+        interrupted=_interrupted(error),
+        timed_out=isinstance(error, LLMTimeoutError) and job.first_token_at is None,
     )
+
+
+def _interrupted(error: LLMError | None) -> bool:
+    return isinstance(error, LLMCutError) and error.interrupted
 
 
 def _log(engine: Engine, job: Job, result: GenerationResult) -> None:
@@ -243,6 +244,7 @@ async def _in_slot(engine: Engine, job: Job) -> None:
     try:
         engine.stats.enter()
         job.in_flight, job.limit = engine.stats.in_flight, engine.limit.value
+        job.parallel = engine.limit
         job.request_at = trio.current_time()
         await _with_timeouts(engine, job)
     finally:
@@ -312,17 +314,19 @@ async def _with_retries(engine: Engine, job: Job) -> None:
 def _refused_for_size(engine: Engine, job: Job, error: LLMResponseError) -> bool:
     """Whether the server, answering nothing, refused the prompt for its size.
 
-    A large prompt (half the window or more) refused in any way counts; so does
-    an empty 200 (llama-cpp-python's refusal) to a prompt with history to leave
-    out, and a 4xx whose words say so (llama.cpp, vLLM: "... exceeds the
-    context ..."). An interruption is never about size.
+    A large prompt (half the window or more) refused with an error status or
+    an empty 200 counts; so does an empty 200 (llama-cpp-python's refusal) to a
+    prompt with history to leave out, and a 4xx whose words say so (llama.cpp,
+    vLLM: "... exceeds the context ..."). An interruption or a dropped
+    connection is never about size.
     """
-    if isinstance(error, LLMCutError) and error.interrupted:
-        return False
+    if isinstance(error, LLMCutError):
+        if not error.empty:  # interrupted, or the connection dropped: not about size
+            return False
+        large = job.prompt_tokens * 2 >= engine.context.window
+        return large or halve_history(job.chat) is not None
     if job.prompt_tokens * 2 >= engine.context.window:
         return True
-    if isinstance(error, LLMCutError):
-        return error.empty and halve_history(job.chat) is not None
     text = str(error).lower()
     return 400 <= _status_in(text) < 500 and any(w in text for w in _CONTEXT_WORDS)
 
@@ -340,7 +344,8 @@ async def _halve(engine: Engine, job: Job, error: LLMResponseError) -> None:
     engine.context.learn_refusal(job.prompt_tokens)
     halved = None if job.halved else halve_history(job.chat)
     if halved is None:
-        raise engine.context.too_long(job.prompt_tokens) from error
+        alone = halve_history(job.chat) is None  # nothing but the newest message
+        raise engine.context.too_long(job.prompt_tokens, alone=alone) from error
     fields = {
         "conversation": job.conversation,
         "prompt_tokens": job.prompt_tokens,

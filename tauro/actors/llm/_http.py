@@ -32,6 +32,11 @@ from tauro.errors import (
 from tauro.i18n import N_, lazy
 
 _HTTPX_LOG = logging.getLogger("httpx")
+logger = logging.getLogger("tauro.llm")
+
+# What a request sent on a kept-alive connection that the server has just closed
+# fails with, before any response: the server never saw it, so it is sent again.
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body read for the log
 DRAIN_TIMEOUT = 1.0  # seconds to read the rest of a body after the answer's end
@@ -319,14 +324,35 @@ class HTTPProvider:
         return self._url
 
     async def chat(self, request: ChatRequest, on_delta: DeltaSink) -> ChatEnd:
+        """One streamed answer; sent twice only if the first try met a closed connection.
+
+        llama-cpp-python answers a prompt too long for its window with an empty
+        200 that keeps the connection alive, then closes it: the next request
+        (the retry with half the history) would go out on the closed connection
+        and fail before any response. Such a request is sent once more, at
+        once, on a new connection.
+        """
+        body = self._chat_body(request)
         try:
-            async with post_stream(
-                self._client, self._chat_url, self._chat_body(request)
-            ) as response:
+            return await self._chat_once(body, request.model, on_delta, stale_ok=True)
+        except _StaleConnectionError as exc:
+            fields = {"url": self._url, "error": repr(exc.__cause__)}
+            logger.info("llm.connection.stale", extra={"fields": fields})
+        return await self._chat_once(body, request.model, on_delta, stale_ok=False)
+
+    async def _chat_once(
+        self, body: dict[str, object], model: str, on_delta: DeltaSink, *, stale_ok: bool
+    ) -> ChatEnd:
+        answered = False
+        try:
+            async with post_stream(self._client, self._chat_url, body) as response:
+                answered = True
                 if response.status_code != 200:
-                    raise await self._status_error(response, request.model)
+                    raise await self._status_error(response, model)
                 return await self._read_answer(response, on_delta)
         except httpx.HTTPError as exc:
+            if stale_ok and not answered and isinstance(exc, _STALE_CONNECTION):
+                raise _StaleConnectionError from exc
             raise translate(exc, self._url) from exc
 
     async def _get(self, path: str) -> httpx.Response:
@@ -359,6 +385,10 @@ class HTTPProvider:
 
     async def _status_error(self, response: httpx.Response, model: str | None) -> LLMError:
         raise NotImplementedError
+
+
+class _StaleConnectionError(Exception):
+    """The request failed before any response on a connection the server had closed."""
 
 
 def _json_or_none(response: httpx.Response) -> object:

@@ -22,7 +22,8 @@ that is a cut answer, not a finished one. What each server says about itself
 - vLLM: ``GET /v1/models`` -> ``max_model_len``; tokens from ``POST /tokenize``
   (``count``); its batch size (``--max-num-seqs``) is not exposed.
 - llama-cpp-python: ``POST /extras/tokenize/count`` answers; it runs one request
-  at a time (a second one interrupts the first), so it has one slot.
+  at a time and any other request (a chat, a model list, a token count) interrupts
+  the answer in progress, so it has one slot and is ``interrupting``.
 - LM Studio and others: nothing; the bot adapts its parallelism itself.
 """
 
@@ -104,6 +105,7 @@ class OpenAIProvider(HTTPProvider):
             return ServerInfo(
                 slots=1,
                 slots_source="llama-cpp-python (runs one request at a time)",
+                interrupting=True,
                 tokenizer=self._tokenizer,
             )
         return ServerInfo()

@@ -7,10 +7,16 @@ control and Netflix's concurrency-limits:
 
 - the signal is the time to the first token, measured from the request (the
   bot's own queue excluded): a server with a free slot starts an answer about
-  as fast as an idle one; a full one makes the newcomer wait for a slot;
+  as fast as an idle one; a full one makes the newcomer wait for a slot. It is
+  taken as soon as the first token arrives, not when the answer ends, so the
+  limit grows at the pace of first tokens (tenths of a second) rather than of
+  whole answers (seconds to minutes); interruptions and timeouts are known at
+  the end;
 - decisions are taken per round of ``max(limit, MIN_ROUND)`` answers, on the
   round's median, so that a few answers slowed by a busy machine are not taken
-  for load; the baseline is the smallest median of the last BASELINE_ROUNDS;
+  for load; the baseline is the smallest median of the last BASELINE_ROUNDS (a
+  long memory: rounds slowed a little by requests waiting at the server must
+  not become the baseline, or it would creep up and the limit with it);
 - at first (slow start) every answer sent at full load whose first token came
   within ``TOLERANCE`` of the baseline raises the limit by one, which doubles
   it per round; once it was ever lowered, a round at full load (most of its
@@ -22,9 +28,12 @@ control and Netflix's concurrency-limits:
   quarter), and so does a first-token timeout; the answers of the next round
   are then skipped (they queued behind the old limit), and the limit climbs
   back by one per good round up to the highest level that went well, then
-  probes as above; if the round after a decrease is still slow, fewer answers
-  did not help: the server got slower for another reason (another client, a
-  busy machine), and that becomes the new baseline instead of a further cut;
+  probes as above; if the round after a decrease is still slow but clearly
+  faster (below HELPED times the slow median), lowering helps (requests still
+  wait for a server slot) and it is lowered again; if it is no faster, fewer
+  answers did not help: the server got slower for another reason (another
+  client, a busy machine), and that becomes the new baseline instead of a
+  further cut;
 - an interrupted answer (the server cut it to serve another request) lowers it
   at once, and the limit never again goes above the level that interrupted.
 
@@ -44,12 +53,13 @@ import trio
 logger = logging.getLogger("tauro.llm")
 
 AUTO_MAX = 64  # highest adaptive limit (and the connection pool's size for auto)
-BASELINE_ROUNDS = 10  # round medians the baseline is the minimum of
+BASELINE_ROUNDS = 100  # round medians the baseline is the minimum of
 MIN_ROUND = 3  # answers per round at least
 TOLERANCE = 2.0  # a median within baseline * TOLERANCE + SLACK is "not slowed"
 SLACK = 0.1  # seconds, so that small baselines do not make noise look like load
 DECREASE = 0.75  # multiplicative decrease
 PROBE_ROUNDS = 4  # good full rounds before probing one more, once lowered
+HELPED = 0.8  # a slow round after a decrease this much faster: lowering helped
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,7 @@ class ParallelLimit:
         self._best_good = 0  # the highest limit a round went well at
         self._settling = 0  # answers to skip after a decrease (queued behind the old limit)
         self._just_lowered = False  # the next round tells whether lowering helped
+        self._slow_median = math.inf  # the slow round's median that lowered the limit
 
     @property
     def value(self) -> int:
@@ -109,14 +120,17 @@ class ParallelLimit:
             self._lower(self._ceiling, "the server interrupted an answer")
         elif sample.timed_out:
             self._lower(math.floor(self.value * DECREASE), "no first token in time")
+        elif sample.first_token is None:
+            return  # failed before any text: says nothing about the load
         elif self._settling > 0:
             self._settling -= 1  # the server is still working off the old limit's queue
-        elif sample.first_token is not None and sample.limit <= self.value:
+        elif sample.limit <= self.value:
             # (an answer sent under a higher limit, before a decrease, says nothing new)
             full = sample.in_flight >= (sample.limit or self.value)
             self._round.append((sample.first_token, full))
             if self._slow_start and full and self._fast(sample.first_token):
-                self._medians.append(sample.first_token)  # a baseline before any round
+                if sample.first_token < min(self._medians, default=math.inf):
+                    self._medians.append(sample.first_token)  # a baseline before any round
                 self._set(min(self.value + 1, self._ceiling), "adaptive")  # doubles per round
             elif len(self._round) >= max(self.value, MIN_ROUND):
                 self._end_round()
@@ -137,12 +151,13 @@ class ParallelLimit:
             if full:
                 self._best_good = max(self._best_good, self.value)
                 self._raise()
-        elif just_lowered:
+        elif just_lowered and median >= self._slow_median * HELPED:
             # Fewer answers at once did not help: the server (or its machine) is
             # slower for another reason. That is its new normal, not load.
             self._medians.clear()
             self._medians.append(median)
-        else:
+        else:  # slow; or still slow after a decrease, but less: lowering helps
+            self._slow_median = median
             self._lower(math.floor(self.value * DECREASE), "the first token slowed down")
 
     def _raise(self) -> None:

@@ -51,6 +51,7 @@ class ServerInfo:
     slots: int | None = None
     slots_source: str = ""
     queues: bool = False  # requests beyond the slots wait at the server, harmlessly
+    interrupting: bool = False  # any request (a model list too) stops the answer in progress
     context_window: int | None = None
     context_source: str = ""
     tokenizer: str | None = None  # the endpoint counting tokens, e.g. "/tokenize"

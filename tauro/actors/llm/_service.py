@@ -13,7 +13,7 @@ import httpx
 import trio
 
 from tauro.actors.llm._context import ContextBudget
-from tauro.actors.llm._generation import Backoff, Discovery, Engine, Job, run_generation
+from tauro.actors.llm._generation import CONNECT_BACKOFF, Discovery, Engine, Job, run_generation
 from tauro.actors.llm._messages import ChatMessage, Generate, LLMStatistics
 from tauro.actors.llm._ollama import OllamaProvider
 from tauro.actors.llm._openai import OpenAIProvider
@@ -24,13 +24,13 @@ from tauro.actors.llm._stream import AnswerStream, GenerationState
 from tauro.config import LLMSettings
 from tauro.errors import LLMError, LLMTimeoutError, ModelNotFoundError
 from tauro.i18n import N_, lazy
+from tauro.runtime import Backoff
 
 logger = logging.getLogger("tauro.llm")
 
 LIST_MODELS_TIMEOUT = 10.0  # seconds; short, as the actor's mailbox waits meanwhile
 STREAM_BUFFER = 256  # deltas a slow consumer may fall behind before the generation waits
 
-DEFAULT_BACKOFF = Backoff()
 
 StartSoon = Callable[..., object]  # nursery.start_soon or ActorContext.start_soon
 
@@ -43,7 +43,7 @@ class LLMService:
         settings: LLMSettings,
         provider: Provider,
         *,
-        backoff: Backoff = DEFAULT_BACKOFF,
+        backoff: Backoff = CONNECT_BACKOFF,
         buffer: int = STREAM_BUFFER,
         discover: bool = False,
     ) -> None:
@@ -61,6 +61,8 @@ class LLMService:
         self._buffer = buffer
         self._model = settings.model
         self._model_setting = "OLLAMA_MODEL"  # where the current model was chosen
+        self._interrupting = False  # any request stops the answer in progress (discover)
+        self._installed: tuple[str, ...] | None = None  # the model list last read
 
     @property
     def model(self) -> str:
@@ -82,18 +84,23 @@ class LLMService:
     async def discover(self) -> None:
         """Ask the server what it is (slots, window, tokenizer, models); log what is off.
 
-        Run once at start, in the background: until it answers, an ``auto``
-        limit stays at 1 and the window at LLM_CONTEXT_WINDOW. Never raises.
+        Run once at start, in the background: until it is done, generations
+        wait (an ``auto`` limit would be 1 and the window LLM_CONTEXT_WINDOW).
+        The model check is part of it: on a server that any request interrupts
+        (llama-cpp-python), a model list sent once answers stream would cut
+        one. Never raises.
         """
         try:
             with trio.move_on_after(LIST_MODELS_TIMEOUT):
                 await self._apply_server_info()
+            await self.check_model(self._model, self._model_setting)
         finally:
             self._engine.discovery.finished.set()
-        await self.check_model(self._model, self._model_setting)
 
     async def _apply_server_info(self) -> None:
-        apply_server_info(await self.provider.server_info(), self.parallel, self.context)
+        info = await self.provider.server_info()
+        apply_server_info(info, self.parallel, self.context)
+        self._interrupting = info.interrupting
         fields = {
             "max_parallel": self.parallel.value,
             "max_parallel_source": self.parallel.source,
@@ -137,8 +144,37 @@ class LLMService:
         return AnswerStream(receive, state, job.chat.model)
 
     async def list_models(self) -> tuple[str, ...]:
-        """The installed models, within LIST_MODELS_TIMEOUT."""
-        return await list_models(self.provider)
+        """The installed models, within LIST_MODELS_TIMEOUT.
+
+        On a server that any request interrupts, the list is asked for only
+        between answers (see ``_between_answers``).
+        """
+        if self._interrupting:
+            installed = await self._between_answers()
+        else:
+            installed = await list_models(self.provider)
+        self._installed = installed
+        return installed
+
+    async def _between_answers(self) -> tuple[str, ...]:
+        """The model list from a server that runs one request at a time.
+
+        While answers are in flight or queued, the list last read is the
+        answer (llama-cpp-python's models are fixed when it starts); without
+        one, the request waits for a slot of the parallel limit, in order, like
+        an answer, so it is never sent while one streams (under ``auto``'s 1).
+        """
+        stats = self._engine.stats
+        if self._installed is not None and (stats.in_flight or stats.queued):
+            return self._installed
+        limiter, borrower = self.parallel.limiter, object()
+        with trio.move_on_after(LIST_MODELS_TIMEOUT):
+            await limiter.acquire_on_behalf_of(borrower)
+            try:
+                return await list_models(self.provider)
+            finally:
+                limiter.release_on_behalf_of(borrower)
+        raise list_models_timeout(self.provider)
 
     async def set_model(self, name: str) -> str:
         """Switch the default model to an installed one; return its installed name."""
@@ -232,7 +268,11 @@ async def list_models(provider: Provider) -> tuple[str, ...]:
     """``provider.list_models()`` within LIST_MODELS_TIMEOUT."""
     with trio.move_on_after(LIST_MODELS_TIMEOUT):
         return await provider.list_models()
-    raise LLMTimeoutError(
+    raise list_models_timeout(provider)
+
+
+def list_models_timeout(provider: Provider) -> LLMTimeoutError:
+    return LLMTimeoutError(
         f"the LLM server at {provider.base_url} did not list its models within "
         f"{LIST_MODELS_TIMEOUT:g} s",
         user_message=N_("the LLM server did not answer in time; please try again later"),

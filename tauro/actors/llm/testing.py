@@ -66,6 +66,7 @@ class Reply:
     first_delay: float = 0.0  # seconds before the first line
     cut: bool = False  # the connection breaks after the lines
     connect_error: bool = False
+    closed_connection: bool = False  # fails before any response, as a closed keep-alive does
 
 
 class ScriptedLLMServer:
@@ -77,6 +78,7 @@ class ScriptedLLMServer:
         self.default = Reply(lines=ollama_lines(["Hel", "lo"]))
         self.chat_bodies: list[dict[str, object]] = []
         self.headers: list[httpx.Headers] = []
+        self.paths: list[tuple[float, str]] = []  # (trio time, path) of every request, in order
         self.attempts = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -96,6 +98,7 @@ class ScriptedLLMServer:
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.headers.append(request.headers)
         path = request.url.path
+        self.paths.append((trio.current_time(), path))
         if path in ("/api/tags", "/v1/models"):
             await trio.sleep(self.tags_delay)
             if path == "/api/tags":
@@ -110,6 +113,9 @@ class ScriptedLLMServer:
         reply = self.replies.popleft() if self.replies else self.default
         if reply.connect_error:
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        if reply.closed_connection:
+            message = "Server disconnected without sending a response."
+            raise httpx.RemoteProtocolError(message, request=request)
         self.chat_bodies.append(json.loads(request.content))
         if reply.status != 200:
             return httpx.Response(reply.status, text=reply.body)

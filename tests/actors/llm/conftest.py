@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tauro.actors.llm import LLMService, OllamaProvider, OpenAIProvider
-from tauro.actors.llm._generation import Backoff
 from tauro.actors.llm.testing import ScriptedLLMServer
 from tauro.config import LLMSettings
 
@@ -33,7 +32,7 @@ class Kit:
             if s.provider == "openai"
             else OllamaProvider(client, s.host)
         )
-        return LLMService(s, provider, backoff=Backoff(initial=0.5, maximum=8.0))
+        return LLMService(s, provider)  # the default backoff: CONNECT_BACKOFF
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import tauro.actors.llm as llm
 
 PUBLIC = {
     "AnswerStream",
-    "Backoff",
     "ChatEnd",
     "ChatMessage",
     "ChatRequest",

@@ -14,16 +14,18 @@ import trio
 import trio.testing
 
 from tauro.actors.llm import AnswerStream, ChatEnd, ChatMessage, ChatRequest, Generate, LLMService
-from tauro.actors.llm._generation import Backoff
+from tauro.actors.llm._generation import CONNECT_BACKOFF
 from tauro.actors.llm._provider import DeltaSink, ServerInfo
 from tauro.actors.llm.testing import Reply, ScriptedLLMServer, ollama_lines
 from tauro.errors import (
+    LLMCutError,
     LLMError,
     LLMResponseError,
     LLMTimeoutError,
     LLMUnreachableError,
     ModelNotFoundError,
 )
+from tauro.runtime import Backoff
 
 ASK = Generate((ChatMessage("user", "ciao"),), conversation="42")
 
@@ -239,9 +241,33 @@ async def test_stopping_the_owner_interrupts_the_stream_with_an_error(
     assert stream.result.text == "a"
 
 
-async def test_backoff_doubles_up_to_the_maximum() -> None:
-    backoff = Backoff(initial=0.5, maximum=3.0)
-    assert [backoff.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+async def test_a_dropped_connection_after_a_large_prompt_is_a_cut_not_a_refusal(
+    kit: Any, server: ScriptedLLMServer
+) -> None:
+    service = kit.service(provider="openai", context_window=100, max_tokens=10)
+    server.script(Reply(cut=True))  # headers, then the connection breaks
+    history = (ChatMessage("user", "x" * 90), ChatMessage("assistant", "y" * 30))
+    ask = Generate((*history, ChatMessage("user", "z" * 30)))  # 70 of 100 tokens
+    async with trio.open_nursery() as nursery:
+        result = await service.generate(ask, nursery.start_soon).collect()
+    assert isinstance(result.error, LLMCutError)
+    assert result.error.user_message == "the answer was cut off: the LLM server stopped sending it"
+    assert result.attempts == 1  # no retry with half the history
+    assert service.context.window == 100  # nothing learned
+
+
+async def test_connect_retries_wait_by_the_runtime_backoff_up_to_its_maximum(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    assert Backoff(initial=0.5, maximum=8.0) == CONNECT_BACKOFF  # the table in docs/runtime.md
+    service = kit.service(max_retries=6)
+    server.script(*[Reply(connect_error=True)] * 6)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        result = await service.generate(ASK, nursery.start_soon).collect()
+    assert result.complete
+    assert result.attempts == 7
+    assert trio.current_time() - start == pytest.approx(0.5 + 1 + 2 + 4 + 8 + 8)
 
 
 class Burst:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 
@@ -130,6 +131,27 @@ async def test_broken_connection_is_a_cut(
     with pytest.raises(LLMResponseError) as caught:
         await openai.chat(REQUEST, Collector())
     assert "cut off" in caught.value.user_message
+
+
+async def test_a_request_on_a_connection_the_server_closed_is_sent_again_at_once(
+    server: ScriptedLLMServer, openai: OpenAIProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    # llama-cpp-python closes the connection after its empty answer to an overlong prompt
+    server.script(Reply(closed_connection=True), Reply(lines=sse_lines(["ok"])))
+    got = Collector()
+    with caplog.at_level(logging.INFO, logger="tauro.llm"):
+        end = await openai.chat(REQUEST, got)
+    assert (end.done_reason, got.deltas, server.attempts) == ("stop", ["ok"], 2)
+    assert [r.getMessage() for r in caplog.records] == ["llm.connection.stale"]
+
+
+async def test_a_second_closed_connection_is_a_cut(
+    server: ScriptedLLMServer, openai: OpenAIProvider
+) -> None:
+    server.script(Reply(closed_connection=True), Reply(closed_connection=True))
+    with pytest.raises(LLMCutError, match="disconnected without sending a response"):
+        await openai.chat(REQUEST, Collector())
+    assert server.attempts == 2
 
 
 async def test_garbage_event(server: ScriptedLLMServer, openai: OpenAIProvider) -> None:

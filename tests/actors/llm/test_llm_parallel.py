@@ -120,6 +120,32 @@ def test_when_fewer_answers_do_not_help_the_slowness_is_the_new_normal() -> None
     assert limit.value == lowered + 1
 
 
+def test_still_slow_but_faster_after_a_decrease_lowers_again() -> None:
+    # 32 sent to a server with 16 hidden slots: lowering to 24 halves the wait, not to 0
+    limit = ParallelLimit("auto")
+    grow_to(limit, 32)
+    one_round(limit, slow)  # first token 2.0 s
+    assert limit.value == 24
+    feed(limit, 32, slow)  # settling
+    for _ in range(24):
+        limit.observe(Sample(first_token=1.0, in_flight=24, limit=24))
+    assert limit.value == 18  # a second quarter off
+    feed(limit, 24, slow)  # settling
+    one_round(limit)  # fast again at 18
+    assert limit.value == 18
+
+
+def test_the_baseline_does_not_creep_up_with_slightly_slower_answers() -> None:
+    # Each answer 10 ms slower than the last (requests beginning to wait at the
+    # server): past 2 * 0.1 + 0.1 s they are slow, whatever the answers before.
+    limit = ParallelLimit("auto")
+    for index in range(60):
+        value = limit.value
+        limit.observe(Sample(first_token=0.1 + 0.01 * index, in_flight=value, limit=value))
+    assert limit.value <= 21
+    assert "slowed down" in limit.source
+
+
 def test_a_few_slow_answers_in_a_round_are_noise() -> None:
     limit = ParallelLimit("auto")
     grow_to(limit, 8)

@@ -7,11 +7,13 @@ loopback port. The assertions are about behaviour (complete or cut, what was
 sent, what was logged and stored), never about the model's wording.
 
 What this server really does, and the emulator mirrors (test_llm_servers.py):
-it runs one request at a time and a second one interrupts the first, ending its
-stream with ``data: [DONE]`` and no ``finish_reason``; it answers an overlong
-prompt with 200 and an empty body; it serves its one model whatever name is
-asked; it counts tokens at ``/extras/tokenize/count`` and does not tell its
-context window.
+it runs one request at a time and any other request (a chat, ``GET /v1/models``,
+a token count) interrupts the answer in progress, ending its stream with
+``data: [DONE]`` and no ``finish_reason``; it answers an overlong prompt with
+200 and an empty body, then closes the connection (a request sent on it then
+fails before any response); it serves its one model whatever name is asked (and
+repeats the asked name in each answer's ``model``); it counts tokens at
+``/extras/tokenize/count`` and does not tell its context window.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from tauro.actors.llm import (
     Generate,
     GenerationResult,
     GetLLMStats,
+    ListModels,
     LLMActor,
     LLMStatistics,
 )
@@ -232,22 +235,51 @@ async def test_a_fixed_limit_of_two_gets_a_cut_answer_that_is_never_passed_off_a
 # ----------------------------------------------------------------- context
 
 
-async def test_an_overlong_conversation_is_retried_with_half_of_it(
+async def test_an_overlong_conversation_is_retried_with_half_of_it_and_answered(
     server_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # LLM_CONTEXT_WINDOW wrongly says 8192: the real window is 2048 and the
-    # server answers the first, ~3000-token prompt with an empty body.
+    # server answers the first, ~2900-token prompt with an empty body (then
+    # closes the connection); the half (~1500 tokens) fits.
     async with running_llm(server_url, context_window=8192) as llm:
         with caplog.at_level(logging.INFO, logger="tauro.llm"):
             result = await (await stream_of(llm, *long_history(3000))).collect()
             after = await (await stream_of(llm, *long_history(3000))).collect()
         counted = await stats(llm)
-    assert any(r.getMessage() == "llm.context.retry" for r in caplog.records)
+    retries = [r for r in caplog.records if r.getMessage() == "llm.context.retry"]
+    assert retries
+    assert retries[0].fields["conversation"] == "real"  # type: ignore[attr-defined]
+    assert result.complete, result.error
+    assert result.attempts == 2
     assert counted.context_window < 8192  # learned from the refusal
-    if not result.complete:  # even the half was refused: the user is told what to do
-        assert isinstance(result.error, LLMContextError)
-        assert result.error.user_message == TOO_LONG_CONVERSATION
     assert after.complete, after.error  # the learned window fits: never stuck
+
+
+async def test_a_conversation_refused_even_halved_says_to_clear_and_is_not_stuck(
+    server_url: str,
+) -> None:
+    # Three ~1400-token messages, the window wrongly 8192: 4200 tokens are refused,
+    # the newer half (2800) too; nothing is left to leave out but the newest message.
+    turn = "hello " * 1400
+    async with running_llm(server_url, context_window=8192) as llm:
+        result = await (await stream_of(llm, turn, turn, turn)).collect()
+        after = await (await stream_of(llm, "Say hello.")).collect()
+    assert isinstance(result.error, LLMContextError)
+    assert result.error.user_message == TOO_LONG_CONVERSATION
+    assert result.attempts == 2
+    assert after.complete, after.error
+
+
+async def test_a_message_the_server_refuses_alone_asks_for_a_shorter_one(
+    server_url: str,
+) -> None:
+    # LLM_CONTEXT_WINDOW wrongly says 4096: the ~2500-token message is sent and refused.
+    async with running_llm(server_url, context_window=4096) as llm:
+        result = await (await stream_of(llm, "hello " * 2500)).collect()
+        after = await (await stream_of(llm, "Say hello.")).collect()
+    assert isinstance(result.error, LLMContextError)
+    assert result.error.user_message == TOO_LONG_MESSAGE
+    assert after.complete, after.error
 
 
 async def test_history_beyond_the_window_is_left_out_before_sending(
@@ -285,6 +317,25 @@ async def test_a_wrong_model_name_is_warned_about(
     fields = missing[0].fields  # type: ignore[attr-defined]
     assert fields["setting"] == "OLLAMA_MODEL"
     assert ALIAS in fields["installed"]
+
+
+async def test_a_model_list_asked_while_it_answers_does_not_cut_the_answer(
+    server_url: str,
+) -> None:
+    # Any request interrupts llama-cpp-python's answer in progress, GET /v1/models too.
+    async with running_llm(server_url, max_tokens=200) as llm:
+        stream = await stream_of(llm, STORY)
+        async with stream:
+            with trio.fail_after(120):
+                async for _ in stream:
+                    installed = await llm.ask(ListModels())  # an admin's /model
+                    break
+                async for _ in stream:
+                    pass
+        counted = await stats(llm)
+    assert installed == (ALIAS,)
+    assert stream.result.complete, stream.result.error
+    assert counted.cut == 0
 
 
 # ----------------------------------------------------------------- kill mid-answer

@@ -11,7 +11,7 @@ real llama-cpp-python server).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +24,7 @@ from tauro.actors.llm import (
     Generate,
     GenerationResult,
     GetLLMStats,
+    ListModels,
     LLMActor,
     LLMStatistics,
     check_llm,
@@ -180,6 +181,21 @@ async def test_a_conversation_still_too_long_says_to_clear(overflow: str) -> Non
     assert later.complete
 
 
+@pytest.mark.parametrize("overflow", ["empty", "error"])
+async def test_one_message_the_server_refuses_for_its_size_says_to_send_a_shorter_one(
+    overflow: str,
+) -> None:
+    # LLM_CONTEXT_WINDOW says 200, the server's window is 90: the bot sends it.
+    server = LLAMA_CPP_PYTHON | {"context_window": 90, "overflow": overflow}
+    async with serving(server, context_window=200, max_tokens=10) as (emulator, llm):
+        result = await answer(llm, " ".join(["word"] * 100))
+        later = await answer(llm, "Hi!")
+    assert isinstance(result.error, LLMContextError)
+    assert result.error.user_message == TOO_LONG_MESSAGE
+    assert len(emulator.requests) == 2  # refused once (nothing to halve), then "Hi!"
+    assert later.complete
+
+
 async def test_one_message_too_long_is_refused_before_the_server_sees_it() -> None:
     async with serving({}, context_window=256, max_tokens=50) as (emulator, llm):
         result = await answer(llm, "word " * 1000)
@@ -245,6 +261,34 @@ async def test_a_model_the_server_does_not_list_is_warned_about_at_start(
     assert result.answered_by == "SmolLM2-135M"
     assert counted.answered_by == "SmolLM2-135M"
     assert any(r.getMessage() == "llm.model.mismatch" for r in caplog.records)
+
+
+async def test_a_model_list_asked_while_llama_cpp_python_answers_does_not_cut_the_answer() -> None:
+    options = LLAMA_CPP_PYTHON | {"answer_tokens": 40, "token_latency": 0.01}
+    async with serving(options) as (emulator, llm):
+        results: list[GenerationResult] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: _append(results, answer(llm, "write a long story")))
+            await emulator.wait_for(lambda: len(emulator.requests) == 1)
+            await trio.sleep(0.1)  # the answer is streaming (40 tokens, 0.4 s)
+            installed = await llm.ask(ListModels())  # an admin's /model
+            assert emulator.statistics().active == 1  # answered while it streams
+    assert installed == (MODEL + ":latest",)
+    assert results[0].complete, results[0].error
+    assert emulator.interrupted == 0
+
+
+async def test_the_model_check_at_start_never_cuts_the_first_answer() -> None:
+    # The first question arrives before the bot has asked the server anything.
+    options = LLAMA_CPP_PYTHON | {"answer_tokens": 40, "token_latency": 0.01}
+    async with open_llm_server([MODEL], **options) as emulator, running_llm(emulator) as llm:
+        result = await answer(llm, "write a long story")
+    assert result.complete, result.error
+    assert emulator.interrupted == 0
+
+
+async def _append(results: list[GenerationResult], pending: Awaitable[GenerationResult]) -> None:
+    results.append(await pending)
 
 
 # ------------------------------------------------------------ 5. logs

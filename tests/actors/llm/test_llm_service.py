@@ -8,8 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from tauro.actors.llm import ChatMessage, Generate
-from tauro.actors.llm.testing import Reply, ScriptedLLMServer, ollama_lines
+from tauro.actors.llm import ChatMessage, Generate, LLMService, OllamaProvider, ServerInfo
+from tauro.actors.llm.testing import MODELS, Reply, ScriptedLLMServer, ollama_lines
 from tauro.errors import LLMTimeoutError, ModelNotFoundError
 
 ASK = Generate((ChatMessage("user", "ciao"),))
@@ -178,3 +178,84 @@ async def test_statistics_count_outcomes_and_latencies(
     assert stats.time_to_first_token.p99 == pytest.approx(4.0)
     assert stats.total.max == pytest.approx(4.0)
     assert "500" in (stats.last_error or "")
+
+
+class OneAtATime(OllamaProvider):
+    """A server like llama-cpp-python: one request at a time, any other one interrupts."""
+
+    async def server_info(self) -> ServerInfo:
+        return ServerInfo(slots=1, slots_source="one at a time", interrupting=True)
+
+
+def discovering(kit: Any, server: ScriptedLLMServer) -> LLMService:
+    settings = kit.settings(max_parallel="auto")
+    return LLMService(settings, OneAtATime(server.client(), kit.host), discover=True)
+
+
+def slow_answer() -> Reply:
+    return Reply(lines=ollama_lines(["a"] * 10), delay=1.0)
+
+
+async def test_the_model_check_at_start_is_done_before_any_answer_is_sent(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.tags_delay = 2.0
+    service = discovering(kit, server)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.discover)
+        result = await service.generate(ASK, nursery.start_soon).collect()
+    assert result.complete
+    assert [path for _, path in server.paths] == ["/api/tags", "/api/chat"]
+    assert result.queue_wait == pytest.approx(2.0)
+
+
+async def test_a_model_list_asked_while_a_one_at_a_time_server_answers_is_the_last_one_read(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    service = discovering(kit, server)
+    server.script(slow_answer())
+    async with trio.open_nursery() as nursery:
+        await service.discover()
+        stream = service.generate(ASK, nursery.start_soon)
+        await trio.sleep(3.0)  # it streams
+        assert await service.list_models() == MODELS
+        assert trio.current_time() == 3.0  # at once
+        assert (await stream.collect()).complete
+    assert [path for _, path in server.paths] == ["/api/tags", "/api/chat"]
+
+
+async def test_without_a_list_read_the_model_list_waits_for_the_answer_in_progress(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    service = discovering(kit, server)
+    server.tags_delay = 60.0  # the list at start times out: no list was read
+    await service.discover()
+    server.tags_delay = 0.0
+    server.script(slow_answer())
+    async with trio.open_nursery() as nursery:
+        stream = service.generate(ASK, nursery.start_soon)
+        await trio.sleep(3.0)
+        assert await service.list_models() == MODELS
+        result = await stream.collect()
+    assert result.complete
+    (_, chat), (listed_at, listed) = server.paths[-2:]
+    assert (chat, listed) == ("/api/chat", "/api/tags")
+    assert listed_at == pytest.approx(result.duration + 10.0)  # after the answer
+
+
+async def test_an_adaptive_limit_grows_at_each_first_token_not_at_each_answers_end(
+    kit: Any, server: ScriptedLLMServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Answers whose first token comes after 0.1 s and which then take 20 s: the
+    # first token says the server had a free slot, long before the answer ends.
+    service = kit.service(max_parallel="auto")
+    server.script(*[Reply(lines=ollama_lines(["a"] * 200), delay=0.1)] * 16)
+    async with trio.open_nursery() as nursery:
+        streams = [service.generate(ASK, nursery.start_soon) for _ in range(16)]
+        await trio.sleep(2.0)
+        assert server.finished == 0
+        assert server.in_flight == 16  # one more at each first token, 0.1 s apart
+        assert service.parallel.value > 16
+        for stream in streams:
+            result = await stream.collect()
+            assert result.complete, result.error

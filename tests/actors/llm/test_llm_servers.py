@@ -36,7 +36,11 @@ from tauro.runtime import ActorRef, ActorSpec, SupervisorSpec, open_actor_system
 from tauro.testing import LlmServerEmulator, open_llm_server
 
 MODEL = "llama3.2"
-LLAMA_CPP_PYTHON = {"parallel": 1, "interrupting": True, "tokenizer": "llama-cpp-python"}
+LLAMA_CPP_PYTHON: dict[str, Any] = {
+    "parallel": 1,
+    "interrupting": True,
+    "tokenizer": "llama-cpp-python",
+}
 
 
 @asynccontextmanager

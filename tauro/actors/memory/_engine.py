@@ -28,6 +28,11 @@ from typing import TypeVar, TypeVarTuple
 import outcome
 import trio
 
+from tauro.actors.memory._delivery import (
+    merge_delivered,
+    read_delivery_logs,
+    remove_delivery_logs,
+)
 from tauro.actors.memory._health import WriteHealth
 from tauro.actors.memory._journal import (
     Journal,
@@ -127,9 +132,10 @@ class MemoryEngine:
         """Recover from disk (in the writer thread) and start a fresh segment."""
         recovery = await trio.to_thread.run_sync(self._open_sync, limiter=self._journal_thread)
         self._state = recovery.state
-        pending = recovery.state.pending_turns()
-        self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._next_seq = recovery.last_seq + 1
+        await self._take_delivery_logs()
+        pending = self._state.pending_turns()
+        self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._snapshot_bytes = recovery.snapshot_bytes
         if recovery.needs_snapshot:
             self._snapshot_wanted.set()
@@ -155,6 +161,21 @@ class MemoryEngine:
             self._unlock()
             raise
         return recovery
+
+    async def _take_delivery_logs(self) -> None:
+        """Give pending turns the message ids only the delivery logs hold
+        (``_delivery``), write them to the journal, then delete the logs."""
+        notes = await self._in_writer(read_delivery_logs, self.path)
+        changes = merge_delivered(self._state.pending_turns(), notes)
+        if changes:
+            records = self._records(list(changes))
+            if await self._append(records) is not None:
+                return  # keep the logs: the next start tries again
+            for change, record in zip(changes, records[-len(changes) :], strict=True):
+                self._apply(change, record)
+            fields = {"turns": len(changes), "file": str(self.path)}
+            logger.info("memory.delivery_log.merged", extra={"fields": fields})
+        await self._in_writer(remove_delivery_logs, self.path)
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:

@@ -32,7 +32,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BotProcess", "Emulators", "Verdict", "judge", "open_emulators"]
+from tauro.actors.memory import DeliveryNote
+from tauro.actors.memory._delivery import read_delivery_logs
+
+__all__ = ["BotProcess", "Emulators", "Verdict", "judge", "kill_when_logged", "open_emulators"]
 
 TOKEN = "123456:DELIVERYtrialTOKENdeliveryTRIAL"  # noqa: S105 (the emulator's)
 _ANSWER = re.compile(r"Echo: (c\d+-q\d+)")
@@ -320,6 +323,24 @@ def run_chain(directory: Path, emulators: Emulators, plan: Plan, **env: str) -> 
 
 
 DUPLICATE_LINE = "telegram.delivery.possible_duplicate"
+
+
+def kill_when_logged(bot: BotProcess, memory_file: Path, timeout: float = 60.0) -> DeliveryNote:
+    """SIGKILL ``bot`` the moment its delivery log holds a message id; returns that note.
+
+    That is the moment the duplicate window is about: Telegram has made the
+    message, and memory's own record of its id is usually still on its way.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if notes := read_delivery_logs(memory_file):
+            bot.kill()
+            return notes[0]
+        if bot.process.poll() is not None:
+            break
+        time.sleep(0.0005)
+    bot.kill()
+    raise RuntimeError("no message id reached the delivery log:\n" + "".join(bot.lines))
 
 
 def wait_until_quiet(emulators: Emulators, questions: int, timeout: float = 120.0) -> None:

@@ -118,8 +118,8 @@ def test_a_log_in_use_is_never_removed(tmp_path: Path) -> None:
 
 def test_merging_gives_pending_turns_the_ids_only_the_log_knew() -> None:
     pending = [
-        PendingTurn("1", 5, "q", None, (), sending=True),  # the first send's id never reached memory
-        PendingTurn("1", 6, "q2", "a2", (200,), sending=True),  # the second one's neither
+        PendingTurn("1", 5, "q", None, (), sending=True),  # its first id never reached memory
+        PendingTurn("1", 6, "q2", "a2", (200,), sending=True),  # its second one neither
         PendingTurn("2", 7, "q3", "a3", (300, 301)),  # memory knows it all
         PendingTurn("3", 8, "q4", None, (), sending=True),  # cut before Telegram answered
     ]
@@ -144,15 +144,16 @@ def test_a_later_note_for_the_same_piece_wins() -> None:
     assert merge_delivered(pending, notes) == [NoteShown("1", 5, (100, 150), sending=True)]
 
 
-async def test_open_delivery_log_without_a_directory_gives_none(
+async def test_open_delivery_log_without_a_directory_gives_none_and_a_cancel_still_flushes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with open_delivery_log(tmp_path / "missing" / "conversations.json") as log:
         assert log is None
     assert "memory.delivery_log.unavailable" in caplog.messages
-    async with open_delivery_log(memory_file(tmp_path)) as log:
-        assert log is not None
-        log.note(DeliveryNote("1", 5, 0, 100))
-        with trio.CancelScope() as scope:
-            scope.cancel()
+    with trio.CancelScope() as scope:
+        async with open_delivery_log(memory_file(tmp_path)) as log:
+            assert log is not None
+            log.note(DeliveryNote("1", 5, 0, 100))
+            scope.cancel()  # a stop: what was queued is still written
+            await trio.sleep(1)
     assert read_delivery_logs(memory_file(tmp_path)) == [DeliveryNote("1", 5, 0, 100)]

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace, designs: list[Design]) -> dict[str, Totals]:
             totals.add(result)
             totals.loads.append(os.getloadavg()[0])
             if (done + 1) % max(1, len(jobs) // 10) == 0:
-                print(f"  {done + 1}/{len(jobs)} chains, {time.monotonic() - started:.0f} s")
+                seconds = time.monotonic() - started
+                print(f"  {done + 1}/{len(jobs)} chains, {seconds:.0f} s", flush=True)
     for totals in results.values():
         totals.seconds = time.monotonic() - started
     return results

@@ -164,18 +164,21 @@ class MemoryEngine:
 
     async def _take_delivery_logs(self) -> None:
         """Give pending turns the message ids only the delivery logs hold
-        (``_delivery``), write them to the journal, then delete the logs."""
-        notes = await self._in_writer(read_delivery_logs, self.path)
-        changes = merge_delivered(self._state.pending_turns(), notes)
-        if changes:
-            records = self._records(list(changes))
-            if await self._append(records) is not None:
-                return  # keep the logs: the next start tries again
-            for change, record in zip(changes, records[-len(changes) :], strict=True):
-                self._apply(change, record)
-            fields = {"turns": len(changes), "file": str(self.path)}
-            logger.info("memory.delivery_log.merged", extra={"fields": fields})
-        await self._in_writer(remove_delivery_logs, self.path)
+        (``_delivery``), write them to the journal, then delete the logs
+        nobody holds open. At start, and before the final snapshot, so a
+        graceful stop leaves no log behind."""
+        async with self._lock:
+            notes = await self._in_writer(read_delivery_logs, self.path)
+            changes = merge_delivered(self._state.pending_turns(), notes)
+            if changes:
+                records = self._records(list(changes))
+                if await self._append(records) is not None:
+                    return  # keep the logs: the next start tries again
+                for change, record in zip(changes, records[-len(changes) :], strict=True):
+                    self._apply(change, record)
+                fields = {"turns": len(changes), "file": str(self.path)}
+                logger.info("memory.delivery_log.merged", extra={"fields": fields})
+            await self._in_writer(remove_delivery_logs, self.path)
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
@@ -199,6 +202,7 @@ class MemoryEngine:
             return True
         with trio.CancelScope(shield=True):
             with trio.move_on_after(self.settings.flush_timeout) as scope:
+                await self._take_delivery_logs()  # a turn cut by the stop may need them
                 done = await self._final_snapshot()
             if scope.cancelled_caught:
                 self._failed(PersistenceError(str(self.path), "final snapshot timed out"))

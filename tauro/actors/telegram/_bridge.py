@@ -199,9 +199,11 @@ class BotApi:
         ``text`` may be a function: it is called when the message actually
         goes, so a reply that waited for its slot sends what it has by then.
         ``on_id`` gets the new message's id as soon as Telegram's answer is
-        read, before it is parsed (``_answered``); one send per chat at a time.
+        read, before it is parsed (``_answered``); while another send of the
+        chat holds that place, it is not called (the caller notes the id itself
+        when the send returns).
         """
-        if on_id is not None:
+        if on_id is not None and chat_id not in self._id_hooks:  # else: told after the send
             self._id_hooks[chat_id] = on_id
         try:
             try:

@@ -673,3 +673,20 @@ async def test_delivery_logs_stay_when_their_ids_cannot_be_written(
     assert list_delivery_logs(settings.file) == [1]  # kept for the next start
     monkeypatch.undo()
     await reopened.close()
+
+
+async def test_a_graceful_stop_takes_the_delivery_log_in_and_leaves_none(tmp_path: Path) -> None:
+    """A turn cut by the stop's deadline may have an id only the log holds."""
+    settings = make_settings(tmp_path)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("7", "user", "q", update_id=10)]))
+    log = DeliveryLog(settings.file)
+    log.start()
+    log.note(DeliveryNote("7", 10, 0, 501))
+    log.close()
+    assert await memory.close()
+    assert list_delivery_logs(settings.file) == []
+    assert list_segments(settings.file) == []
+    (question,) = json.loads(settings.file.read_text())["conversations"]["7"]
+    assert question["answer_message_ids"] == [501]

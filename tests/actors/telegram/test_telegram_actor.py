@@ -588,6 +588,8 @@ def kill_when_the_first_id_is_logged(folder: Path) -> tuple[Recovery, Verdict]:
         wait_until_quiet(emulators, 1)
         assert bot.stop() == 0
         verdict = judge(memory_file, emulators.messages(), bot.count(DUPLICATE_LINE))
+    leftovers = sorted(path.name for path in memory_file.parent.iterdir())
+    assert leftovers == ["conversations.json", "conversations.json.bak", "conversations.json.lock"]
     return known, verdict
 
 

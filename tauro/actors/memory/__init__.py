@@ -1,7 +1,7 @@
 """Conversation memory: the MemoryActor, its message protocol, and its files.
 
 Layers, each importing only those above it: ``_messages`` (the protocol),
-``_records`` (encoding), ``_journal`` and ``_snapshot`` (files), ``_store``
+``_records`` (encoding), ``_journal``, ``_snapshot`` and ``_delivery`` (files), ``_store``
 (in-memory state), ``_reads`` (answers, counters), ``_recovery`` (start-up),
 ``_engine`` (batching, threads, snapshots, retention on trio), ``_actor`` (the
 runtime shell). Only the last knows ``tauro.runtime``.
@@ -10,6 +10,9 @@ runtime shell). Only the last knows ``tauro.runtime``.
 from tauro.actors.memory._actor import MEMORY_ACTOR as MEMORY_ACTOR
 from tauro.actors.memory._actor import MemoryActor as MemoryActor
 from tauro.actors.memory._actor import memory_actor_spec as memory_actor_spec
+from tauro.actors.memory._delivery import DeliveryLog as DeliveryLog
+from tauro.actors.memory._delivery import DeliveryNote as DeliveryNote
+from tauro.actors.memory._delivery import open_delivery_log as open_delivery_log
 from tauro.actors.memory._engine import MemoryEngine as MemoryEngine
 from tauro.actors.memory._messages import Append as Append
 from tauro.actors.memory._messages import AppendReceipt as AppendReceipt

@@ -28,6 +28,11 @@ from typing import TypeVar, TypeVarTuple
 import outcome
 import trio
 
+from tauro.actors.memory._delivery import (
+    merge_delivered,
+    read_delivery_logs,
+    remove_delivery_logs,
+)
 from tauro.actors.memory._health import WriteHealth
 from tauro.actors.memory._journal import (
     Journal,
@@ -128,9 +133,10 @@ class MemoryEngine:
         """Recover from disk (in the writer thread) and start a fresh segment."""
         recovery = await trio.to_thread.run_sync(self._open_sync, limiter=self._journal_thread)
         self._state = recovery.state
-        pending = recovery.state.pending_turns()
-        self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._next_seq = recovery.last_seq + 1
+        await self._take_delivery_logs()
+        pending = self._state.pending_turns()
+        self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._snapshot_bytes = recovery.snapshot_bytes
         if recovery.needs_snapshot:
             self._snapshot_wanted.set()
@@ -157,6 +163,24 @@ class MemoryEngine:
             raise
         return recovery
 
+    async def _take_delivery_logs(self) -> None:
+        """Give pending turns the message ids only the delivery logs hold
+        (``_delivery``), write them to the journal, then delete the logs
+        nobody holds open. At start, and before the final snapshot, so a
+        graceful stop leaves no log behind."""
+        async with self._lock:
+            notes = await self._in_writer(read_delivery_logs, self.path)
+            changes = merge_delivered(self._state.pending_turns(), notes)
+            if changes:
+                records = self._records(list(changes))
+                if await self._append(records) is not None:
+                    return  # keep the logs: the next start tries again
+                for change, record in zip(changes, records[-len(changes) :], strict=True):
+                    self._apply(change, record)
+                fields = {"turns": len(changes), "file": str(self.path)}
+                logger.info("memory.delivery_log.merged", extra={"fields": fields})
+            await self._in_writer(remove_delivery_logs, self.path)
+
     def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -179,6 +203,7 @@ class MemoryEngine:
             return True
         with trio.CancelScope(shield=True):
             with trio.move_on_after(self.settings.flush_timeout) as scope:
+                await self._take_delivery_logs()  # a turn cut by the stop may need them
                 done = await self._final_snapshot()
             if scope.cancelled_caught:
                 self._failed(PersistenceError(str(self.path), "final snapshot timed out"))

@@ -18,7 +18,10 @@ start.
 
 Delivery: an answer is recorded as undelivered, every message id Telegram
 returns for it is noted in memory at once (``_MemoryNotes``), and it is marked
-delivered when the chat shows all of it. At start, each pending turn is
+delivered when the chat shows all of it. A new message's id is also written
+to the delivery log (``DeliveryLog``, by its own thread) the moment
+Telegram's answer arrives: memory reads it at its next start, so a crash
+while the id is on its way to memory leaves no orphan message. At start, each pending turn is
 finished in its chat's order: a recorded answer is shown (its messages
 edited, missing ones sent), an unanswered question is answered.
 """
@@ -29,11 +32,21 @@ import logging
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
 
-from tauro.actors.memory import GetPreferences, NoteShown, PendingTurn, PendingTurns
+from tauro.actors.memory import (
+    DeliveryLog,
+    DeliveryNote,
+    GetPreferences,
+    GetStats,
+    NoteShown,
+    PendingTurn,
+    PendingTurns,
+    open_delivery_log,
+)
 from tauro.actors.telegram._access import AccessControl, rate_limit_text, refusal_text
 from tauro.actors.telegram._bridge import BotApi, open_bot_api
 from tauro.actors.telegram._commands import CommandContext, run_command
@@ -97,20 +110,45 @@ class _MemoryNotes:
     most a repeated edit or a possible duplicate after a crash, never the answer.
     """
 
-    def __init__(self, memory: ActorRef[Any], conversation: str, update_id: int) -> None:
+    def __init__(
+        self,
+        memory: ActorRef[Any],
+        conversation: str,
+        update_id: int,
+        delivery_log: DeliveryLog | None = None,
+    ) -> None:
         self._memory = memory
         self._conversation = conversation
         self._update_id = update_id
+        self._log = delivery_log
+        self._logged: dict[int, int] = {}  # piece -> message id written to the log
 
     async def sending(self, shown: tuple[int, ...]) -> None:
         note = NoteShown(self._conversation, self._update_id, shown, sending=True)
         with suppress(ActorError):
             await self._memory.ask(note)
 
+    def created(self, index: int, message_id: int) -> None:
+        if self._log is None or self._logged.get(index) == message_id:
+            return
+        self._logged[index] = message_id
+        self._log.note(DeliveryNote(self._conversation, self._update_id, index, message_id))
+
     async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
         note = NoteShown(self._conversation, self._update_id, shown, delivered=delivered)
         with suppress(ActorError):
             await self._memory.tell(note)
+        if self._log is not None and self._log.rotation_due:
+            await _rotate(self._log, self._memory)
+
+
+async def _rotate(delivery_log: DeliveryLog, memory: ActorRef[Any]) -> None:
+    """Start a new delivery log; delete an old one once memory holds its notes
+    (every ``NoteShown`` told before an ask is handled before it)."""
+    old = delivery_log.rotate()
+    with suppress(ActorError, MemoryStoreError):
+        await memory.ask(GetStats())
+        await trio.to_thread.run_sync(delivery_log.remove, old)
 
 
 class TelegramActor(Actor[TelegramMessage]):
@@ -135,6 +173,7 @@ class TelegramActor(Actor[TelegramMessage]):
         self._served = trio.Event()  # _serve has ended: every started turn is done
         self._told_cannot_save: set[int] = set()  # chats told during this outage
         self._held: set[int] = set()  # updates held while memory cannot record
+        self._delivery_log: DeliveryLog | None = None
 
     # Actor --------------------------------------------------------------------
 
@@ -188,7 +227,11 @@ class TelegramActor(Actor[TelegramMessage]):
 
     async def _connected(self, task_status: trio.TaskStatus[None]) -> None:
         settings = self._settings.telegram
-        async with open_bot_api(settings) as api:
+        memory_file = Path(self._settings.memory.file)
+        async with (
+            open_delivery_log(memory_file) as self._delivery_log,
+            open_bot_api(settings) as api,
+        ):
             self._api = api
             fields = {"username": api.identity.username, "base_url": settings.api_base_url}
             log.info("telegram.started", extra={"fields": fields})
@@ -347,7 +390,10 @@ class TelegramActor(Actor[TelegramMessage]):
         assert incoming.chat_id is not None
         settings = self._settings.telegram
         notes = _MemoryNotes(
-            self.context.ref(self._names[0]), incoming.conversation, incoming.update_id
+            self.context.ref(self._names[0]),
+            incoming.conversation,
+            incoming.update_id,
+            self._delivery_log,
         )
         return open_streaming_reply(
             self._api_or_fail(),

@@ -19,6 +19,7 @@ trio-asyncio loop opened by ``open_bot_api`` (every call goes through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+import orjson
 import telegram
 import telegram.error as tg
 import trio
@@ -119,6 +121,10 @@ class BotApi:
         self.limiter = limiter
         self._policy = RetryPolicy(max_retries=settings.max_retries)
         self._counts = {"calls": 0, "retries": 0, "floods": 0, "fallbacks": 0, "failures": 0}
+        self._id_hooks: dict[int, Callable[[int], None]] = {}  # chat -> on_id of its send
+        request = bot.request
+        if isinstance(request, TrioHTTPXRequest):
+            request.on_answer = self._answered
 
     def counters(self) -> ApiCounters:
         c = self._counts
@@ -178,19 +184,47 @@ class BotApi:
 
     # Sending (the streaming reply's ChatApi) ------------------------------------
 
-    async def send_text(self, chat_id: int, text: Text, *, reply_to: int | None) -> Sent:
+    async def send_text(
+        self,
+        chat_id: int,
+        text: Text,
+        *,
+        reply_to: int | None,
+        on_id: Callable[[int], None] | None = None,
+    ) -> Sent:
         """Send a message once the limits allow; plain text if the HTML is refused.
 
         ``text`` may be a function: it is called when the message actually
         goes, so a reply that waited for its slot sends what it has by then.
+        ``on_id`` gets the new message's id as soon as Telegram's answer is
+        read, before it is parsed (``_answered``); while another send of the
+        chat holds that place, it is not called (the caller notes the id itself
+        when the send returns).
         """
+        if on_id is not None and chat_id not in self._id_hooks:  # else: told after the send
+            self._id_hooks[chat_id] = on_id
         try:
-            return await self._send_text(chat_id, text, formatted=True, reply_to=reply_to)
-        except TelegramError as error:
-            if _CANT_PARSE not in str(error).lower():
-                raise
-            self._refused(chat_id, error)
-        return await self._send_text(chat_id, text, formatted=False, reply_to=reply_to)
+            try:
+                return await self._send_text(chat_id, text, formatted=True, reply_to=reply_to)
+            except TelegramError as error:
+                if _CANT_PARSE not in str(error).lower():
+                    raise
+                self._refused(chat_id, error)
+            return await self._send_text(chat_id, text, formatted=False, reply_to=reply_to)
+        finally:
+            if on_id is not None and self._id_hooks.get(chat_id) is on_id:
+                del self._id_hooks[chat_id]
+
+    def _answered(self, url: str, body: bytes) -> None:
+        """The raw answer of a call: a new message's id goes to its send's ``on_id``."""
+        if not self._id_hooks or not url.endswith("/sendMessage"):
+            return
+        with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
+            result = orjson.loads(body)["result"]
+            hook = self._id_hooks.get(result["chat"]["id"])
+            message_id = result["message_id"]
+            if hook is not None and type(message_id) is int:
+                hook(message_id)
 
     def _refused(self, chat_id: int, error: TelegramError) -> None:
         """Telegram refused our HTML: it should not happen, so it is counted and logged."""

@@ -73,10 +73,20 @@ def proxies_in_environment() -> bool:
 class TrioHTTPXRequest(BaseRequest):
     """A ``BaseRequest`` doing its HTTP on trio; arguments as ``HTTPXRequest``'s.
 
-    ``transport`` is for tests (an ``httpx.MockTransport``).
+    ``transport`` is for tests (an ``httpx.MockTransport``). ``on_answer``, if
+    set, sees every successful answer (the URL, the body) the moment it is
+    read, before python-telegram-bot parses it; it must not block or raise.
     """
 
-    __slots__ = ("_client", "_direct", "_limits", "_media_write_timeout", "_timeout", "_transport")
+    __slots__ = (
+        "_client",
+        "_direct",
+        "_limits",
+        "_media_write_timeout",
+        "_timeout",
+        "_transport",
+        "on_answer",
+    )
 
     def __init__(
         self,
@@ -97,6 +107,7 @@ class TrioHTTPXRequest(BaseRequest):
         self._transport = transport
         self._direct: httpx.AsyncBaseTransport | None = None
         self._client = self._build_client()
+        self.on_answer: Callable[[str, bytes], None] | None = None
 
     def _build_client(self) -> httpx.AsyncClient:
         """The client, and in ``_direct`` the pool every request goes through (if one)."""
@@ -147,13 +158,16 @@ class TrioHTTPXRequest(BaseRequest):
 
         async def send() -> tuple[int, bytes]:
             try:
-                return await self._send(request)
+                status, body = await self._send(request)
             except httpx.TimeoutException as error:
                 if isinstance(error, httpx.PoolTimeout):
                     raise TimedOut(message=_POOL_TIMEOUT) from error
                 raise TimedOut from error
             except httpx.HTTPError as error:
                 raise NetworkError(f"httpx.{error.__class__.__name__}: {error}") from error
+            if status == 200 and self.on_answer is not None:
+                self.on_answer(url, body)
+            return status, body
 
         return await _on_trio(send)
 

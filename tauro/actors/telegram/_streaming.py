@@ -17,9 +17,11 @@ Voice comes after the text: from ``voice_pending`` until the note is sent
 
 Delivery across crashes: every message id Telegram returns goes at once to
 ``ShownNotes`` (memory records it), with a note just before each new send
-and one when the complete text is shown. A reply resumed after a restart
-starts from the messages recorded for it (``shown_ids``) and edits them
-instead of sending new ones.
+and one when the complete text is shown. The id of a new message is also
+handed to ``ShownNotes.created`` from inside the send, the moment Telegram's
+answer arrives (``on_id``), so it is written without waiting for anything.
+A reply resumed after a restart starts from the messages recorded for it
+(``shown_ids``) and edits them instead of sending new ones.
 """
 
 from __future__ import annotations
@@ -72,10 +74,19 @@ class Sent:
 class ChatApi(Protocol):
     """What a streaming reply needs of the Bot API, limits and retries applied."""
 
-    async def send_text(self, chat_id: int, text: Text, *, reply_to: int | None) -> Sent:
+    async def send_text(
+        self,
+        chat_id: int,
+        text: Text,
+        *,
+        reply_to: int | None,
+        on_id: Callable[[int], None] | None = None,
+    ) -> Sent:
         """Send a new message, waiting for the chat's and the bot's limits.
 
-        A callable ``text`` is read once the limits allow the send.
+        A callable ``text`` is read once the limits allow the send. ``on_id``
+        is called with the new message's id as early as the API can (it must
+        not block); it may not be called at all.
         """
 
     async def edit_text(
@@ -98,6 +109,10 @@ class ShownNotes(Protocol):
 
     async def sending(self, shown: tuple[int, ...]) -> None:
         """A new message is about to be sent (returns once that is noted)."""
+
+    def created(self, index: int, message_id: int) -> None:
+        """Telegram created message ``message_id`` as piece ``index``: note it now,
+        without blocking (called again, harmlessly, after the send returns)."""
 
     async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
         """These messages carry the answer; ``delivered``: all of it is shown."""
@@ -298,14 +313,23 @@ class StreamingReply:
 
     async def _send(self, text: Text) -> None:
         reply_to = self._reply_to if not self._shown else None
-        if self._notes is not None:
-            await self._notes.sending(self._shown_ids())
-        sent = await self._api.send_text(self._chat_id, text, reply_to=reply_to)
+        sent = await self._send_noted(len(self._shown), text, reply_to)
         self._shown.append(sent)
         if self._notes is not None:
             await self._notes.shown(self._shown_ids(), delivered=False)
         if self._first_visible is None and sent.text != PLACEHOLDER:
             self._first_visible = trio.current_time()
+
+    async def _send_noted(self, index: int, text: Text, reply_to: int | None) -> Sent:
+        """Send the message that becomes piece ``index``, noted before and as it is made."""
+        notes = self._notes
+        if notes is None:
+            return await self._api.send_text(self._chat_id, text, reply_to=reply_to)
+        await notes.sending(self._shown_ids())
+        on_id = partial(notes.created, index)
+        sent = await self._api.send_text(self._chat_id, text, reply_to=reply_to, on_id=on_id)
+        notes.created(index, sent.message_id)
+        return sent
 
     async def _edit(self, index: int, piece: TelegramPiece, *, optional: bool) -> None:
         shown = self._shown[index]
@@ -326,9 +350,7 @@ class StreamingReply:
 
     async def _replace_gone(self, index: int, piece: TelegramPiece) -> Sent:
         """A message recorded before a restart is gone (deleted in the chat): send anew."""
-        if self._notes is not None:
-            await self._notes.sending(self._shown_ids())
-        sent = await self._api.send_text(self._chat_id, piece, reply_to=None)
+        sent = await self._send_noted(index, piece, None)
         self._shown[index] = sent
         if self._notes is not None:
             await self._notes.shown(self._shown_ids(), delivered=False)

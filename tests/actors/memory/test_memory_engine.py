@@ -21,6 +21,8 @@ from tauro.actors.memory import (
     AppendReceipt,
     BeginTurn,
     Clear,
+    DeliveryLog,
+    DeliveryNote,
     GetContext,
     GetPreferences,
     GetStats,
@@ -36,6 +38,7 @@ from tauro.actors.memory import (
     recover,
 )
 from tauro.actors.memory import _engine as engine_module
+from tauro.actors.memory._delivery import list_delivery_logs
 from tauro.actors.memory._journal import list_segments
 from tauro.actors.memory._snapshot import write_snapshot
 from tauro.config import MemorySettings
@@ -687,3 +690,80 @@ async def test_a_shown_note_that_cannot_be_written_is_no_error_for_its_sender(
     assert results[0] == outcome.Value(None)
     assert isinstance(results[1], outcome.Error)
     assert stats(engine).errors == 1
+
+
+async def test_ids_only_the_delivery_log_holds_complete_pending_turns_at_start(
+    tmp_path: Path,
+) -> None:
+    """A crash after Telegram answered but before memory had the id: the delivery
+    log has it, so the next start edits that message instead of sending anew."""
+    settings = make_settings(tmp_path, durability="none")
+    memory = MemoryEngine(settings)
+    await memory.open()
+    changes: list[Append | NoteShown] = [
+        Append("7", "user", "q", update_id=10),
+        NoteShown("7", 10, (), sending=True),
+        Append("7", "user", "q2", update_id=11),
+        NoteShown("7", 11, (), sending=True),
+    ]
+    values(await memory.process(changes))
+    log = DeliveryLog(settings.file)
+    log.start()
+    log.note(DeliveryNote("7", 10, 0, 501))  # the one memory never heard of
+    log.close()
+    die(memory)
+    reopened = MemoryEngine(settings)
+    await reopened.open()
+    assert values(await reopened.process([PendingTurns()])) == [
+        (PendingTurn("7", 10, "q", None, (501,)), PendingTurn("7", 11, "q2", None, (), True))
+    ]
+    assert stats(reopened).unconfirmed_sends == 1  # only the send nobody heard back from
+    assert list_delivery_logs(settings.file) == []  # merged into the journal, then deleted
+    die(reopened)
+    again = MemoryEngine(settings)
+    await again.open()
+    (pending,) = values(await again.process([PendingTurns()]))
+    assert isinstance(pending, tuple)
+    assert pending[0] == PendingTurn("7", 10, "q", None, (501,))
+    await again.close()
+
+
+async def test_delivery_logs_stay_when_their_ids_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, durability="none")
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("7", "user", "q", update_id=10)]))
+    log = DeliveryLog(settings.file)
+    log.start()
+    log.note(DeliveryNote("7", 10, 0, 501))
+    log.close()
+    die(memory)
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    reopened = MemoryEngine(settings)
+    await reopened.open()
+    assert list_delivery_logs(settings.file) == [1]  # kept for the next start
+    monkeypatch.undo()
+    await reopened.close()
+
+
+async def test_a_graceful_stop_takes_the_delivery_log_in_and_leaves_none(tmp_path: Path) -> None:
+    """A turn cut by the stop's deadline may have an id only the log holds."""
+    settings = make_settings(tmp_path)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("7", "user", "q", update_id=10)]))
+    log = DeliveryLog(settings.file)
+    log.start()
+    log.note(DeliveryNote("7", 10, 0, 501))
+    log.close()
+    assert await memory.close()
+    assert list_delivery_logs(settings.file) == []
+    assert list_segments(settings.file) == []
+    (question,) = json.loads(settings.file.read_text())["conversations"]["7"]
+    assert question["answer_message_ids"] == [501]

@@ -19,7 +19,7 @@ import pytest
 import trio
 
 from tauro.actors.llm import LLMActor
-from tauro.actors.memory import memory_actor_spec
+from tauro.actors.memory import DeliveryNote, Recovery, memory_actor_spec, recover
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
@@ -44,7 +44,18 @@ from tauro.testing import (
     open_llm_server,
     wait_bot_idle,
 )
-from tauro.testing._kill9 import Plan, judge, open_trial_emulators, run_chain
+from tauro.testing._kill9 import (
+    DUPLICATE_LINE,
+    Plan,
+    Verdict,
+    bot_environment,
+    judge,
+    kill_when_logged,
+    open_trial_emulators,
+    run_chain,
+    wait_until_quiet,
+)
+from tauro.testing._tauro_run import TauroProcess
 
 BOT = "tauro_test_bot"
 
@@ -557,6 +568,50 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
     assert verdict.unanswered == [], verdict
     assert verdict.undelivered_in_memory == [], verdict
     assert len(verdict.duplicates) <= verdict.counted, verdict
+
+
+def kill_when_the_first_id_is_logged(folder: Path) -> tuple[Recovery, Verdict]:
+    """One question; `tauro run` SIGKILLed the moment Telegram's answer to the first
+    send is in the delivery log; what memory alone knew then; the chat after a restart."""
+    memory_file = folder / "memory" / "conversations.json"
+    folder.mkdir()
+    with open_trial_emulators() as emulators:
+        environment = bot_environment(folder, emulators)
+        bot = TauroProcess(folder, environment)
+        bot.wait_ready()
+        emulators.push(1, "c1-q0")
+        logged = kill_when_logged(bot, memory_file)
+        assert logged == DeliveryNote("1", logged.update_id, 0, logged.message_id)
+        known = recover(memory_file, 1000, repair=False)  # the journal, without the log
+        bot = TauroProcess(folder, environment)
+        bot.wait_ready()
+        wait_until_quiet(emulators, 1)
+        assert bot.stop() == 0
+        verdict = judge(memory_file, emulators.messages(), bot.count(DUPLICATE_LINE))
+    leftovers = sorted(path.name for path in memory_file.parent.iterdir())
+    assert leftovers == ["conversations.json", "conversations.json.bak", "conversations.json.lock"]
+    return known, verdict
+
+
+async def test_a_kill_right_after_telegram_made_a_message_leaves_no_duplicate(
+    tmp_path: Path,
+) -> None:
+    """The id reached the delivery log, not (yet) memory's journal: the restart
+    finds it there and edits that message instead of sending its piece again."""
+    unknown_to_memory = 0
+    for attempt in range(5):  # memory is usually slower; try until it was
+        known, verdict = await trio.to_thread.run_sync(
+            kill_when_the_first_id_is_logged, tmp_path / str(attempt)
+        )
+        assert verdict.questions == 1, verdict
+        assert verdict.unanswered == [], verdict
+        assert verdict.duplicates == [], verdict
+        assert verdict.counted == 0, verdict  # the in-flight send was settled by the log
+        pending = known.state.pending_turns()
+        if pending and pending[0].message_ids == ():
+            unknown_to_memory += 1
+            break
+    assert unknown_to_memory == 1
 
 
 def _with_voice(tmp_path: Path, emu: BotApiEmulator, llm: LlmServerEmulator) -> SupervisorSpec:

@@ -128,6 +128,36 @@ async def test_send_and_edit_and_unchanged_edit() -> None:
         assert emu.texts(42) == ["hello!"]
 
 
+async def test_a_new_message_id_is_told_while_the_send_is_still_running() -> None:
+    """``on_id`` hears the id from Telegram's raw answer, per chat, sends only."""
+    async with bridge() as (emu, api):
+        told: list[tuple[int, int, bool]] = []
+        finished: set[int] = set()
+
+        async def send(chat_id: int, text: str) -> None:
+            def on_id(message_id: int) -> None:
+                told.append((chat_id, message_id, chat_id in finished))
+
+            sent = await api.send_text(chat_id, plain_piece(text), reply_to=None, on_id=on_id)
+            finished.add(chat_id)
+            assert (chat_id, sent.message_id, False) in told
+
+        for chat_id in (41, 42, 43):
+            emu.add_chat(chat_id)
+        async with trio.open_nursery() as nursery:
+            for chat_id in (41, 42, 43):
+                nursery.start_soon(send, chat_id, f"hello {chat_id}")
+        assert sorted(told) == sorted((m.chat_id, m.message_id, False) for m in emu.sent)
+        sent = await api.send_text(41, plain_piece("no hook"), reply_to=None)
+        await api.edit_text(41, sent.message_id, plain_piece("edited"), optional=False)
+        emu.inject_error("sendMessage", 400, "Bad Request: chat not found")
+        with pytest.raises(TelegramError):
+            await api.send_text(
+                41, plain_piece("refused"), reply_to=None, on_id=lambda i: told.append((0, i, True))
+            )
+        assert len(told) == 3
+
+
 async def test_lazy_text_is_read_when_the_message_goes() -> None:
     async with bridge() as (emu, api):
         emu.add_chat(42)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,17 @@ class FakeChatApi:
     recordings: list[float] = field(default_factory=list)
     voices: list[Path] = field(default_factory=list)
     refused_optional: int = 0
+    tells_ids: bool = True  # calls ``on_id`` as the bridge does, from inside the send
+    ids_told: list[float] = field(default_factory=list)
 
-    async def send_text(self, chat_id: int, text: Text, *, reply_to: int | None) -> Sent:
+    async def send_text(
+        self,
+        chat_id: int,
+        text: Text,
+        *,
+        reply_to: int | None,
+        on_id: Callable[[int], None] | None = None,
+    ) -> Sent:
         if self.fail_sends:
             self.fail_sends -= 1
             raise TelegramError("sendMessage failed: Bad Gateway")
@@ -50,6 +60,10 @@ class FakeChatApi:
         self.texts[message_id] = piece.text
         self.pieces[message_id] = piece
         self.ops.append((trio.current_time(), "send", message_id, piece.text))
+        if on_id is not None and self.tells_ids:
+            on_id(message_id)
+            self.ids_told.append(trio.current_time())
+            await trio.sleep(self.send_wait)  # the answer is parsed, the call returns
         return Sent(message_id, piece, piece.html is not None)
 
     async def edit_text(
@@ -356,9 +370,14 @@ class Notes:
     """A ``ShownNotes`` that records what memory would be told, in order."""
 
     log: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    created_at: list[float] = field(default_factory=list)
 
     async def sending(self, shown: tuple[int, ...]) -> None:
         self.log.append(("sending", shown))
+
+    def created(self, index: int, message_id: int) -> None:
+        self.log.append(("created", (index, message_id)))
+        self.created_at.append(trio.current_time())
 
     async def shown(self, shown: tuple[int, ...], *, delivered: bool) -> None:
         self.log.append(("delivered" if delivered else "shown", shown))
@@ -375,10 +394,41 @@ async def test_each_message_id_is_noted_when_telegram_returns_it(
         await reply.final(text)
     assert notes.log == [
         ("sending", ()),
+        ("created", (0, 1)),  # from inside the send: Telegram's answer just arrived
+        ("created", (0, 1)),  # once more when the send returns (harmless)
         ("shown", (1,)),
         ("sending", (1,)),
+        ("created", (1, 2)),
+        ("created", (1, 2)),
         ("shown", (1, 2)),
         ("delivered", (1, 2)),
+    ]
+
+
+async def test_a_new_id_is_noted_the_moment_the_api_has_it_not_when_the_send_returns(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(send_wait=0.5), Notes()
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=4096, edit_interval=1.0, notes=notes
+    ) as reply:
+        await reply.final("the answer")
+    assert notes.created_at == [api.ids_told[0], api.ids_told[0] + 0.5]
+
+
+async def test_an_api_that_never_tells_ids_early_still_gets_them_noted(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    api, notes = FakeChatApi(tells_ids=False), Notes()
+    async with open_streaming_reply(
+        api, 42, reply_to=None, limit=4096, edit_interval=1.0, notes=notes
+    ) as reply:
+        await reply.final("the answer")
+    assert notes.log == [
+        ("sending", ()),
+        ("created", (0, 1)),
+        ("shown", (1,)),
+        ("delivered", (1,)),
     ]
 
 

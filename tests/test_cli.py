@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tauro.cli import EXIT_CONFIG, main
@@ -302,7 +305,8 @@ def test_answers_past_the_grace_period_are_given_after_the_restart(
     try:
         # One message per chat: its placeholder, edited into the answer.
         waited = _control(bot_url, f"/_emulator/wait_sent?count={len(CHATS)}&timeout=30")
-        assert isinstance(waited, dict) and waited["ok"], waited
+        assert isinstance(waited, dict), waited
+        assert waited["ok"], waited
         for chat in CHATS:
             texts = [t for t in _texts(bot_url, chat) if t.startswith("Echo")]
             deadline = time.monotonic() + 30
@@ -480,3 +484,56 @@ def test_a_users_language_choice_survives_kill_9(
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
     assert process.returncode == 0
+
+
+def _large_original_file(path: Path, messages: int) -> None:
+    """The original bot's layout (``indent=2``), conversations of 1,000 messages."""
+    stamp = datetime.now().isoformat()
+    conversations: dict[str, list[dict[str, str]]] = {}
+    for number in range(messages):
+        role = "user" if number % 2 == 0 else "assistant"
+        text = f"Message {number}: raccontami qualcosa di Roma antica e dei suoi acquedotti."
+        message = {"role": role, "content": text, "timestamp": stamp}
+        conversations.setdefault(str(1_000_000 + number // 1000), []).append(message)
+    path.parent.mkdir(mode=0o700)
+    path.write_bytes(orjson.dumps({"conversations": conversations}, option=orjson.OPT_INDENT_2))
+
+
+def _health(base_url: str, path: str = "/healthz") -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(base_url + path, timeout=10) as response:
+            body = response.read()
+            return response.status, json.loads(body) if path == "/healthz" else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_web_app_says_starting_while_a_large_memory_loads_then_ok(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    bot_url, llm_url = emulators
+    _large_original_file(tmp_path / "memory" / "conversations.json", 400_000)
+    process = _tauro_run(tmp_path, _environment(tmp_path, bot_url, llm_url))
+    lines: list[str] = []
+    _wait_for_line(process, "web.login_link", lines)
+    base_url = re.search(r"http://127\.0\.0\.1:\d+", lines[-1]).group()  # type: ignore[union-attr]
+    seen: list[tuple[int, object]] = []
+    login_page_while_starting = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not seen or seen[-1][0] != 200):
+        seen.append(_health(base_url))
+        if seen[-1] == (503, {"status": "starting"}) and not login_page_while_starting:
+            login_page_while_starting = _health(base_url, "/login")[0]
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=60)
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert seen[0] == (503, {"status": "starting"}), log  # the web answers during the load
+    assert login_page_while_starting == 200
+    assert seen[-1] == (200, {"status": "ok"})
+    assert all(
+        status in ((503, {"status": "starting"}), (200, {"status": "ok"})) for status in seen
+    )
+    assert log.index("web.login_link") < log.index("memory.opened") < log.index("system.ready")
+    assert "messages=400000" in log

@@ -22,7 +22,9 @@ import gc
 import json
 import re
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
@@ -31,13 +33,16 @@ import orjson
 
 from tauro.actors.memory._records import fragment_from_dict
 
-__all__ = ["PieceError", "beside_the_event_loop", "read_in_pieces"]
+__all__ = ["PieceError", "beside_the_event_loop", "breathe", "read_in_pieces"]
 
 _START = re.compile(rb'\s*\{\s*"conversations"\s*:\s*\{([ \t\r\n]*)"')
 _DECODER = json.JSONDecoder()
 
 
 _SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
+_WORK = 0.001  # seconds of work between two pauses (see breathe)
+_PAUSE = 0.00005  # seconds: the pause, long enough for the event loop to take the GIL
+_pacing = threading.local()
 
 
 @contextmanager
@@ -48,17 +53,35 @@ def beside_the_event_loop() -> Iterator[None]:
     and each full collection it triggers walks all of them holding the GIL (hundreds
     of ms at 10^6 messages; fragments are bytes, which it never needs to visit).
     The GIL is handed over every millisecond instead of every five, so the event
-    loop, which takes it back after each of its system calls, waits less each time.
+    loop, which takes it back after each of its system calls, waits less each time;
+    and ``breathe`` lets it in without waiting at all.
     """
     collecting, interval = gc.isenabled(), sys.getswitchinterval()
+    outer = getattr(_pacing, "due", None)
     gc.disable()
     sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+    _pacing.due = time.perf_counter() + _WORK
     try:
         yield
     finally:
+        _pacing.due = outer
         sys.setswitchinterval(interval)
         if collecting:
             gc.enable()
+
+
+def breathe() -> None:
+    """Inside ``beside_the_event_loop``: a 50 µs sleep after each millisecond of work.
+
+    A thread that holds the GIL makes the event loop wait a switch interval each
+    time it wants it back (after every system call); a short sleep releases the GIL
+    at once, so a load of many seconds keeps the loop's waits near those of an idle
+    process (see docs/benchmarks/restart.md), for about 5 % more wall-clock time.
+    """
+    due = getattr(_pacing, "due", None)
+    if due is not None and (now := time.perf_counter()) >= due:
+        time.sleep(_PAUSE)
+        _pacing.due = now + _WORK
 
 
 class PieceError(ValueError):
@@ -68,17 +91,32 @@ class PieceError(ValueError):
 Conversations = dict[str, list[bytes]]
 
 
-def read_in_pieces(raw: bytes) -> tuple[Conversations, dict[str, Any]]:
-    """The conversations as fragments, and the file's other top-level keys."""
-    cut, line = _first_member(raw)
+def read_in_pieces(source: bytes | Iterable[bytes]) -> tuple[Conversations, dict[str, Any]]:
+    """The conversations as fragments, and the file's other top-level keys.
+
+    ``source`` is the file, whole or in chunks: read in chunks, the file is never
+    in memory all at once (nor freed all at once, which holds the GIL for tens of
+    ms), only the chunk at hand and the conversation that straddles two.
+    """
+    chunks = iter([source] if isinstance(source, bytes) else source)
+    buffer = next(chunks, b"")
+    cut, line = _first_member(buffer)
     conversations: Conversations = {}
-    while (member := raw.find(line, cut + 1)) != -1:
-        piece = raw[cut:member].rstrip()
+    while True:
+        member = buffer.find(line, cut + 1)
+        if member == -1:
+            more = next(chunks, None)
+            if more is None:
+                break
+            buffer, cut = buffer[cut:] + more, 0
+            continue
+        piece = buffer[cut:member].rstrip()
         if not piece.endswith(b","):
             break  # past the conversations (or an odd cut): the rest is parsed whole
         _add(conversations, _middle_piece(piece[:-1]))
         cut = member
-    last, rest = _last_piece(raw[cut:])
+        breathe()
+    last, rest = _last_piece(b"".join([buffer[cut:], *chunks]))
     _add(conversations, last)
     return conversations, rest
 
@@ -101,6 +139,7 @@ def _middle_piece(piece: bytes) -> dict[str, Any]:
         parsed = orjson.loads(b"{" + piece + b"}")
     except orjson.JSONDecodeError as exc:
         raise PieceError(str(exc)) from None
+    breathe()
     return dict(_fragments(parsed, orjson.dumps))
 
 

@@ -22,6 +22,7 @@ from tauro.actors.memory._messages import (
     StoredMessage,
     UpdateState,
 )
+from tauro.actors.memory._pieces import breathe
 from tauro.actors.memory._records import (
     ClearRecord,
     MessageRecord,
@@ -74,6 +75,7 @@ class MemoryState:
             else:
                 self._load_new(name, fragments)
             self._dirty.add(name)
+            breathe()
         self.preferences = {name: dict(values) for name, values in preferences.items()}
 
     def _load_new(self, name: str, fragments: list[bytes]) -> None:

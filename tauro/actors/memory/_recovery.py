@@ -19,7 +19,6 @@ from tauro.actors.memory._journal import (
     scan_voids,
     segment_path,
 )
-from tauro.actors.memory._pieces import breathe
 from tauro.actors.memory._records import Record, VoidRecord
 from tauro.actors.memory._snapshot import (
     LoadedSnapshot,
@@ -81,7 +80,6 @@ def _replay(path: Path, recovery: Recovery) -> None:
             if record.seq > base and not _voided(record, voids):
                 recovery.state.apply(record)
                 recovery.replayed += 1
-                breathe()
         if scan.torn_bytes:
             _log_torn(path, number, scan.torn_bytes)
         recovery.torn_bytes += scan.torn_bytes

@@ -28,7 +28,6 @@ from tauro.actors.memory._messages import PreferenceValue
 from tauro.actors.memory._pieces import (
     PieceError,
     beside_the_event_loop,
-    breathe,
     read_in_pieces,
 )
 from tauro.actors.memory._records import dumps, fragment_from_dict
@@ -253,7 +252,6 @@ def _read_whole(path: Path, raw: bytes) -> LoadedSnapshot:
     conversations = {}
     for name, messages in data["conversations"].items():
         conversations[name] = _fragments(path, name, messages)
-        breathe()
     return _finish(path, conversations, data, len(raw))
 
 

@@ -22,7 +22,6 @@ from tauro.actors.memory._messages import (
     StoredMessage,
     UpdateState,
 )
-from tauro.actors.memory._pieces import breathe
 from tauro.actors.memory._records import (
     ClearRecord,
     MessageRecord,
@@ -75,7 +74,6 @@ class MemoryState:
             else:
                 self._load_new(name, fragments)
             self._dirty.add(name)
-            breathe()
         self.preferences = {name: dict(values) for name, values in preferences.items()}
 
     def _load_new(self, name: str, fragments: list[bytes]) -> None:
@@ -84,7 +82,8 @@ class MemoryState:
         self.conversations[name] = kept
         self.messages += len(kept)
         joined = b",".join(kept)  # one search instead of one per message, usually all
-        if not any(key in joined for key in _TURN_KEYS):
+        # Both keys hold a "_", rare in text: memchr finds it 30 times faster than a key.
+        if b"_" not in joined or not any(key in joined for key in _TURN_KEYS):
             return
         # Only what is kept: a trimmed message would be unindexed anyway. One parse of
         # the whole list, not one per message: a Telegram history has ids on each.

@@ -87,17 +87,27 @@ class MemoryState:
             return
         # Only what is kept: a trimmed message would be unindexed anyway. One parse of
         # the whole list, not one per message: a Telegram history has ids on each.
-        for message in _parse_list(joined):
-            update, reply = message.get("update_id"), message.get("reply_to")
-            if update is not None or reply is not None:
-                self._index_turn(
-                    name,
-                    message.get("role"),
-                    update,
-                    reply,
-                    message.get("content"),
-                    message.get("delivered"),
-                )
+        self._index_loaded(name, _parse_list(joined))
+
+    def _index_loaded(self, name: str, messages: list[dict[str, object]]) -> None:
+        """``_index_turn`` for each message in order, inlined: a restart indexes 10^6."""
+        recorded = self._recorded.setdefault(name, set())
+        answered = self._answered.setdefault(name, set())
+        pending = self._pending
+        for message in messages:
+            role = message.get("role")
+            if role == "user":
+                update, content = message.get("update_id"), message.get("content")
+                if type(update) is int and isinstance(content, str):
+                    recorded.add(update)
+                    if update not in answered:
+                        pending[(name, update)] = content
+            elif role == "assistant":
+                reply = message.get("reply_to")
+                if type(reply) is int:
+                    answered.add(reply)
+                    if message.get("delivered") is not False:
+                        pending.pop((name, reply), None)
 
     def apply(self, record: Record) -> None:
         """Apply one journal record (a void record changes nothing by itself)."""

@@ -31,7 +31,7 @@ import orjson
 
 from tauro.actors.memory._records import fragment_from_dict
 
-__all__ = ["PieceError", "beside_the_event_loop", "read_in_pieces"]
+__all__ = ["PieceError", "Turns", "beside_the_event_loop", "read_in_pieces"]
 
 _START = re.compile(rb'\s*\{\s*"conversations"\s*:\s*\{([ \t\r\n]*)"')
 _DECODER = json.JSONDecoder()
@@ -69,10 +69,18 @@ class PieceError(ValueError):
 
 
 Conversations = dict[str, list[bytes]]
+# Per conversation, its messages with an update id or a reply id, each as
+# (position, role, update_id, reply_to, content, delivered): the turn index is
+# built from them without parsing the fragments again.
+Turns = dict[str, list[tuple[int, object, object, object, object, object]]]
 
 
-def read_in_pieces(source: bytes | Iterable[bytes]) -> tuple[Conversations, dict[str, Any]]:
+def read_in_pieces(
+    source: bytes | Iterable[bytes], turns: Turns | None = None
+) -> tuple[Conversations, dict[str, Any]]:
     """The conversations as fragments, and the file's other top-level keys.
+
+    With ``turns``, the messages that carry ids are noted there (see ``Turns``).
 
     ``source`` is the file, whole or in chunks: read in chunks, the file is never
     in memory all at once (nor freed all at once, which holds the GIL for tens of
@@ -94,9 +102,9 @@ def read_in_pieces(source: bytes | Iterable[bytes]) -> tuple[Conversations, dict
             buffer, cut = buffer[cut:] + more, 0
             continue
         # buffer[member - 2 : member] is "],": the piece is the member up to its "]"
-        _add(conversations, _middle_piece(memoryview(buffer)[cut : member - 1]))
+        _add(conversations, _middle_piece(memoryview(buffer)[cut : member - 1], turns))
         cut = member
-    last, rest = _last_piece(b"".join([buffer[cut:], *chunks]))
+    last, rest = _last_piece(b"".join([buffer[cut:], *chunks]), turns)
     _add(conversations, last)
     return conversations, rest
 
@@ -130,7 +138,7 @@ def _first_member(raw: bytes) -> tuple[int, bytes]:
     return start.start(1), indent[indent.rindex(b"\n") :] + b'"'
 
 
-def _middle_piece(piece: memoryview) -> dict[str, Any]:
+def _middle_piece(piece: memoryview, turns: Turns | None) -> dict[str, Any]:
     text = bytearray(b"{")  # one copy of the piece, not three
     text += piece
     text += b"}"
@@ -138,10 +146,10 @@ def _middle_piece(piece: memoryview) -> dict[str, Any]:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise PieceError(str(exc)) from None
-    return dict(_fragments(parsed, orjson.dumps))
+    return dict(_fragments(parsed, orjson.dumps, turns if _has_ids(text) else None))
 
 
-def _last_piece(piece: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+def _last_piece(piece: bytes, turns: Turns | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The last conversations (parsed up to their object's end) and the keys after it."""
     try:
         text = "{" + piece.decode()
@@ -152,7 +160,7 @@ def _last_piece(piece: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
         raise PieceError(str(exc)) from None
     if not isinstance(rest, dict) or "conversations" in rest:
         raise PieceError("not one object after the conversations")
-    return dict(_fragments(parsed, None)), rest
+    return dict(_fragments(parsed, None, turns)), rest
 
 
 def _closing(tail: str) -> dict[str, Any]:
@@ -161,14 +169,40 @@ def _closing(tail: str) -> dict[str, Any]:
     return {}
 
 
-def _fragments(parsed: dict[str, Any], encode: Any) -> Iterator[tuple[str, list[bytes]]]:
+def _has_ids(text: bytes | bytearray) -> bool:
+    """Whether a piece may hold ids: both keys hold a "_", rare in text and found by
+    memchr 30 times faster than a key."""
+    return b"_" in text and (b'"update_id"' in text or b'"reply_to"' in text)
+
+
+def _fragments(
+    parsed: dict[str, Any], encode: Any, turns: Turns | None
+) -> Iterator[tuple[str, list[bytes]]]:
     for name, messages in parsed.items():
         if not isinstance(messages, list):
             raise PieceError(f"conversation {name!r} is not a list")
         if encode is not None and _all_plain(messages):
-            yield name, _encode_all(messages)
+            fragments = _encode_all(messages)
         else:
-            yield name, [_checked(message) for message in messages]
+            fragments = [_checked(message) for message in messages]
+        if turns is not None:  # every message is a dict by now
+            turns[name] = _turns_of(messages)
+        yield name, fragments
+
+
+def _turns_of(messages: list[dict[str, Any]]) -> list[tuple[int, Any, Any, Any, Any, Any]]:
+    return [
+        (
+            at,
+            m.get("role"),
+            m.get("update_id"),
+            m.get("reply_to"),
+            m.get("content"),
+            m.get("delivered"),
+        )
+        for at, m in enumerate(messages)
+        if "update_id" in m or "reply_to" in m
+    ]
 
 
 def _encode_all(messages: list[dict[str, Any]]) -> list[bytes]:

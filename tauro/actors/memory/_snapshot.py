@@ -12,6 +12,7 @@ therefore always either the old snapshot or the new one, never a mix.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import logging
@@ -27,6 +28,7 @@ from tauro.actors.memory._journal import fsync_directory
 from tauro.actors.memory._messages import PreferenceValue
 from tauro.actors.memory._pieces import (
     PieceError,
+    Turns,
     beside_the_event_loop,
     read_in_pieces,
 )
@@ -207,6 +209,7 @@ class LoadedSnapshot:
     seq: int
     journal: int
     size: int
+    turns: Turns | None = None  # None: not noted while reading (see _pieces.Turns)
 
 
 def read_snapshot(path: Path) -> LoadedSnapshot | None:
@@ -218,10 +221,11 @@ def read_snapshot(path: Path) -> LoadedSnapshot | None:
         with path.open("rb") as file, beside_the_event_loop():
             size = os.fstat(file.fileno()).st_size
             try:
-                conversations, rest = read_in_pieces(_file_chunks(file))  # see _pieces
+                turns: Turns = {}
+                conversations, rest = read_in_pieces(_file_chunks(file), turns)  # see _pieces
             except PieceError:
                 return _read_whole(path, _read_all(file))
-            return _finish(path, conversations, rest, size)
+            return dataclasses.replace(_finish(path, conversations, rest, size), turns=turns)
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
+
 from tauro.actors.memory import PendingTurn
+from tauro.actors.memory._pieces import Turns, read_in_pieces
 from tauro.actors.memory._records import (
     ClearRecord,
     MessageRecord,
@@ -133,10 +136,6 @@ def test_freeze_copies_only_what_changed_since_the_last_copy() -> None:
 
 
 def test_a_load_indexes_alike_from_noted_turns_and_from_the_fragments() -> None:
-    import orjson
-
-    from tauro.actors.memory._pieces import Turns, read_in_pieces
-
     undelivered = encode_fragment("assistant", "half", "t", reply_to=12, delivered=False)
     conversations = {
         "a": [user("q1", update_id=10), answer("a1", reply_to=10), user("q2", update_id=11)],

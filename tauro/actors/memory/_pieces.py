@@ -35,6 +35,7 @@ __all__ = ["PieceError", "Turns", "beside_the_event_loop", "read_in_pieces"]
 
 _START = re.compile(rb'\s*\{\s*"conversations"\s*:\s*\{([ \t\r\n]*)"')
 _DECODER = json.JSONDecoder()
+_TURN_FIELDS = ("role", "update_id", "reply_to", "delivered")
 _HEAD = 1 << 16  # bytes read before looking for the first conversation
 
 
@@ -70,9 +71,9 @@ class PieceError(ValueError):
 
 Conversations = dict[str, list[bytes]]
 # Per conversation, its messages with an update id or a reply id, each as
-# (position, role, update_id, reply_to, content, delivered): the turn index is
-# built from them without parsing the fragments again.
-Turns = dict[str, list[tuple[int, object, object, object, object, object]]]
+# (position, role, update_id, reply_to, delivered): the turn index is built from
+# them without parsing the fragments again.
+Turns = dict[str, list[tuple[Any, ...]]]
 
 
 def read_in_pieces(
@@ -190,16 +191,11 @@ def _fragments(
         yield name, fragments
 
 
-def _turns_of(messages: list[dict[str, Any]]) -> list[tuple[int, Any, Any, Any, Any, Any]]:
+def _turns_of(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """(position, role, update_id, reply_to, delivered) of the messages with ids; not
+    their text, which only the few questions left unanswered need."""
     return [
-        (
-            at,
-            m.get("role"),
-            m.get("update_id"),
-            m.get("reply_to"),
-            m.get("content"),
-            m.get("delivered"),
-        )
+        (at, *map(m.get, _TURN_FIELDS))
         for at, m in enumerate(messages)
         if "update_id" in m or "reply_to" in m
     ]

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 import orjson
 
@@ -87,8 +88,9 @@ class MemoryState:
         self.messages += len(kept)
         first_kept = len(fragments) - len(kept)  # a trimmed message is not indexed
         if turns is not None:
-            noted = turns.get(name, ())
-            self._index_loaded(name, [turn[1:] for turn in noted if turn[0] >= first_kept])
+            noted = [turn for turn in turns.get(name, ()) if turn[0] >= first_kept]
+            self._index_loaded(name, [(role, u, r, "", d) for _, role, u, r, d in noted])
+            self._fill_pending(name, kept, first_kept, noted)
             return
         joined = b",".join(kept)  # one search instead of one per message, usually all
         # Both keys hold a "_", rare in text: memchr finds it 30 times faster than a key.
@@ -114,6 +116,15 @@ class MemoryState:
                 answered.add(reply)
                 if delivered is not False:
                     pending.pop((name, reply), None)
+
+    def _fill_pending(
+        self, name: str, kept: deque[bytes], first_kept: int, noted: list[tuple[Any, ...]]
+    ) -> None:
+        """The texts of the questions left unanswered (few), from their fragments."""
+        pending = self._pending
+        for at, role, update, _, _ in noted:
+            if role == "user" and (name, update) in pending:
+                pending[(name, update)] = decode_fragment(kept[at - first_kept]).content
 
     def apply(self, record: Record) -> None:
         """Apply one journal record (a void record changes nothing by itself)."""

@@ -179,18 +179,21 @@ class ActorBackend:
         return "starting" if states <= _UP_OR_STARTING else "unavailable"
 
     def memory_loading(self) -> bool:
+        return self._starting("memory")
+
+    def _starting(self, name: str) -> bool:
         statistics = self._statistics()
         if statistics is None:
             return False
         try:
-            return statistics.actor("memory").state in _NOT_YET_UP
+            return statistics.actor(name).state in _NOT_YET_UP
         except KeyError:
             return False
 
     async def _ask_for_status(self, name: str, message: object, into: dict[str, object]) -> None:
         ref = self._ref(name)
-        if ref is None:
-            return
+        if ref is None or self._starting(name):
+            return  # an actor still starting (memory loading) would answer only then
         try:
             into[name] = await ref.ask(message, timeout=STATUS_ASK_TIMEOUT)
         except TauroError as error:

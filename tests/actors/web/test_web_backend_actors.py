@@ -251,3 +251,12 @@ async def test_health_says_starting_while_actors_start_and_none_is_down() -> Non
     assert health(_states(memory=starting, llm=ActorState.RESTARTING)) == ("unavailable", True)
     assert health(_states(memory=ActorState.STOPPING)) == ("unavailable", False)
     assert health(None) == ("unavailable", False)
+
+
+async def test_the_status_does_not_wait_for_an_actor_still_starting() -> None:
+    memory = Asker(MEMORY_STATS)
+    statistics = _states(memory=ActorState.STARTING, web=ActorState.RUNNING)
+    backend = _backend({"memory": memory}, statistics=statistics)
+    report = await backend.status()
+    assert memory.asked == []  # its preparation would hold the ask (the page) until done
+    assert (report.actors[0].name, report.actors[0].state) == ("memory", "starting")

@@ -16,7 +16,10 @@ TauroBot's layout is one compact message a line, as a Telegram history leaves it
 Reported: median seconds (wall clock, and CPU time of the process, which a busy
 machine disturbs less), median peak RSS (``VmHWM``) and peak minus the RSS
 before loading (the interpreter and imports differ between the two), the ratios
-ours / json.load, and for ours the longest event-loop stall seen.
+ours / json.load, and for ours the longest event-loop lag seen during the load
+beside the longest lag of the same loop left idle for as long right after it (the
+baseline: what the machine alone costs the loop; a shared machine shows in both).
+The load average at the start is printed on stderr.
 
     .venv/bin/python bench/bench_restart.py                 # ~3 min
     .venv/bin/python bench/bench_restart.py --sizes 10000 --rounds 1
@@ -37,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_memory import prefill_messages, prefill_original
+from bench_memory import MAX_SIZE, prefill_messages, prefill_original
 
 from tauro.actors.memory._records import encode_fragment
 from tauro.actors.memory._snapshot import SnapshotData, write_snapshot
@@ -66,10 +69,24 @@ def child_json_load(path: Path) -> dict[str, float]:
         data = json.load(file)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert data["conversations"]
-    return {"seconds": seconds, "cpu": cpu, "peak": _peak_mib(), "before": before, "stall_ms": 0}
+    peak = _peak_mib()
+    return {"seconds": seconds, "cpu": cpu, "peak": peak, "before": before, "stall_ms": 0}
+
+
+async def longest_lag(until: Any) -> float:
+    """Sleep 1 ms at a time until ``until`` is set; the longest overshoot, in ms."""
+    import trio
+
+    lag = 0.0
+    while not until.is_set():
+        before = time.perf_counter()
+        await trio.sleep(0.001)
+        lag = max(lag, time.perf_counter() - before - 0.001)
+    return lag * 1000
 
 
 def child_engine_open(path: Path) -> dict[str, float]:
+    """The load with the event loop watched, then the same loop idle for as long."""
     import trio
 
     from tauro.actors.memory._engine import MemoryEngine
@@ -78,30 +95,27 @@ def child_engine_open(path: Path) -> dict[str, float]:
     settings = MemorySettings(file=path, max_size=1000, retention_days=0.0)
     result: dict[str, float] = {}
 
+    async def watch(until: trio.Event, key: str) -> None:
+        result[key] = await longest_lag(until)
+
     async def main() -> None:
-        stall = 0.0
-        done = False
-
-        async def watch_the_loop() -> None:
-            nonlocal stall
-            while not done:
-                before = time.perf_counter()
-                await trio.sleep(0.001)
-                stall = max(stall, time.perf_counter() - before - 0.001)
-
         engine = MemoryEngine(settings)
+        loaded, idle = trio.Event(), trio.Event()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_the_loop)
+            nursery.start_soon(watch, loaded, "stall_ms")
             await trio.sleep(0.05)
             result["before"] = _rss_mib()
             start, cpu = time.perf_counter(), time.process_time()
             recovery = await engine.open()
             result["seconds"] = time.perf_counter() - start
             result["cpu"] = time.process_time() - cpu
-            done = True
+            loaded.set()
         assert recovery.state.messages > 0
         result["peak"] = _peak_mib()
-        result["stall_ms"] = stall * 1000
+        async with trio.open_nursery() as nursery:  # the baseline: nothing to do
+            nursery.start_soon(watch, idle, "idle_stall_ms")
+            await trio.sleep(result["seconds"])
+            idle.set()
         await engine.close()
 
     trio.run(main)
@@ -118,7 +132,8 @@ def prefill_tauro(path: Path, stored: int) -> None:
     """TauroBot's snapshot of a Telegram history: questions carry their update id,
     answers the id they reply to (what the turn index is rebuilt from at a restart)."""
     conversations: dict[str, list[bytes]] = {}
-    for number, (name, message) in enumerate(prefill_messages(stored)):
+    for number, (_, message) in enumerate(prefill_messages(stored)):
+        name = str(100_000_000 + number // MAX_SIZE)  # each answer beside its question
         update = 10_000_000 + number - number % 2
         user = message["role"] == "user"
         fragment = encode_fragment(
@@ -160,12 +175,15 @@ def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]
     for variant in VARIANTS:
         r = runs[variant]
         above = median([{"x": x["peak"] - x["before"]} for x in r], "x")
+        lags = (
+            f"{max(x['stall_ms'] for x in r):.1f} | {max(x['idle_stall_ms'] for x in r):.1f}"
+            if variant != "json.load"
+            else "n/a | n/a"
+        )
         out.append(
             f"| {layout} | {stored:,} | {size / 1e6:.1f} | {variant} | {median(r, 'seconds'):.3f} "
             f"| {median(r, 'cpu'):.3f} "
-            f"| {median(r, 'peak'):.0f} | {above:.0f} | "
-            + (f"{max(x['stall_ms'] for x in r):.1f}" if variant != "json.load" else "n/a")
-            + " |"
+            f"| {median(r, 'peak'):.0f} | {above:.0f} | {lags} |"
         )
     time_ratio = median(ours, "seconds") / median(base, "seconds")
     cpu_ratio = median(ours, "cpu") / median(base, "cpu")
@@ -173,7 +191,7 @@ def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]
     out.append(
         f"| {layout} | {stored:,} | | **ours / json.load** | **{time_ratio:.2f}x** "
         f"| **{cpu_ratio:.2f}x** "
-        f"| **{peak_ratio:.2f}x** | | |"
+        f"| **{peak_ratio:.2f}x** | | | |"
     )
     return out
 
@@ -192,9 +210,10 @@ def main() -> None:
         return
     print(
         "| layout | messages | file MB | variant | seconds | CPU seconds | peak RSS MiB "
-        "| peak - start MiB | longest loop stall ms |"
+        "| peak - start MiB | longest loop lag ms | same loop idle ms |"
     )
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print(f"load average before: {os.getloadavg()[0]:.1f}", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as directory:
         for stored in args.sizes:
             for layout in args.layouts:

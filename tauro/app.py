@@ -8,12 +8,18 @@ Start order (and so the reverse stop order)::
     │   ├── llm
     │   └── voice              (only with ENABLE_TTS)
     └── channels (one_for_one)
-        ├── telegram
-        └── web                (only with WEB_ENABLED)
+        ├── web                (only with WEB_ENABLED)
+        └── telegram
 
 A graceful stop therefore stops taking new messages first (channels), lets
 answers in progress finish within their deadlines, and ends with memory's
 final snapshot.
+
+Memory loads its file in ``prepare`` (a large history takes seconds), and the
+LLM reads its saved model there too, so the others start meanwhile: the web
+app, started before Telegram (whose start waits for memory's pending turns),
+answers ``/healthz`` with "starting" during the load. ``system.ready`` comes
+once every actor has started and prepared.
 """
 
 from __future__ import annotations
@@ -70,16 +76,17 @@ def build_system_spec(
             )
         )
     voice = "voice" if settings.voice.enabled else None
-    channels: list[ActorSpec | SupervisorSpec] = [
+    channels: list[ActorSpec | SupervisorSpec] = []
+    if settings.web.enabled:  # first: it answers "starting" while memory loads
+        channels.append(web_actor_spec(settings, statistics=statistics or _StatisticsSource()))
+    channels.append(
         _actor(
             settings,
             "telegram",
             lambda: TelegramActor(settings, voice=voice),
             fatal_errors=(InvalidTokenError, PollingConflictError),
         )
-    ]
-    if settings.web.enabled:
-        channels.append(web_actor_spec(settings, statistics=statistics or _StatisticsSource()))
+    )
     runtime = settings.runtime
     memory = memory_actor_spec(
         settings.memory,

@@ -40,8 +40,8 @@ def test_memory_starts_first_and_channels_last() -> None:
         "llm",
         "voice",
         "channels",
-        "telegram",
         "web",
+        "telegram",
     ]
 
 

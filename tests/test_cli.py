@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tauro.cli import EXIT_CONFIG, main
@@ -331,3 +335,53 @@ def test_a_users_language_choice_survives_kill_9(emulators: Emulators, tmp_path:
         emulators.control("/_emulator/push_message", stranger)
         assert _wait_for_text(emulators, 4444, "📊") == "📊 0 Nachrichten in diesem Chat"
         assert bot.stop() == 0, bot.log
+
+
+def _large_original_file(path: Path, messages: int) -> None:
+    """The original bot's layout (``indent=2``), conversations of 1,000 messages."""
+    stamp = datetime.now().isoformat()
+    conversations: dict[str, list[dict[str, str]]] = {}
+    for number in range(messages):
+        role = "user" if number % 2 == 0 else "assistant"
+        text = f"Message {number}: raccontami qualcosa di Roma antica e dei suoi acquedotti."
+        message = {"role": role, "content": text, "timestamp": stamp}
+        conversations.setdefault(str(1_000_000 + number // 1000), []).append(message)
+    path.parent.mkdir(mode=0o700)
+    path.write_bytes(orjson.dumps({"conversations": conversations}, option=orjson.OPT_INDENT_2))
+
+
+def _health(base_url: str, path: str = "/healthz") -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(base_url + path, timeout=10) as response:
+            body = response.read()
+            return response.status, json.loads(body) if path == "/healthz" else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_web_app_says_starting_while_a_large_memory_loads_then_ok(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    _large_original_file(tmp_path / "memory" / "conversations.json", 400_000)
+    with TauroProcess(tmp_path, run_environment(emulators)) as bot:
+        bot.wait_for("web.login_link")
+        link = next(line for line in bot.lines if "web.login_link" in line)
+        base_url = re.search(r"http://127\.0\.0\.1:\d+", link).group()  # type: ignore[union-attr]
+        seen: list[tuple[int, object]] = []
+        login_page_while_starting = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not seen or seen[-1][0] != 200):
+            seen.append(_health(base_url))
+            if seen[-1] == (503, {"status": "starting"}) and not login_page_while_starting:
+                login_page_while_starting = _health(base_url, "/login")[0]
+            time.sleep(0.01)
+        assert bot.stop() == 0, bot.log
+    log = bot.log
+    assert seen[0] == (503, {"status": "starting"}), log  # the web answers during the load
+    assert login_page_while_starting == 200
+    assert seen[-1] == (200, {"status": "ok"})
+    assert all(
+        status in ((503, {"status": "starting"}), (200, {"status": "ok"})) for status in seen
+    )
+    assert log.index("web.login_link") < log.index("memory.opened") < log.index("system.ready")
+    assert "messages=400000" in log

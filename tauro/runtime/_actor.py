@@ -69,6 +69,16 @@ class Actor(Generic[MessageT]):
     async def on_start(self) -> None:
         """Called before the first message; raising here is a start failure."""
 
+    async def prepare(self) -> None:
+        """Long preparation (loading a large file) after ``on_start``, before any message.
+
+        Unlike ``on_start``, it does not hold up the actors started after this one:
+        they start meanwhile, and messages sent to this actor wait in its mailbox
+        (an ask's timeout starts only once the preparation is over). The actor
+        counts as running, and the system as ready, once it returns; raising
+        here is a failure like one in ``handle``. A graceful stop cancels it.
+        """
+
     async def handle(self, message: MessageT) -> object:
         """Handle one message; the return value is the reply to an ask."""
         raise NotImplementedError(f"{type(self).__name__} does not handle {message!r}")

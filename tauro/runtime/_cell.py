@@ -46,9 +46,13 @@ class Cell:
         self.restarts = self.handled = self.dead_letters = self.drops = self.failures = 0
         self.last_error: str | None = None
         self._stop_mode: str | None = None  # None, "drain" or "pause"
-        self._start_scope = trio.CancelScope()  # on_start; a graceful stop cancels it
+        self._start_scope = trio.CancelScope()  # on_start, prepare; a graceful stop cancels it
         self._draining: _Draining | None = None
         self._instance: tuple[Actor[Any], trio.Nursery] | None = None
+        self.preparing: trio.Event | None = None  # set when Actor.prepare is over
+        # Set the first time an instance is running (started and prepared):
+        # the system is ready once every cell is up.
+        self.up = trio.Event()
 
     @property
     def restart_type(self) -> Restart:
@@ -149,13 +153,43 @@ class Cell:
                 background.cancel_scope.cancel()
                 return
             self._instance = (actor, background)
-            self.state = ActorState.RUNNING
-            log.debug("actor.started", extra={"fields": {"actor": self.name}})
-            on_started()
+            if not await self._prepare(actor, on_started):
+                background.cancel_scope.cancel()  # stopped while preparing: it never ran
+                return
             await self._process(actor)
             if self._stop_mode == "drain" and self._draining is not None:
                 await self._draining.done.wait()  # bounded by the grace deadline
             background.cancel_scope.cancel()
+
+    async def _prepare(self, actor: Actor[Any], on_started: Callable[[], None]) -> bool:
+        """Tell the supervisor it started, then run ``Actor.prepare``; False if cut short.
+
+        The actors after this one start while it prepares; it is RUNNING (and its
+        messages handled) only once the preparation is over.
+        """
+        if type(actor).prepare is Actor.prepare:  # nothing to prepare: running at once
+            self._running()
+            on_started()
+            return True
+        self.preparing = preparing = trio.Event()
+        self._start_scope = trio.CancelScope()
+        try:
+            on_started()
+            with self._start_scope:
+                await actor.prepare()
+        finally:
+            self.preparing = None
+            preparing.set()
+        if self._start_scope.cancelled_caught:
+            return False
+        self._running()
+        return True
+
+    def _running(self) -> None:
+        if self._stop_mode is None:  # else it is already STOPPING or RESTARTING
+            self.state = ActorState.RUNNING
+        self.up.set()
+        log.debug("actor.started", extra={"fields": {"actor": self.name}})
 
     def begin_drain(self) -> None:
         """A graceful stop begins: run ``actor.drain`` within the grace period (once)."""

@@ -67,6 +67,10 @@ class Recipient(Protocol):
         """Seconds an ask waits for its reply when the caller gives no timeout."""
 
     @property
+    def preparing(self) -> trio.Event | None:
+        """Set once ``Actor.prepare`` is over; None when the actor is not preparing."""
+
+    @property
     def mailbox(self) -> trio.MemorySendChannel[Envelope]:
         """The current mailbox; a restart after a final stop opens a new one."""
 

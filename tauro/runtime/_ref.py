@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Generic, overload
 
 import trio
@@ -57,8 +58,10 @@ class ActorRef(Generic[MessageT]):
         """
         limit = self._cell.ask_timeout if timeout is None else timeout
         slot = ReplySlot()
-        with trio.move_on_after(limit):
+        with trio.move_on_after(limit) as scope:
             await self._cell.deliver(Envelope(message, slot))
+            if self._cell.preparing is not None:
+                await _while_preparing(self._cell, scope)
             return (await slot.wait()).unwrap()
         raise AskTimeoutError(self.name, f"no reply to {type(message).__name__} within {limit:g} s")
 
@@ -66,3 +69,13 @@ class ActorRef(Generic[MessageT]):
         """Raise ActorNotRunningError now if a message could not be delivered."""
         if not self._cell.accepting:
             raise ActorNotRunningError(self.name, f"is {self._cell.state.value}")
+
+
+async def _while_preparing(cell: Recipient, scope: trio.CancelScope) -> None:
+    """An actor's ``prepare`` (a long load) does not count against an ask's timeout:
+    the time left when it began is what the reply gets once it is over."""
+    while (preparing := cell.preparing) is not None:
+        left = scope.deadline - trio.current_time()
+        scope.deadline = math.inf
+        await preparing.wait()
+        scope.deadline = trio.current_time() + left

@@ -6,6 +6,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import trio
@@ -69,21 +70,26 @@ class ActorSystem:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until a requested stop has completed; raise EscalationError on failure.
 
-        ``task_status.started()`` is called once every actor has started.
+        ``task_status.started()`` is called once every actor has started and
+        prepared (``Actor.prepare``): the moment ``system.ready`` is logged.
         """
         with trio.CancelScope() as self._run_scope:
             if self._stopping:
                 return
-
-            def ready() -> None:
-                log.info("system.ready", extra={"fields": {"actors": len(self._cells)}})
-                self._announce("ready")
-                task_status.started()
-
             try:
-                await self._root.run(ready)
+                async with trio.open_nursery() as nursery:
+                    await self._root.run(partial(nursery.start_soon, self._ready, task_status))
+                    nursery.cancel_scope.cancel()  # stopped before every actor was up
             except BaseExceptionGroup as group:
                 raise single_cause(group) from None
+
+    async def _ready(self, task_status: trio.TaskStatus[None]) -> None:
+        """Every actor has started; announce readiness once each has prepared too."""
+        for cell in self._cells.values():
+            await cell.up.wait()
+        log.info("system.ready", extra={"fields": {"actors": len(self._cells)}})
+        self._announce("ready")
+        task_status.started()
 
     def request_stop(self) -> None:
         """Begin the graceful, ordered shutdown (idempotent)."""

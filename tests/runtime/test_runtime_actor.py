@@ -10,7 +10,15 @@ import pytest
 import trio
 import trio.testing
 
-from tauro.runtime import Actor, ActorSpec, SupervisorSpec, open_actor_system
+from tauro.errors import ActorNotRunningError
+from tauro.runtime import (
+    Actor,
+    ActorSpec,
+    ActorState,
+    ActorSystem,
+    SupervisorSpec,
+    open_actor_system,
+)
 
 Clock = trio.testing.MockClock
 
@@ -213,3 +221,100 @@ async def test_work_still_running_at_the_grace_deadline_is_cancelled(
     assert "t1 done at 100" not in " ".join(log)
     assert log[-1] == "store flushed at 4"
     assert "actor.drain.deadline" in caplog.messages
+
+
+class Loading(Actor[Any]):
+    """Prepares for ``seconds`` (a long load), then answers asks with what it loaded."""
+
+    def __init__(self, seconds: float = 60.0, error: Exception | None = None) -> None:
+        self.seconds = seconds
+        self.error = error
+        self.loaded = False
+        self.stopped = False
+
+    async def prepare(self) -> None:
+        await trio.sleep(self.seconds)
+        if self.error is not None:
+            raise self.error
+        self.loaded = True
+
+    async def handle(self, message: Any) -> object:
+        return (message, self.loaded)
+
+    async def on_stop(self) -> None:
+        self.stopped = True
+
+
+async def test_prepare_lets_the_next_actors_start_and_holds_messages(
+    autojump_clock: Clock,
+) -> None:
+    loading = Loading(seconds=60)
+    started_at: list[float] = []
+
+    class Next(Actor[Any]):
+        async def on_start(self) -> None:
+            started_at.append(trio.current_time())
+
+    spec = SupervisorSpec(
+        name="root",
+        children=(
+            ActorSpec(name="memory", factory=lambda: loading, ask_timeout=1.0),
+            ActorSpec(name="web", factory=Next),
+        ),
+    )
+    async with open_actor_system(spec) as system:
+        # ready only once prepared; the next actor started at once meanwhile
+        assert trio.current_time() == pytest.approx(60)
+        assert started_at == [0]
+        assert await system.ref("memory").ask("hello") == ("hello", True)
+
+
+async def test_an_actor_is_starting_while_it_prepares(autojump_clock: Clock) -> None:
+    system = ActorSystem(one("memory", lambda: Loading(seconds=60), ask_timeout=1.0))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(system.run)
+        await trio.sleep(30)
+        assert system.statistics().actor("memory").state is ActorState.STARTING
+        # asked while loading: the load does not count against the 1 s timeout
+        assert await system.ref("memory").ask("early") == ("early", True)
+        assert trio.current_time() == pytest.approx(60)
+        assert system.statistics().actor("memory").state is ActorState.RUNNING
+        system.request_stop()
+
+
+async def test_a_stop_cancels_prepare_and_fails_the_waiting_asks(autojump_clock: Clock) -> None:
+    loading = Loading(seconds=3600)
+    system = ActorSystem(one("memory", lambda: loading))
+    errors: list[Exception] = []
+
+    async def ask_early() -> None:
+        try:
+            await system.ref("memory").ask("early")
+        except ActorNotRunningError as error:
+            errors.append(error)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(system.run)
+        await trio.sleep(10)
+        nursery.start_soon(ask_early)
+        await trio.sleep(10)
+        system.request_stop()
+    assert trio.current_time() == pytest.approx(20)
+    assert loading.stopped
+    assert not loading.loaded
+    assert len(errors) == 1
+
+
+async def test_a_failed_prepare_restarts_the_actor(autojump_clock: Clock) -> None:
+    instances: list[Loading] = []
+
+    def factory() -> Loading:
+        instances.append(
+            Loading(seconds=5, error=ValueError("bad file") if not instances else None)
+        )
+        return instances[-1]
+
+    async with open_actor_system(one("memory", factory)) as system:
+        assert len(instances) == 2
+        assert instances[0].stopped
+        assert await system.ref("memory").ask("x") == ("x", True)

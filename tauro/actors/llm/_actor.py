@@ -69,11 +69,15 @@ class LLMActor(Actor[LLMMessage]):
         self._service = LLMService(
             self._settings, provider, backoff=self._backoff, buffer=self._buffer, discover=True
         )
+
+    async def prepare(self) -> None:
+        """The model an admin chose, read from memory, which may still be loading a
+        large history: the actors after this one start meanwhile (the web app too)."""
         if self._saved_model is not None:
             model = await self._saved_model(self.context)
             if model:
-                self._service.restore_model(model)
-        self.context.start_soon(self._service.discover)
+                self.service.restore_model(model)
+        self.context.start_soon(self.service.discover)
 
     async def handle(self, message: LLMMessage) -> object:
         service = self.service

@@ -44,7 +44,12 @@ class MemoryActor(Actor[MemoryMessage]):
         )
 
     async def on_start(self) -> None:
-        await self.engine.open()
+        await self.engine.lock()
+
+    async def prepare(self) -> None:
+        """The load of a large history, while the other actors start (the web app
+        answers "starting" meanwhile); messages wait for it in the mailbox."""
+        await self.engine.load()
         self.context.start_soon(self.engine.run)
 
     async def handle(self, message: MemoryMessage) -> object:

@@ -51,6 +51,7 @@ from tauro.actors.memory._messages import (
     SetPreference,
     StoredMessage,
 )
+from tauro.actors.memory._pieces import beside_the_event_loop
 from tauro.actors.memory._reads import Counters, answer, statistics, turn_start
 from tauro.actors.memory._records import (
     ClearRecord,
@@ -130,8 +131,23 @@ class MemoryEngine:
     # -- lifecycle -------------------------------------------------------------
 
     async def open(self) -> Recovery:
-        """Recover from disk (in the writer thread) and start a fresh segment."""
-        recovery = await trio.to_thread.run_sync(self._open_sync, limiter=self._journal_thread)
+        """``lock`` then ``load``: what the memory actor does before it is ready."""
+        await self.lock()
+        return await self.load()
+
+    async def lock(self) -> None:
+        """Make the folder and take the memory file's lock (quick; a second bot fails here)."""
+        await trio.to_thread.run_sync(self._lock_sync, limiter=self._journal_thread)
+
+    async def load(self) -> Recovery:
+        """Recover from disk (in the writer thread) and start a fresh segment.
+
+        The event loop is never held for long meanwhile: the work is done in the
+        writer thread, beside the event loop (see ``_pieces``), and only the
+        finished state is handed over.
+        """
+        started = trio.current_time()
+        recovery = await trio.to_thread.run_sync(self._load_sync, limiter=self._journal_thread)
         self._state = recovery.state
         self._next_seq = recovery.last_seq + 1
         await self._take_delivery_logs()
@@ -143,21 +159,28 @@ class MemoryEngine:
         else:
             self._snapshot_seq = recovery.last_seq
         self._open = True
-        _log_open(self.path, recovery)
+        _log_open(self.path, recovery, trio.current_time() - started)
         return recovery
 
-    def _open_sync(self) -> Recovery:
+    def _lock_sync(self) -> None:
         make_state_directory(self.path.parent, "MEMORY_FILE")
         self._lock_fd = lock_memory_file(self.path)
         if tighten_file(self.path):  # the original bot's file was readable by all
             logger.info("memory.file.made_private", extra={"fields": {"file": str(self.path)}})
+
+    def _load_sync(self) -> Recovery:
+        """The recovered state; the journal's next segment is open."""
+        if self._lock_fd is None:
+            self._lock_sync()
+        logger.info("memory.loading", extra={"fields": {"file": str(self.path)}})
         try:
-            for temp in sweep_temp_files(self.path):
-                logger.info("memory.temp.removed", extra={"fields": {"file": str(temp)}})
-            recovery = recover(self.path, self.settings.max_size, repair=True)
-            delete_segments_below(self.path, recovery.journal)
-            first = max([recovery.journal] + [n + 1 for n in list_segments(self.path)])
-            self._counters.fsyncs += self._journal.open(first)
+            with beside_the_event_loop():
+                for temp in sweep_temp_files(self.path):
+                    logger.info("memory.temp.removed", extra={"fields": {"file": str(temp)}})
+                recovery = recover(self.path, self.settings.max_size, repair=True)
+                delete_segments_below(self.path, recovery.journal)
+                first = max([recovery.journal] + [n + 1 for n in list_segments(self.path)])
+                self._counters.fsyncs += self._journal.open(first)
         except BaseException:
             self._unlock()
             raise
@@ -200,6 +223,7 @@ class MemoryEngine:
         replayed at the next start.
         """
         if not self._open:
+            self._unlock()  # locked, never loaded (a stop during the load, a failed load)
             return True
         with trio.CancelScope(shield=True):
             with trio.move_on_after(self.settings.flush_timeout) as scope:
@@ -501,9 +525,10 @@ def _reason(exc: MemoryStoreError) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def _log_open(path: Path, recovery: Recovery) -> None:
+def _log_open(path: Path, recovery: Recovery, seconds: float) -> None:
     fields: dict[str, object] = {
         "file": str(path),
+        "seconds": round(seconds, 3),
         "source": recovery.source,
         "conversations": len(recovery.state.conversations),
         "messages": recovery.state.messages,

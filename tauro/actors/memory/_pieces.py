@@ -22,7 +22,7 @@ import gc
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
@@ -31,13 +31,15 @@ import orjson
 
 from tauro.actors.memory._records import fragment_from_dict
 
-__all__ = ["PieceError", "beside_the_event_loop", "read_in_pieces"]
+__all__ = ["PieceError", "Turns", "beside_the_event_loop", "read_in_pieces"]
 
 _START = re.compile(rb'\s*\{\s*"conversations"\s*:\s*\{([ \t\r\n]*)"')
 _DECODER = json.JSONDecoder()
+_TURN_FIELDS = ("role", "update_id", "reply_to", "delivered")
+_HEAD = 1 << 16  # bytes read before looking for the first conversation
 
 
-_SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
+_SWITCH_INTERVAL = 0.0002  # seconds; Python's default is 0.005
 
 
 @contextmanager
@@ -47,8 +49,10 @@ def beside_the_event_loop() -> Iterator[None]:
     The cyclic garbage collector is paused: a load allocates millions of objects,
     and each full collection it triggers walks all of them holding the GIL (hundreds
     of ms at 10^6 messages; fragments are bytes, which it never needs to visit).
-    The GIL is handed over every millisecond instead of every five, so the event
-    loop, which takes it back after each of its system calls, waits less each time.
+    The GIL is handed over after 0.2 ms instead of 5 when the event loop asks for
+    it, which it does after each of its system calls: an idle loop asks for nothing
+    and costs the load nothing, a busy one waits a fraction of a millisecond each
+    time instead of five (see docs/benchmarks/restart.md).
     """
     collecting, interval = gc.isenabled(), sys.getswitchinterval()
     gc.disable()
@@ -66,28 +70,67 @@ class PieceError(ValueError):
 
 
 Conversations = dict[str, list[bytes]]
+# Per conversation, its messages with an update id or a reply id, each as
+# (position, role, update_id, reply_to, delivered): the turn index is built from
+# them without parsing the fragments again.
+Turns = dict[str, list[tuple[Any, ...]]]
 
 
-def read_in_pieces(raw: bytes) -> tuple[Conversations, dict[str, Any]]:
-    """The conversations as fragments, and the file's other top-level keys."""
-    cut, line = _first_member(raw)
+def read_in_pieces(
+    source: bytes | Iterable[bytes], turns: Turns | None = None
+) -> tuple[Conversations, dict[str, Any]]:
+    """The conversations as fragments, and the file's other top-level keys.
+
+    With ``turns``, the messages that carry ids are noted there (see ``Turns``).
+
+    ``source`` is the file, whole or in chunks: read in chunks, the file is never
+    in memory all at once (nor freed all at once, which holds the GIL for tens of
+    ms), only the chunk at hand and the conversation that straddles two.
+    """
+    chunks = iter([source] if isinstance(source, bytes) else source)
+    buffer = b""
+    while len(buffer) < _HEAD and (more := next(chunks, None)) is not None:
+        buffer += more  # enough to hold the start, whatever the chunks
+    cut, line = _first_member(buffer)
     conversations: Conversations = {}
-    while (member := raw.find(line, cut + 1)) != -1:
-        piece = raw[cut:member].rstrip()
-        if not piece.endswith(b","):
-            break  # past the conversations (or an odd cut): the rest is parsed whole
-        _add(conversations, _middle_piece(piece[:-1]))
+    after = b"," + line
+    while True:
+        member = _next_member(buffer, cut, after)
+        if member == -1:
+            more = next(chunks, None)
+            if more is None:
+                break
+            buffer, cut = buffer[cut:] + more, 0
+            continue
+        # buffer[member - 2 : member] is "],": the piece is the member up to its "]"
+        _add(conversations, _middle_piece(memoryview(buffer)[cut : member - 1], turns))
         cut = member
-    last, rest = _last_piece(raw[cut:])
+    last, rest = _last_piece(b"".join([buffer[cut:], *chunks]), turns)
     _add(conversations, last)
     return conversations, rest
+
+
+def _next_member(buffer: bytes, start: int, after: bytes) -> int:
+    """Where the member after the one at ``start`` begins (-1: not in ``buffer``).
+
+    A member ends with a ``]`` followed by a comma and the next member's line
+    (newline, indentation, quote). ``]`` is rare, so it is found at memchr speed;
+    searching for the line itself is four times slower (spaces and quotes are
+    everywhere). A ``]`` inside a string cannot be followed by a raw newline,
+    and one closing a deeper list is followed by a deeper indentation.
+    """
+    close = start
+    while (close := buffer.find(b"]", close + 1)) != -1:
+        if buffer.startswith(after, close + 1):
+            return close + 2
+    return -1
 
 
 def _first_member(raw: bytes) -> tuple[int, bytes]:
     """Where the first conversation begins, and how each of its siblings' lines begin.
 
-    The line prefix (newline, the same indentation, a quote) is found with
-    ``bytes.find``: at memchr speed, not a regular expression's pace.
+    The line prefix (newline, the same indentation, a quote) is what follows
+    ``],`` at the end of each conversation (see ``_next_member``).
     """
     start = _START.match(raw)
     if start is None or b"\n" not in start.group(1):
@@ -96,15 +139,18 @@ def _first_member(raw: bytes) -> tuple[int, bytes]:
     return start.start(1), indent[indent.rindex(b"\n") :] + b'"'
 
 
-def _middle_piece(piece: bytes) -> dict[str, Any]:
+def _middle_piece(piece: memoryview, turns: Turns | None) -> dict[str, Any]:
+    text = bytearray(b"{")  # one copy of the piece, not three
+    text += piece
+    text += b"}"
     try:
-        parsed = orjson.loads(b"{" + piece + b"}")
+        parsed = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise PieceError(str(exc)) from None
-    return dict(_fragments(parsed, orjson.dumps))
+    return dict(_fragments(parsed, orjson.dumps, turns if _has_ids(text) else None))
 
 
-def _last_piece(piece: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+def _last_piece(piece: bytes, turns: Turns | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The last conversations (parsed up to their object's end) and the keys after it."""
     try:
         text = "{" + piece.decode()
@@ -115,7 +161,7 @@ def _last_piece(piece: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
         raise PieceError(str(exc)) from None
     if not isinstance(rest, dict) or "conversations" in rest:
         raise PieceError("not one object after the conversations")
-    return dict(_fragments(parsed, None)), rest
+    return dict(_fragments(parsed, None, turns)), rest
 
 
 def _closing(tail: str) -> dict[str, Any]:
@@ -124,14 +170,35 @@ def _closing(tail: str) -> dict[str, Any]:
     return {}
 
 
-def _fragments(parsed: dict[str, Any], encode: Any) -> Iterator[tuple[str, list[bytes]]]:
+def _has_ids(text: bytes | bytearray) -> bool:
+    """Whether a piece may hold ids: both keys hold a "_", rare in text and found by
+    memchr 30 times faster than a key."""
+    return b"_" in text and (b'"update_id"' in text or b'"reply_to"' in text)
+
+
+def _fragments(
+    parsed: dict[str, Any], encode: Any, turns: Turns | None
+) -> Iterator[tuple[str, list[bytes]]]:
     for name, messages in parsed.items():
         if not isinstance(messages, list):
             raise PieceError(f"conversation {name!r} is not a list")
         if encode is not None and _all_plain(messages):
-            yield name, _encode_all(messages)
+            fragments = _encode_all(messages)
         else:
-            yield name, [_checked(message) for message in messages]
+            fragments = [_checked(message) for message in messages]
+        if turns is not None:  # every message is a dict by now
+            turns[name] = _turns_of(messages)
+        yield name, fragments
+
+
+def _turns_of(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """(position, role, update_id, reply_to, delivered) of the messages with ids; not
+    their text, which only the few questions left unanswered need."""
+    return [
+        (at, *map(m.get, _TURN_FIELDS))
+        for at, m in enumerate(messages)
+        if "update_id" in m or "reply_to" in m
+    ]
 
 
 def _encode_all(messages: list[dict[str, Any]]) -> list[bytes]:

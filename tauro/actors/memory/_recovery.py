@@ -59,7 +59,7 @@ def recover(path: Path, max_size: int, *, repair: bool) -> Recovery:
     snapshot, source, moved = _load_snapshot(path, repair)
     state = MemoryState(max_size)
     if snapshot is not None:
-        state.load(snapshot.conversations, snapshot.preferences)
+        state.load(snapshot.conversations, snapshot.preferences, snapshot.turns)
         state.seq = snapshot.seq
     journal = snapshot.journal if snapshot is not None else 0
     size = snapshot.size if snapshot is not None else 0

@@ -12,6 +12,7 @@ therefore always either the old snapshot or the new one, never a mix.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import logging
@@ -21,11 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tauro.actors.memory._journal import fsync_directory
 from tauro.actors.memory._messages import PreferenceValue
-from tauro.actors.memory._pieces import PieceError, beside_the_event_loop, read_in_pieces
+from tauro.actors.memory._pieces import (
+    PieceError,
+    Turns,
+    beside_the_event_loop,
+    read_in_pieces,
+)
 from tauro.actors.memory._records import dumps, fragment_from_dict
 from tauro.errors import CorruptMemoryFileError, MemoryStoreError, PersistenceError
 from tauro.files import tighten_file
@@ -203,6 +209,7 @@ class LoadedSnapshot:
     seq: int
     journal: int
     size: int
+    turns: Turns | None = None  # None: not noted while reading (see _pieces.Turns)
 
 
 def read_snapshot(path: Path) -> LoadedSnapshot | None:
@@ -211,17 +218,31 @@ def read_snapshot(path: Path) -> LoadedSnapshot | None:
     Raises ``CorruptMemoryFileError`` if it is not JSON or not the layout.
     """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file, beside_the_event_loop():
+            size = os.fstat(file.fileno()).st_size
+            try:
+                turns: Turns = {}
+                conversations, rest = read_in_pieces(_file_chunks(file), turns)  # see _pieces
+            except PieceError:
+                return _read_whole(path, _read_all(file))
+            return dataclasses.replace(_finish(path, conversations, rest, size), turns=turns)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise MemoryStoreError(str(path), f"cannot read the memory file ({exc.strerror})") from exc
-    with beside_the_event_loop():
-        try:
-            conversations, rest = read_in_pieces(raw)  # the common case: see _pieces
-        except PieceError:
-            return _read_whole(path, raw)
-        return _finish(path, conversations, rest, len(raw))
+
+
+_READ_CHUNK = 4 << 20  # bytes read at a time by read_snapshot
+
+
+def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
+    while chunk := file.read(_READ_CHUNK):
+        yield chunk
+
+
+def _read_all(file: BinaryIO) -> bytes:
+    file.seek(0)
+    return file.read()
 
 
 def _read_whole(path: Path, raw: bytes) -> LoadedSnapshot:

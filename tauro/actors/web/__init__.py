@@ -36,6 +36,7 @@ from tauro.actors.web._auth import RevokedSessions as RevokedSessions
 from tauro.actors.web._auth import WebAuth as WebAuth
 from tauro.actors.web._auth import load_or_create_token as load_or_create_token
 from tauro.actors.web._backend import ChatBackend as ChatBackend
+from tauro.actors.web._backend import Health as Health
 from tauro.actors.web._backend import HistoryEntry as HistoryEntry
 from tauro.actors.web._backend_actors import ActorBackend as ActorBackend
 from tauro.actors.web._chat import TurnRunner as TurnRunner

@@ -19,7 +19,13 @@ Routes (every error is JSON ``{"error": reason}``)::
     GET  /api/status, /metrics               status as JSON / Prometheus (cookie or Bearer)
     GET  /api/status/history                 the last hour a minute at a time (cookie or Bearer)
     GET  /healthz                            {"status": "ok"} 200 when every actor runs,
-                                             {"status": "unavailable"} 503 otherwise (public)
+                                             {"status": "starting"} 503 while the bot starts
+                                             (memory loading), {"status": "unavailable"}
+                                             503 otherwise (public)
+
+While the memory is still loading a large history, the routes that need it
+(session, history, chat, clear, voice) answer 503 ``{"error", "status":
+"starting"}`` with ``Retry-After`` at once instead of waiting for it.
 
 The secret is read only from a JSON body, never from a query string: a
 ``GET /login?token=...`` is just the login page.
@@ -116,6 +122,7 @@ def build_app(state: WebState) -> Starlette:
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: _http_exception,
         HTTPProblem: _problem,
+        Starting: _starting,
         TauroError: _backend_error,
     }
     middleware = [Middleware(CountingMiddleware, counters=state.counters)]
@@ -178,6 +185,11 @@ class _Api:
         self.known_paths: frozenset[str] = frozenset()
 
     # -- sessions --------------------------------------------------------------------------
+    def _memory_up(self) -> None:
+        """Raise ``Starting`` (503 at once) while the memory is still loading."""
+        if self._s.backend.memory_loading():
+            raise Starting()
+
     def _conversation(self, request: Request) -> str:
         conversation = self._s.auth.conversation_for(request.cookies.get(SESSION_COOKIE))
         if conversation is None:
@@ -243,6 +255,7 @@ class _Api:
 
     async def session(self, request: Request) -> Response:
         conversation = self._conversation(request)
+        self._memory_up()
         return JSONResponse(await self._voice_state(conversation), headers=_NO_STORE)
 
     async def _voice_state(self, conversation: str) -> dict[str, bool]:
@@ -254,6 +267,7 @@ class _Api:
     # -- chat ------------------------------------------------------------------------------
     async def history(self, request: Request) -> Response:
         conversation = self._conversation(request)
+        self._memory_up()
         entries = await self._s.backend.history(conversation, _HISTORY_LIMIT)
         messages = await trio.to_thread.run_sync(_rendered_history, entries)
         body = {"messages": messages, **await self._voice_state(conversation)}
@@ -261,6 +275,7 @@ class _Api:
 
     async def chat(self, request: Request) -> Response:
         conversation = self._conversation(request)
+        self._memory_up()
         text = _message_text(await self._body(request))
         receive = self._s.runner.start(conversation, text, self._language(request))
         headers = {**_NO_STORE, "X-Accel-Buffering": "no"}
@@ -270,12 +285,14 @@ class _Api:
 
     async def clear(self, request: Request) -> Response:
         conversation = self._conversation(request)
+        self._memory_up()
         await self._body(request)
         await self._s.backend.clear(conversation)
         return Response(status_code=204, headers=_NO_STORE)
 
     async def voice(self, request: Request) -> Response:
         conversation = self._conversation(request)
+        self._memory_up()
         enabled = (await self._body(request)).get("enabled")
         if not isinstance(enabled, bool):
             raise HTTPProblem(400, 'malformed request: "enabled" must be true or false')
@@ -334,10 +351,10 @@ class _Api:
         return Response(content, media_type="application/json", headers=headers)
 
     async def healthz(self, request: Request) -> Response:
-        """For load balancers and container checks: up or not, and nothing else."""
-        if self._s.backend.healthy():
-            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
-        return JSONResponse({"status": "unavailable"}, status_code=503, headers=_NO_STORE)
+        """For load balancers and container checks: up, starting or not, nothing else."""
+        health = self._s.backend.health()
+        status = 200 if health == "ok" else 503
+        return JSONResponse({"status": health}, status_code=status, headers=_NO_STORE)
 
     # -- files -----------------------------------------------------------------------------
     async def not_found(self, request: Request) -> Response:
@@ -383,6 +400,20 @@ def _message_text(body: Mapping[str, object]) -> str:
     if len(text) > MAX_MESSAGE_CHARS:
         raise HTTPProblem(413, f"message longer than {MAX_MESSAGE_CHARS} characters")
     return text.strip()
+
+
+class Starting(Exception):
+    """A route that needs the memory was called while it is still loading."""
+
+
+STARTING = "the bot is starting: its memory is still loading; try again in a moment"
+_RETRY_STARTING = "2"  # seconds (Retry-After)
+
+
+async def _starting(request: Request, exc: Exception) -> Response:
+    body = {"error": STARTING, "status": "starting"}
+    headers = {**_NO_STORE, "Retry-After": _RETRY_STARTING}
+    return JSONResponse(body, status_code=503, headers=headers)
 
 
 async def _backend_error(request: Request, exc: Exception) -> Response:

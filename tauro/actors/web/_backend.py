@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tauro.actors.web._events import TurnEvents
 from tauro.actors.web._status import StatusReport
 
-__all__ = ["ChatBackend", "HistoryEntry"]
+__all__ = ["ChatBackend", "Health", "HistoryEntry"]
+
+Health = Literal["ok", "starting", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -60,5 +62,10 @@ class ChatBackend(Protocol):
 
     async def status(self) -> StatusReport: ...
 
-    def healthy(self) -> bool:
-        """Whether every actor of the bot is running (for /healthz: cheap, asks no one)."""
+    def health(self) -> Health:
+        """For /healthz (cheap, asks no one): "ok" when every actor is running,
+        "starting" while some are still starting (memory loading a large history)
+        and none is down, "unavailable" otherwise."""
+
+    def memory_loading(self) -> bool:
+        """True while the memory has not finished loading: pages that need it say so."""

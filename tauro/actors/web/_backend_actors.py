@@ -25,7 +25,7 @@ from tauro.actors.memory import (
     StoredMessage,
 )
 from tauro.actors.voice import GetVoiceStatistics
-from tauro.actors.web._backend import HistoryEntry
+from tauro.actors.web._backend import Health, HistoryEntry
 from tauro.actors.web._chat import VoiceClips, WebCounters
 from tauro.actors.web._events import Failed, OpenStreams, TurnEvents
 from tauro.actors.web._sink import WatchedLLM, WebSink
@@ -40,7 +40,7 @@ from tauro.config import Settings
 from tauro.conversation import Asker, TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import PersistenceError, TauroError
 from tauro.i18n import N_, t
-from tauro.runtime import Request, SystemStatistics, all_running
+from tauro.runtime import ActorState, Request, SystemStatistics, all_running
 
 __all__ = ["ActorBackend"]
 
@@ -52,6 +52,8 @@ CANNOT_SAVE = N_(
     "The bot cannot save messages right now, so it did not answer. "
     "Your question is still in the box: send it again in a moment."
 )
+_NOT_YET_UP = frozenset({ActorState.NEW, ActorState.STARTING})
+_UP_OR_STARTING = _NOT_YET_UP | {ActorState.RUNNING}
 _STORE_FAILED = N_("Your message could not be stored right now; please try again in a moment.")
 
 
@@ -167,16 +169,33 @@ class ActorBackend:
             web=self._counters.snapshot(self._streams),
         )
 
-    def healthy(self) -> bool:
+    def health(self) -> Health:
         statistics = self._statistics()
-        return statistics is not None and all_running(statistics)
+        if statistics is None:
+            return "unavailable"
+        if all_running(statistics):
+            return "ok"
+        states = {actor.state for actor in statistics.actors}
+        return "starting" if states <= _UP_OR_STARTING else "unavailable"
+
+    def memory_loading(self) -> bool:
+        return self._starting("memory")
+
+    def _starting(self, name: str) -> bool:
+        statistics = self._statistics()
+        if statistics is None:
+            return False
+        try:
+            return statistics.actor(name).state in _NOT_YET_UP
+        except KeyError:
+            return False
 
     async def _ask_for_status(
         self, name: str, message: Request[object], into: dict[str, object]
     ) -> None:
         ref = self._ref(name)
-        if ref is None:
-            return
+        if ref is None or self._starting(name):
+            return  # an actor still starting (memory loading) would answer only then
         try:
             into[name] = await ref.ask(message, timeout=STATUS_ASK_TIMEOUT)
         except TauroError as error:

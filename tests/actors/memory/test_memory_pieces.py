@@ -139,3 +139,17 @@ def test_beside_the_event_loop_pauses_gc_and_shortens_the_switch_interval() -> N
         assert sys.getswitchinterval() <= 0.001
     assert gc.isenabled()
     assert sys.getswitchinterval() == interval
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("indent", [2, None])
+def test_a_file_read_in_chunks_reads_as_a_whole_read(chunk: int, indent: int | None) -> None:
+    raw = json.dumps(_data(), indent=indent, ensure_ascii=False).encode()
+    if indent is None:  # TauroBot's layout: a conversation a line
+        raw = raw.replace(b'{"conversations": {', b'{"conversations":{\n').replace(
+            b'], "', b'],\n"'
+        )
+    pieces = [raw[start : start + chunk] for start in range(0, len(raw), chunk)]
+    conversations, rest = read_in_pieces(iter(pieces))
+    assert conversations == _whole(_data())
+    assert rest == {"last_updated": "2025-01-01T10:00:00"}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
+
 from tauro.actors.memory import PendingTurn
+from tauro.actors.memory._pieces import Turns, read_in_pieces
 from tauro.actors.memory._records import (
     ClearRecord,
     MessageRecord,
@@ -130,3 +133,27 @@ def test_freeze_copies_only_what_changed_since_the_last_copy() -> None:
     assert second["b"] == [user("2"), user("3")]
     assert first["b"] == [user("2")]  # an earlier copy never changes
     assert "empty" not in second
+
+
+def test_a_load_indexes_alike_from_noted_turns_and_from_the_fragments() -> None:
+    undelivered = encode_fragment("assistant", "half", "t", reply_to=12, delivered=False)
+    conversations = {
+        "a": [user("q1", update_id=10), answer("a1", reply_to=10), user("q2", update_id=11)],
+        "b": [user("old", update_id=20), user("q", update_id=12), undelivered],
+        "c": [user("plain"), answer("plain")],
+    }
+    body = b",\n".join(
+        b'"%b":[\n%b]' % (n.encode(), b",\n".join(f)) for n, f in conversations.items()
+    )
+    turns: Turns = {}
+    read, _ = read_in_pieces(b'{"conversations":{\n' + body + b"\n}}", turns)
+    assert read == conversations
+    assert orjson.loads(read["b"][2])["delivered"] is False
+    noted, parsed = MemoryState(max_size=2), MemoryState(max_size=2)
+    noted.load(read, {}, turns)
+    parsed.load(conversations, {})
+    for state in (noted, parsed):
+        assert state.pending_turns() == parsed.pending_turns()
+        assert [t.update_id for t in state.pending_turns()] == [11, 12]
+        assert state.update_status("a", 10) == "answered"
+        assert state.update_status("b", 20) == "new"  # trimmed: no longer indexed

@@ -20,6 +20,7 @@ from tauro.actors.web import (
     Delta,
     Done,
     Failed,
+    Health,
     HistoryEntry,
     OpenStreams,
     StaticFiles,
@@ -53,7 +54,8 @@ class FakeBackend:
     voice: dict[str, bool] = field(default_factory=dict)
     voice_available: bool = True
     report: StatusReport = field(default_factory=lambda: StatusReport(uptime_s=1.0))
-    up: bool = True  # what healthy() says
+    up: bool = True  # every actor running
+    loading: bool = False  # the memory still loading (health says "starting")
 
     async def run_turn(
         self,
@@ -108,8 +110,13 @@ class FakeBackend:
         self.calls.append(("status", None))
         return self.report
 
-    def healthy(self) -> bool:
-        return self.up
+    def health(self) -> Health:
+        if self.loading:
+            return "starting"
+        return "ok" if self.up else "unavailable"
+
+    def memory_loading(self) -> bool:
+        return self.loading
 
     @property
     def turn_calls(self) -> list[Any]:

@@ -446,6 +446,36 @@ async def test_healthz_is_public_and_says_only_up_or_not(
     assert ("status", None) not in backend.calls  # no actor was asked, nothing private
 
 
+async def test_while_memory_loads_health_says_starting_and_pages_answer_at_once(
+    start_web: StartWeb, backend_type: Any
+) -> None:
+    backend = backend_type(loading=True)
+    web = await start_web(backend)
+    async with web.client() as client:
+        health = await client.get("/healthz")
+        assert (health.status_code, health.json()) == (503, {"status": "starting"})
+        for page in ("/", "/login", "/app.js", "/i18n/it.json"):  # no memory needed
+            assert (await client.get(page)).status_code == 200, page
+        assert (await client.get("/api/history")).status_code == 401  # the secret first
+    async with web.logged_in() as client:
+        for method, route, body in (
+            ("GET", "/api/session", None),
+            ("GET", "/api/history", None),
+            ("POST", "/api/chat", {"text": "ciao"}),
+            ("POST", "/api/clear", {}),
+            ("POST", "/api/voice", {"enabled": True}),
+        ):
+            answer = await client.request(method, route, json=body)
+            assert answer.status_code == 503, route
+            assert answer.json()["status"] == "starting"
+            assert "starting" in answer.json()["error"]
+            assert answer.headers["retry-after"] == "2"
+        assert backend.calls == []  # nothing reached the backend
+        backend.loading = False
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/api/history")).status_code == 200
+
+
 async def test_the_last_hour_is_served_to_the_operator_only(start_web: StartWeb) -> None:
     from tauro.actors.web import MinuteSample
 

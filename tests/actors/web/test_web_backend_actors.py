@@ -227,3 +227,35 @@ async def test_a_system_without_an_llm_fails_the_turn_clearly() -> None:
     event = receive.receive_nowait()
     assert isinstance(event, Failed)
     assert event.kind == "internal"
+
+
+def _states(**states: ActorState) -> SystemStatistics:
+    return SystemStatistics(
+        tuple(
+            ActorStatistics(name, "root", state, 0, 0, 100, 0, 0, 0, 0, None)
+            for name, state in states.items()
+        )
+    )
+
+
+async def test_health_says_starting_while_actors_start_and_none_is_down() -> None:
+    def health(statistics: SystemStatistics | None) -> tuple[str, bool]:
+        backend = _backend({}, statistics=statistics)
+        return backend.health(), backend.memory_loading()
+
+    running, starting = ActorState.RUNNING, ActorState.STARTING
+    assert health(_states(memory=running, web=running)) == ("ok", False)
+    assert health(_states(memory=starting, llm=starting, web=running)) == ("starting", True)
+    assert health(_states(memory=running, telegram=ActorState.NEW)) == ("starting", False)
+    assert health(_states(memory=starting, llm=ActorState.RESTARTING)) == ("unavailable", True)
+    assert health(_states(memory=ActorState.STOPPING)) == ("unavailable", False)
+    assert health(None) == ("unavailable", False)
+
+
+async def test_the_status_does_not_wait_for_an_actor_still_starting() -> None:
+    memory = Asker(MEMORY_STATS)
+    statistics = _states(memory=ActorState.STARTING, web=ActorState.RUNNING)
+    backend = _backend({"memory": memory}, statistics=statistics)
+    report = await backend.status()
+    assert memory.asked == []  # its preparation would hold the ask (the page) until done
+    assert (report.actors[0].name, report.actors[0].state) == ("memory", "starting")

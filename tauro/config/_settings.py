@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 DEFAULT_SYSTEM_PROMPT = (
     "Sei TauroBot, un assistente amichevole e utile. Rispondi nella lingua "
@@ -26,6 +27,12 @@ class TelegramSettings:
     global_rate: float = 30.0  # messages per second for the whole bot
     group_rate_per_minute: int = 20
     max_retries: int = 5
+    webhook_url: str = ""  # empty: long polling
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of ``webhook_url`` the web server answers on ("/" when it has none)."""
+        return urlsplit(self.webhook_url).path or "/"
 
 
 @dataclass(frozen=True, kw_only=True)

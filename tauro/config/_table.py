@@ -95,6 +95,28 @@ def _url(key: str, raw: object) -> object:
     return text
 
 
+def _webhook_url(key: str, raw: object) -> object:
+    """Empty (long polling), an https:// URL, or http:// to this machine (local tests)."""
+    text = str(raw).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    expected = "an https:// URL (http:// only for localhost, 127.0.0.1 or ::1), or empty"
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("http", "https") or parts.query or parts.fragment:
+        raise ConfigError(key, raw, expected)
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(key, raw, expected)
+    return text
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
 def _path(key: str, raw: object) -> object:
     text = str(raw).strip()
     if not text:
@@ -215,6 +237,16 @@ SETTINGS: tuple[SettingDef, ...] = (
         "max_retries",
         _number(_I, 0, 100),
         "Retries of a Bot API call after 429, 5xx or network errors.",
+    ),
+    SettingDef(
+        "TELEGRAM_WEBHOOK_URL",
+        "bot.webhook_url",
+        "telegram",
+        "webhook_url",
+        _webhook_url,
+        "Public HTTPS URL Telegram posts updates to instead of long polling; served by "
+        "the web server on WEB_HOST:WEB_PORT at the URL's path (a reverse proxy maps "
+        "it). Empty = long polling (a webhook left set is deleted at start).",
     ),
     # Access
     SettingDef(

@@ -11,6 +11,11 @@ Start order (and so the reverse stop order)::
         ├── telegram
         └── web                (only with WEB_ENABLED)
 
+With TELEGRAM_WEBHOOK_URL the channels start the other way round, web first:
+Telegram's POSTs reach the bot through the web server, which must listen
+before the Telegram actor calls setWebhook, and still answers them (503, "try
+again later") while the Telegram actor stops.
+
 A graceful stop therefore stops taking new messages first (channels), lets
 answers in progress finish within their deadlines, and ends with memory's
 final snapshot.
@@ -24,11 +29,16 @@ from typing import Any
 
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import GetPreferences, memory_actor_spec
-from tauro.actors.telegram import BOT_PREFERENCES, TelegramActor
+from tauro.actors.telegram import BOT_PREFERENCES, TelegramActor, WebhookInbox
 from tauro.actors.voice import VoiceActor
 from tauro.actors.web import web_actor_spec
 from tauro.config import Settings
-from tauro.errors import InvalidTokenError, PollingConflictError, UnsafePathError
+from tauro.errors import (
+    InvalidTokenError,
+    PollingConflictError,
+    UnsafePathError,
+    WebhookRefusedError,
+)
 from tauro.runtime import (
     Actor,
     ActorContext,
@@ -70,16 +80,23 @@ def build_system_spec(
             )
         )
     voice = "voice" if settings.voice.enabled else None
+    # One inbox for the life of the system: it outlives restarts of either channel.
+    webhook = (
+        WebhookInbox(settings.telegram.webhook_path) if settings.telegram.webhook_url else None
+    )
     channels: list[ActorSpec | SupervisorSpec] = [
         _actor(
             settings,
             "telegram",
-            lambda: TelegramActor(settings, voice=voice),
-            fatal_errors=(InvalidTokenError, PollingConflictError),
+            lambda: TelegramActor(settings, voice=voice, webhook=webhook),
+            fatal_errors=(InvalidTokenError, PollingConflictError, WebhookRefusedError),
         )
     ]
     if settings.web.enabled:
-        channels.append(web_actor_spec(settings, statistics=statistics or _StatisticsSource()))
+        web = web_actor_spec(
+            settings, statistics=statistics or _StatisticsSource(), webhook=webhook
+        )
+        channels.insert(0 if webhook is not None else 1, web)
     runtime = settings.runtime
     memory = memory_actor_spec(
         settings.memory,

@@ -28,6 +28,7 @@ PUBLIC = {
     "TurnRunner",
     "VoiceClip",
     "VoiceClips",
+    "WebhookEndpoint",
     "VoiceReady",
     "WEB_ACTOR",
     "WebActor",

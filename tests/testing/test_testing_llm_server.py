@@ -328,8 +328,8 @@ def test_public_names() -> None:
     assert set(tauro.testing.__all__) == {
         "ApiCall", "BotApiEmulator", "BotApiStatistics", "BotMessage", "ChatAction",
         "FloodLimits", "LlmFault", "LlmRequest", "LlmServerEmulator", "LlmStatistics",
-        "ModelInfo", "StoredFile", "open_botapi_emulator", "open_llm_server",
-        "start_emulator_process", "wait_bot_idle",
+        "ModelInfo", "StoredFile", "WebhookDelivery", "WebhookPost", "free_loopback_port",
+        "open_botapi_emulator", "open_llm_server", "start_emulator_process", "wait_bot_idle",
     }  # fmt: skip
     assert all(hasattr(tauro.testing, name) for name in tauro.testing.__all__)
 

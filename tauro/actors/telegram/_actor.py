@@ -29,6 +29,7 @@ edited, missing ones sent), an unanswered question is answered.
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from functools import partial
@@ -144,6 +145,7 @@ class TelegramActor(Actor[TelegramMessage]):
         self._dispatcher: ChatDispatcher[_Job] | None = None
         self._polling = trio.CancelScope()  # drain cancels it: no new work
         self._receiver: WebhookReceiver | None = None
+        self._secret = ""
         self._served = trio.Event()  # _serve has ended: every started turn is done
         self._told_cannot_save: set[int] = set()  # chats told during this outage
         self._held: set[int] = set()  # updates held while memory cannot record
@@ -200,7 +202,8 @@ class TelegramActor(Actor[TelegramMessage]):
 
     async def _connected(self, task_status: trio.TaskStatus[None]) -> None:
         settings = self._settings.telegram
-        async with open_bot_api(settings) as api:
+        self._secret = new_secret()  # setWebhook's secret_token, new at every start
+        async with open_bot_api(settings, secrets=(self._secret,)) as api:
             self._api = api
             fields = {"username": api.identity.username, "base_url": settings.api_base_url}
             log.info("telegram.started", extra={"fields": fields})
@@ -242,13 +245,22 @@ class TelegramActor(Actor[TelegramMessage]):
             await self._leave_webhook(api)
             await poll_forever(api, self._tracker, self._on_update, timeout=settings.poll_timeout)
             return
-        self._receiver = WebhookReceiver(self._tracker, api.parse_update, self._on_update)
-        self._inbox.open(secret := new_secret(), self._receiver)
+        # POSTs arrive in the web server's tasks; they hand updates over to this
+        # task, which queues them per chat (the workers must start from here,
+        # inside the Bot API's loop). Telegram's max_connections bounds the queue.
+        handover, updates = trio.open_memory_channel[Incoming](math.inf)
+
+        async def hand_over(incoming: Incoming) -> None:
+            handover.send_nowait(incoming)
+
+        self._receiver = WebhookReceiver(self._tracker, api.parse_update, hand_over)
+        self._inbox.open(self._secret, self._receiver)
         try:
-            await api.set_webhook(settings.webhook_url, secret)
+            await api.set_webhook(settings.webhook_url, self._secret)
             fields = {"url": settings.webhook_url, "path": self._inbox.path}
             log.info("telegram.webhook.set", extra={"fields": fields})
-            await trio.sleep_forever()
+            async for incoming in updates:
+                await self._on_update(incoming)
         finally:
             self._inbox.close()  # new POSTs get 503 from now on
 

@@ -423,13 +423,16 @@ def _let_anyio_find_the_loop() -> None:
 
 
 @asynccontextmanager
-async def open_bot_api(settings: TelegramSettings) -> AsyncIterator[BotApi]:
+async def open_bot_api(
+    settings: TelegramSettings, *, secrets: tuple[str, ...] = ()
+) -> AsyncIterator[BotApi]:
     """Open the asyncio loop and the client, check the token (getMe), yield the API.
 
-    Raises ``InvalidTokenError`` at once for a refused token.
+    Raises ``InvalidTokenError`` at once for a refused token. ``secrets`` (the
+    webhook's secret_token) are kept out of the libraries' logs like the token.
     """
     _let_anyio_find_the_loop()
-    with redacting_logs(settings.token), unwrapped_errors():
+    with redacting_logs(settings.token, *secrets), unwrapped_errors():
         async with trio_asyncio.open_loop():
             bot = build_bot(settings)
             try:

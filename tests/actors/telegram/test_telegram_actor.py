@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -40,10 +41,12 @@ from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_sys
 from tauro.testing import (
     BotApiEmulator,
     LlmServerEmulator,
+    free_loopback_port,
     open_botapi_emulator,
     open_llm_server,
     wait_bot_idle,
 )
+from tauro.testing._botapi_webhook import SECRET_HEADER
 from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
 
 BOT = "tauro_test_bot"
@@ -76,9 +79,19 @@ class Running:
         return [t for t in self.emu.texts(chat_id) if t != "…"]
 
 
+MODES = ("polling", "webhook")
+
+
 def make_settings(
-    tmp_path: Path, emu: BotApiEmulator, server: LlmServerEmulator, **over: Any
-) -> Settings:
+    tmp_path: Path, emu: BotApiEmulator, server: LlmServerEmulator, mode: str = "polling",
+    **over: Any,
+) -> Settings:  # fmt: skip
+    """Settings for the bot under test; ``mode="webhook"`` serves a webhook on a free port."""
+    web = WebSettings(enabled=False)
+    if mode == "webhook":
+        port = free_loopback_port()
+        web = WebSettings(host="127.0.0.1", port=port)
+        over.setdefault("telegram", {})["webhook_url"] = f"http://127.0.0.1:{port}/tg/hook"
     telegram = TelegramSettings(
         token=emu.token,
         api_base_url=emu.base_url,
@@ -97,7 +110,7 @@ def make_settings(
         ),
         memory=MemorySettings(file=tmp_path / "memory" / "conversations.json", durability="none"),
         voice=VoiceSettings(enabled=False),
-        web=WebSettings(enabled=False),
+        web=web,
     )
 
 
@@ -108,16 +121,17 @@ def system_spec(settings: Settings, grace: float = 30.0) -> SupervisorSpec:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, **over: Any) -> AsyncIterator[Running]:
+async def running_bot(tmp_path: Path, mode: str = "polling", **over: Any) -> AsyncIterator[Running]:
     llm_options = over.pop("llm_server", {})
     async with open_botapi_emulator() as emu, open_llm_server(**llm_options) as llm:
-        settings = make_settings(tmp_path, emu, llm, **over)
+        settings = make_settings(tmp_path, emu, llm, mode, **over)
         async with open_actor_system(system_spec(settings)) as system:
             yield Running(emu, llm, system, settings)
 
 
-async def test_private_question_is_answered_and_remembered(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as bot:
+@pytest.mark.parametrize("mode", MODES)
+async def test_private_question_is_answered_and_remembered(tmp_path: Path, mode: str) -> None:
+    async with running_bot(tmp_path, mode) as bot:
         bot.emu.push_message(42, "ciao")
         await bot.expect(42, ["Echo: ciao"])
         bot.emu.push_message(42, "come stai?")
@@ -128,9 +142,10 @@ async def test_private_question_is_answered_and_remembered(tmp_path: Path) -> No
         assert contents == ["ciao", "Echo: ciao", "come stai?"]
 
 
-async def test_commands(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_commands(tmp_path: Path, mode: str) -> None:
     access = AccessSettings(admin_user_ids=frozenset({7}))
-    async with running_bot(tmp_path, access=access) as bot:
+    async with running_bot(tmp_path, mode, access=access) as bot:
         bot.emu.push_message(42, "/start")
         (welcome,) = await bot.wait_texts(42, 1)
         assert "/clear" in welcome
@@ -319,9 +334,11 @@ async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> No
         assert "faster than I can answer" in texts[2]
 
 
-async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path, mode: str) -> None:
     server = {"first_token_latency": 0.2}
-    async with running_bot(tmp_path, llm_server=server, llm={"max_parallel": 64}) as bot:
+    options: dict[str, Any] = {"llm_server": server, "llm": {"max_parallel": 64}}
+    async with running_bot(tmp_path, mode, **options) as bot:
         chats = range(1, 41)
         for round_ in range(3):
             for chat in chats:
@@ -367,10 +384,11 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
         assert (await bot.stats()).api_floods == 1
 
 
-async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path, mode: str) -> None:
     """Stop while answers are generated: they are completed; what waited comes back."""
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=2.0) as llm:
-        settings = make_settings(tmp_path, emu, llm)
+        settings = make_settings(tmp_path, emu, llm, mode)
         async with open_actor_system(system_spec(settings)):
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
@@ -390,11 +408,12 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
         assert [emu.texts(chat) for chat in (2, 3)] == [["Echo: question 2"], ["Echo: question 3"]]
 
 
-async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_restart_answers_pending_turns_once(tmp_path: Path, mode: str) -> None:
     """Stop with answers still generating at the grace deadline; the next start answers
     each exactly once."""
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=3.0) as llm:
-        settings = make_settings(tmp_path, emu, llm)
+        settings = make_settings(tmp_path, emu, llm, mode)
         async with open_actor_system(system_spec(settings, grace=0.5)):
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
@@ -433,12 +452,59 @@ async def test_webhook_conflict_while_polling_is_fatal(
 ) -> None:
     with pytest.raises(BaseExceptionGroup) as caught:
         async with running_bot(tmp_path) as bot:
-            bot.emu.set_webhook("https://example.invalid/hook")
+            await bot.emu.wait_for(lambda: bool(bot.emu.calls_of("getUpdates")))
+            bot.emu.set_webhook("https://example.invalid/hook")  # by someone else, meanwhile
             await trio.sleep(30)
     error = single_exception(caught.value)
     assert isinstance(error, TauroError)
     assert "409 Conflict" in str(error)
     assert "telegram.fatal" in caplog.messages
+
+
+async def test_a_webhook_left_set_is_deleted_at_start_and_its_updates_polled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TELEGRAM_WEBHOOK_URL was unset since the last run: back to long polling."""
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        emu.set_webhook("http://127.0.0.1:9/old-hook", secret_token="old")
+        emu.push_message(42, "sent while the bot was away")
+        settings = make_settings(tmp_path, emu, llm)
+        async with open_actor_system(system_spec(settings)):
+            await emu.wait_for(lambda: emu.texts(42) == ["Echo: sent while the bot was away"])
+        assert emu.state.updates.webhook_url == ""
+        assert [call.params for call in emu.calls_of("deleteWebhook")] == [
+            {"drop_pending_updates": "false"}
+        ]
+        assert "telegram.webhook.deleted" in caplog.messages
+
+
+async def test_webhook_mode_sets_a_secret_webhook_and_refuses_posts_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    async with running_bot(tmp_path, "webhook") as bot:
+        bot.emu.push_message(42, "hello")
+        await bot.expect(42, ["Echo: hello"])
+        (call,) = bot.emu.calls_of("setWebhook")
+        url = bot.settings.telegram.webhook_url
+        assert call.params["url"] == url
+        assert call.params["allowed_updates"] == '["message"]'
+        assert call.params["drop_pending_updates"] == "false"
+        secret = str(call.params["secret_token"])
+        assert len(secret) >= 32
+        assert [post.status for post in bot.emu.webhook_posts] == [200]
+        forged = {"update_id": 999, "message": {"message_id": 1, "date": 0, "text": "forged",
+                  "chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": False,
+                  "first_name": "Eve"}}}  # fmt: skip
+        async with httpx.AsyncClient() as http:
+            missing = await http.post(url, json=forged)
+            wrong = await http.post(url, json=forged, headers={SECRET_HEADER: "x" * 43})
+        assert (missing.status_code, wrong.status_code) == (401, 401)
+        stats = await bot.stats()
+        assert stats.updates == 1  # the forged update reached nothing
+        assert bot.llm.requests[-1].to_json()["messages"][-1]["content"] == "hello"
+    assert secret not in caplog.text
+    assert "telegram.webhook.set" in caplog.messages
 
 
 BOT_PROCESS = """

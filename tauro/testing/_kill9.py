@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BotProcess", "Emulators", "Verdict", "judge", "open_emulators"]
+__all__ = ["BotProcess", "Emulators", "Verdict", "judge", "open_emulators", "webhook_environment"]
 
 TOKEN = "123456:DELIVERYtrialTOKENdeliveryTRIAL"  # noqa: S105 (the emulator's)
 _ANSWER = re.compile(r"Echo: (c\d+-q\d+)")
@@ -120,6 +120,16 @@ def bot_environment(directory: Path, emulators: Emulators, **extra: str) -> dict
     )
     env.update(extra)
     return env
+
+
+def webhook_environment(port: int) -> dict[str, str]:
+    """The settings of a bot in webhook mode, its web app (and webhook) on ``port``."""
+    return {
+        "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+        "WEB_ENABLED": "true",
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+    }
 
 
 class BotProcess:

@@ -6,6 +6,7 @@ the sockets wait)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import subprocess
 import sys
@@ -47,7 +48,7 @@ from tauro.testing import (
     wait_bot_idle,
 )
 from tauro.testing._botapi_webhook import SECRET_HEADER
-from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain
+from tauro.testing._kill9 import Plan, judge, open_emulators, run_chain, webhook_environment
 
 BOT = "tauro_test_bot"
 
@@ -521,13 +522,16 @@ from tauro.config import (
 )
 from tauro.runtime import open_actor_system
 
-token, base_url, llm_url, memory_file = sys.argv[1:5]
+token, base_url, llm_url, memory_file, web_port = sys.argv[1:6]
+webhook_url = f"http://127.0.0.1:{web_port}/tg/hook" if web_port else ""
 settings = Settings(
-    telegram=TelegramSettings(token=token, api_base_url=base_url, poll_timeout=1.0),
+    telegram=TelegramSettings(
+        token=token, api_base_url=base_url, poll_timeout=1.0, webhook_url=webhook_url
+    ),
     llm=LLMSettings(host=llm_url, model="llama3.2", max_parallel=8),
     memory=MemorySettings(file=Path(memory_file)),
     voice=VoiceSettings(enabled=False),
-    web=WebSettings(enabled=False),
+    web=WebSettings(enabled=bool(web_port), port=int(web_port or 0)),
 )
 spec = build_system_spec(settings)
 
@@ -548,9 +552,11 @@ trio.run(main)
 
 
 async def start_bot_process(
-    emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path
+    emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path, web_port: int | None = None
 ) -> trio.Process:
+    """A bot in its own process; with ``web_port`` in webhook mode, served on that port."""
     args = [sys.executable, "-c", BOT_PROCESS, emu.token, emu.base_url, llm.url, str(memory_file)]
+    args.append(str(web_port or ""))
     process = await trio.lowlevel.open_process(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     await read_until(process, b"READY")
     return process
@@ -574,15 +580,19 @@ async def wait_process_idle(emu: BotApiEmulator, process: trio.Process) -> None:
     await read_until(process, b"IDLE")
 
 
-async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_killed_process_loses_nothing_and_answers_each_message_once(
+    tmp_path: Path, mode: str
+) -> None:
     """kill -9 while answers are being generated and one more message waits its turn."""
     memory_file = tmp_path / "conversations.json"
+    port = free_loopback_port() if mode == "webhook" else None
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=60.0) as llm:
 
         def answers(chat: int) -> list[str]:
             return [text for text in emu.texts(chat) if text != "…"]  # placeholders stay
 
-        process = await start_bot_process(emu, llm, memory_file)
+        process = await start_bot_process(emu, llm, memory_file, port)
         try:
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
@@ -593,7 +603,7 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
             await process.wait()
         assert [answers(chat) for chat in (1, 2, 3)] == [[], [], []]
         llm.set_latency(first_token=0.0)
-        process = await start_bot_process(emu, llm, memory_file)
+        process = await start_bot_process(emu, llm, memory_file, port)
         try:
             await emu.wait_for(lambda: len(answers(1)) >= 2, timeout=30)
             await emu.wait_for(lambda: all(answers(c) for c in (2, 3)), timeout=30)
@@ -605,17 +615,23 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         assert answers(2) == ["Echo: question 2"]
         assert answers(3) == ["Echo: question 3"]
         assert len(llm.requests) == 3 + 4  # the three cut generations, then four answers
+        if mode == "webhook":  # "second 1" was POSTed again after the kill, answered once
+            assert any(post.status is None for post in emu.webhook_posts)
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_once(
-    tmp_path: Path,
+    tmp_path: Path, mode: str
 ) -> None:
     """Real `tauro run` processes, SIGKILLed at random moments while ten chats get
     answers of two messages each streamed and edited; after the last restart every
     question has exactly one complete answer, except duplicates the bot counted."""
     plan = Plan(kills=5, chats=10, questions_per_run=6, seed=20251105)
+    env = webhook_environment(free_loopback_port()) if mode == "webhook" else {}
     with open_emulators() as emulators:
-        chain = await trio.to_thread.run_sync(run_chain, tmp_path, emulators, plan)
+        chain = await trio.to_thread.run_sync(
+            functools.partial(run_chain, tmp_path, emulators, plan, **env)
+        )
         messages = await trio.to_thread.run_sync(emulators.messages)
     verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)
     assert chain.final_exit == 0

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from tauro.cli import EXIT_CONFIG, main
+from tauro.testing import free_loopback_port
+from tauro.testing._kill9 import webhook_environment
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
 
@@ -97,15 +100,20 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, seen: list[str])
     pytest.fail(f"no {needle!r} in: {''.join(seen)}")
 
 
+def _mode_environment(mode: str) -> dict[str, str]:
+    return webhook_environment(free_loopback_port()) if mode == "webhook" else {}
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
-    emulators: tuple[str, str], tmp_path: Path
+    emulators: tuple[str, str], tmp_path: Path, mode: str
 ) -> None:
     bot_url, llm_url = emulators
     process = subprocess.Popen(
         [sys.executable, "-m", "tauro", "run"],
         cwd=tmp_path,
         text=True,
-        env=_environment(tmp_path, bot_url, llm_url),
+        env={**_environment(tmp_path, bot_url, llm_url), **_mode_environment(mode)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -118,6 +126,7 @@ def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
     log = "".join(lines) + rest
     assert process.returncode == 0, log
     assert log.count("system.ready") == 1
+    assert log.count("telegram.webhook.set") == (mode == "webhook")
     assert "system.stopped graceful=True" in log
     assert TOKEN not in log
     stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
@@ -259,7 +268,7 @@ CHATS = (101, 102, 103, 104, 105)
 def _ask_five_then_sigterm(
     tmp_path: Path, bot_url: str, llm_url: str, **extra: str
 ) -> tuple[subprocess.Popen[str], str]:
-    env = _environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8", **extra)
+    env = {**_environment(tmp_path, bot_url, llm_url, LLM_MAX_PARALLEL="8"), **extra}
     process = _tauro_run(tmp_path, env)
     lines: list[str] = []
     _wait_for_line(process, "system.ready", lines)
@@ -276,11 +285,12 @@ def _stored(tmp_path: Path) -> dict[str, list[str]]:
     return {k: [m["content"] for m in v] for k, v in stored["conversations"].items()}
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 def test_sigterm_while_answers_are_generated_finishes_them_first(
-    slow_emulators: tuple[str, str], tmp_path: Path
+    slow_emulators: tuple[str, str], tmp_path: Path, mode: str
 ) -> None:
     bot_url, llm_url = slow_emulators
-    process, log = _ask_five_then_sigterm(tmp_path, bot_url, llm_url)
+    process, log = _ask_five_then_sigterm(tmp_path, bot_url, llm_url, **_mode_environment(mode))
     assert process.returncode == 0, log
     assert "system.stopped graceful=True" in log
     for chat in CHATS:
@@ -480,3 +490,71 @@ def test_a_users_language_choice_survives_kill_9(
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
     assert process.returncode == 0
+
+
+def _post_update(url: str, update: dict[str, object], secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    request = urllib.request.Request(url, json.dumps(update).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_tauro_run_in_webhook_mode_answers_refuses_forgeries_and_survives_kill_9(
+    slow_emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    """TELEGRAM_WEBHOOK_URL: Telegram (the emulator) POSTs to the bot's web server. A
+    POST without the secret is refused; after kill -9 the question being answered and
+    the one waiting behind it are each answered once."""
+    bot_url, llm_url = slow_emulators
+    port = free_loopback_port()
+    env = {**_environment(tmp_path, bot_url, llm_url), **webhook_environment(port)}
+    url = env["TELEGRAM_WEBHOOK_URL"]
+    process = _tauro_run(tmp_path, env)
+    lines: list[str] = []
+    _wait_for_line(process, "telegram.webhook.set", lines)
+    _control(bot_url, "/_emulator/push_message", {"chat_id": 501, "text": "q1"})
+    assert _wait_for_text(bot_url, 501, "Echo") == "Echo: q1"
+    forged = {"update_id": 10**6, "message": {"message_id": 9, "date": 0, "text": "forged",
+              "chat": {"id": 501, "type": "private"}, "from": {"id": 501, "is_bot": False,
+              "first_name": "Eve"}}}  # fmt: skip
+    assert _post_update(url, forged, None) == 401
+    assert _post_update(url, forged, "not-the-secret") == 401
+    _control(bot_url, "/_emulator/push_message", {"chat_id": 501, "text": "q2"})
+    _control(bot_url, "/_emulator/push_message", {"chat_id": 501, "text": "q3"})
+    _wait_for_requests(llm_url, 2)  # q2 is being answered, q3 waits behind it
+    process.kill()
+    _, rest = process.communicate(timeout=30)
+    log = "".join(lines) + rest
+    process = _tauro_run(tmp_path, env)
+    try:
+        _wait_for_line(process, "telegram.webhook.set", [])
+        deadline = time.monotonic() + 60
+        while len(_texts(bot_url, 501)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pending = _control(bot_url, "/_emulator/statistics")
+        assert isinstance(pending, dict)
+        while pending["updates_pending"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pending = _control(bot_url, "/_emulator/statistics")
+            assert isinstance(pending, dict)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    log += rest
+    assert process.returncode == 0, log
+    assert _texts(bot_url, 501) == ["Echo: q1", "Echo: q2", "Echo: q3"]
+    assert _stored(tmp_path)["501"] == ["q1", "Echo: q1", "q2", "Echo: q2", "q3", "Echo: q3"]
+    calls = _control(bot_url, "/_emulator/calls?method=setWebhook")
+    assert isinstance(calls, dict)
+    secrets = {str(call["params"]["secret_token"]) for call in calls["calls"]}
+    assert len(secrets) == 2  # a new secret at every start
+    assert all(secret not in log for secret in secrets)
+    assert TOKEN not in log
+    posts = _control(bot_url, "/_emulator/webhook_posts")
+    assert isinstance(posts, dict)
+    assert any(post["status"] is None for post in posts["posts"])  # cut by the kill, redone

@@ -508,6 +508,24 @@ async def test_webhook_mode_sets_a_secret_webhook_and_refuses_posts_without_it(
     assert "telegram.webhook.set" in caplog.messages
 
 
+async def test_a_webhook_url_telegram_refuses_stops_the_bot_naming_the_setting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        refusal = "Bad Request: bad webhook: Failed to resolve host: Name or service not known"
+        emu.inject_error("setWebhook", 400, refusal)
+        settings = make_settings(tmp_path, emu, llm, "webhook")
+        with pytest.raises(TauroError) as caught:
+            async with open_actor_system(system_spec(settings)):
+                await trio.sleep(30)
+    error = caught.value
+    assert "WebhookRefusedError" in str(error)
+    assert "TELEGRAM_WEBHOOK_URL" in str(error)
+    assert "failed to resolve host" in str(error).lower()
+    assert len(emu.calls_of("setWebhook")) == 1  # fatal: not retried, not restarted
+    assert "telegram.fatal" in caplog.messages
+
+
 BOT_PROCESS = """
 import os
 import sys

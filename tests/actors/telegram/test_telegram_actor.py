@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -524,6 +525,49 @@ async def test_a_webhook_url_telegram_refuses_stops_the_bot_naming_the_setting(
     assert "failed to resolve host" in str(error).lower()
     assert len(emu.calls_of("setWebhook")) == 1  # fatal: not retried, not restarted
     assert "telegram.fatal" in caplog.messages
+
+
+class _Seen(logging.Handler):
+    """Sets ``event`` when a log line ``message`` is emitted (from trio's thread)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+        self.event = trio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == self.message:
+            self.event.set()
+
+
+async def test_while_stopping_a_webhook_post_gets_503_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draining = _Seen("telegram.draining")
+    logger = logging.getLogger("tauro.telegram")
+    monkeypatch.setattr(logger, "handlers", [*logger.handlers, draining])
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=2.0) as llm:
+        settings = make_settings(tmp_path, emu, llm, "webhook")
+        async with open_actor_system(system_spec(settings)) as system:
+            emu.push_message(1, "being answered")
+            await llm.wait_for(lambda: len(llm.requests) == 1)
+            secret = str(emu.calls_of("setWebhook")[0].params["secret_token"])
+            system.request_stop()
+            with trio.fail_after(10):
+                await draining.event.wait()
+            update = {"update_id": 777, "message": {"message_id": 5, "date": 0, "text": "late",
+                      "chat": {"id": 2, "type": "private"}, "from": {"id": 2, "is_bot": False,
+                      "first_name": "Al"}}}  # fmt: skip
+            async with httpx.AsyncClient() as http:
+                answer = await http.post(
+                    settings.telegram.webhook_url, json=update, headers={SECRET_HEADER: secret}
+                )
+            assert answer.status_code == 503
+            assert answer.headers["retry-after"]
+        assert emu.texts(1) == ["Echo: being answered"]  # the answer in progress finished
+        assert emu.texts(2) == []
+        assert len(llm.requests) == 1
 
 
 BOT_PROCESS = """

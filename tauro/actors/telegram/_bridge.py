@@ -6,8 +6,9 @@ trio-asyncio loop opened by ``open_bot_api`` (every call goes through
 ``base_url``. Everything Telegram-specific stops at this module:
 
 - its errors become ``tauro.errors`` ones (``InvalidToken`` ->
-  ``InvalidTokenError``, ``Conflict`` -> ``PollingConflictError``, the rest
-  ``TelegramError``), and the bot token is removed from every message, log
+  ``InvalidTokenError``, ``Conflict`` -> ``PollingConflictError``, a refused
+  ``setWebhook`` -> ``WebhookRefusedError``, the rest ``TelegramError``), and
+  the bot token (and the webhook's secret) is removed from every message, log
   line and traceback the libraries underneath produce while it is open;
 - 429s wait their ``retry_after``, network errors and 5xx back off and retry
   (``_limits.retrying``); every send waits for Telegram's limits first;

@@ -163,7 +163,6 @@ class BotApiEmulator:
     @property
     def webhook_posts(self) -> list[WebhookPost]:
         """Every webhook delivery attempt, in order (status None: no HTTP answer)."""
-        assert self.webhook.posts is not None
         return list(self.webhook.posts)
 
     def set_flood_limits(self, limits: FloodLimits | None) -> None:

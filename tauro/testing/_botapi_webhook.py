@@ -15,7 +15,7 @@ new ``setWebhook`` (a restarted bot) or ``deleteWebhook`` ends the pauses at onc
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -50,10 +50,7 @@ class WebhookDelivery:
     retry_initial: float = 1.0
     retry_max: float = 60.0
     timeout: float = 60.0  # seconds an answer may take before it counts as failed
-    posts: list[WebhookPost] | None = None
-
-    def __post_init__(self) -> None:
-        self.posts = [] if self.posts is None else self.posts
+    posts: list[WebhookPost] = field(default_factory=list)
 
     def pause(self, failures: int) -> float:
         return float(min(self.retry_max, self.retry_initial * 2 ** max(failures - 1, 0)))
@@ -78,12 +75,14 @@ async def deliver_webhooks(
     """Run forever: deliver the queue's updates while a webhook is set."""
     queue = state.updates
     active: set[object] = set()
-    limiters: dict[int, trio.CapacityLimiter] = {}  # per webhook set: max_connections at once
+    limited: tuple[Webhook, trio.CapacityLimiter] | None = None  # max_connections at once
     async with httpx.AsyncClient(timeout=delivery.timeout) as client, trio.open_nursery() as n:
         while True:
             hook = queue.webhook
             if hook is not None:
-                limiter = limiters.setdefault(id(hook), trio.CapacityLimiter(hook.max_connections))
+                if limited is None or limited[0] is not hook:
+                    limited = (hook, trio.CapacityLimiter(hook.max_connections))
+                limiter = limited[1]
                 for update in queue.pending:
                     key = chat_key(update)
                     if key not in active:
@@ -149,7 +148,6 @@ async def _post(
 ) -> bool:
     headers = {SECRET_HEADER: hook.secret_token} if hook.secret_token else {}
     update_id = int(update["update_id"])
-    assert delivery.posts is not None
     try:
         response = await client.post(hook.url, json=update, headers=headers)
     except httpx.TimeoutException:

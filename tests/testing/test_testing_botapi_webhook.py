@@ -39,10 +39,13 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
     received: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     hold: dict[int, trio.Event] = field(default_factory=dict)  # update_id -> released when set
+    arrived: trio.Event = field(default_factory=trio.Event)  # set (and renewed) per request
 
     async def endpoint(self, request: Request) -> Response:
         update = await request.json()
         self.received.append((update, request.headers.get(SECRET_HEADER)))
+        self.arrived.set()
+        self.arrived = trio.Event()
         gate = self.hold.get(update["update_id"])
         if gate is not None:
             await gate.wait()
@@ -50,6 +53,11 @@ class Receiver:
 
     def ids(self) -> list[int]:
         return [update["update_id"] for update, _ in self.received]
+
+    async def wait_received(self, update_id: int) -> None:
+        with trio.fail_after(10):
+            while update_id not in self.ids():
+                await self.arrived.wait()
 
 
 @pytest.fixture
@@ -159,6 +167,21 @@ async def test_one_chat_in_order_other_chats_in_parallel(
     await emu.wait_for(lambda: after_slow in receiver.ids())
     assert sorted(receiver.ids()[:2]) == [slow, other]
     assert receiver.ids()[2:] == [after_slow]
+
+
+async def test_max_connections_bounds_the_posts_in_flight(
+    emu: BotApiEmulator, bot: telegram.Bot, receiver: Receiver
+) -> None:
+    await aio(bot.set_webhook)(receiver.url, max_connections=1)
+    slow = emu.push_message(1, "slow")
+    receiver.hold[slow] = trio.Event()
+    await receiver.wait_received(slow)
+    other = emu.push_message(2, "other chat")
+    with trio.move_on_after(0.5):  # a second connection would deliver it meanwhile
+        await receiver.wait_received(other)
+    assert receiver.ids() == [slow]
+    receiver.hold[slow].set()
+    await receiver.wait_received(other)
 
 
 async def test_a_new_set_webhook_ends_the_pause_at_once(

@@ -65,7 +65,7 @@ def one_chain(number: int, args: argparse.Namespace, env: dict[str, str]) -> Tot
         open_trial_emulators() as emu,
     ):
         try:
-            chain = run_chain(Path(folder), emu, plan, fork=not args.no_fork, **env)
+            chain = run_chain(Path(folder), emu, plan, fork=not args.no_fork, settings=env)
             verdict = judge(Path(folder, "memory", "conversations.json"), emu.messages(), 0)
         except Exception as error:  # a chain that could not finish is reported, not hidden
             totals.failed_chains.append(f"chain {number}: {error!r}"[-600:])

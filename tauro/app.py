@@ -11,6 +11,11 @@ Start order (and so the reverse stop order)::
         ├── web                (only with WEB_ENABLED)
         └── telegram
 
+The web server starts first: it answers "starting" while memory loads, and with
+TELEGRAM_WEBHOOK_URL Telegram's POSTs reach the bot through it, so it must
+listen before the Telegram actor calls setWebhook, and still answers them (503,
+"try again later") while the Telegram actor stops.
+
 A graceful stop therefore stops taking new messages first (channels), lets
 answers in progress finish within their deadlines, and ends with memory's
 final snapshot.
@@ -30,11 +35,16 @@ from typing import Any
 
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import GetPreferences, memory_actor_spec
-from tauro.actors.telegram import BOT_PREFERENCES, TelegramActor
+from tauro.actors.telegram import BOT_PREFERENCES, TelegramActor, WebhookInbox
 from tauro.actors.voice import VoiceActor
 from tauro.actors.web import web_actor_spec
 from tauro.config import Settings
-from tauro.errors import InvalidTokenError, PollingConflictError, UnsafePathError
+from tauro.errors import (
+    InvalidTokenError,
+    PollingConflictError,
+    UnsafePathError,
+    WebhookRefusedError,
+)
 from tauro.runtime import (
     Actor,
     ActorContext,
@@ -76,15 +86,20 @@ def build_system_spec(
             )
         )
     voice = "voice" if settings.voice.enabled else None
+    # One inbox for the life of the system: it outlives restarts of either channel.
+    webhook = (
+        WebhookInbox(settings.telegram.webhook_path) if settings.telegram.webhook_url else None
+    )
     channels: list[ActorSpec | SupervisorSpec] = []
-    if settings.web.enabled:  # first: it answers "starting" while memory loads
-        channels.append(web_actor_spec(settings, statistics=statistics or _StatisticsSource()))
+    if settings.web.enabled:  # first: "starting" while memory loads; the webhook's POSTs
+        statistics_source = statistics or _StatisticsSource()
+        channels.append(web_actor_spec(settings, statistics=statistics_source, webhook=webhook))
     channels.append(
         _actor(
             settings,
             "telegram",
-            lambda: TelegramActor(settings, voice=voice),
-            fatal_errors=(InvalidTokenError, PollingConflictError),
+            lambda: TelegramActor(settings, voice=voice, webhook=webhook),
+            fatal_errors=(InvalidTokenError, PollingConflictError, WebhookRefusedError),
         )
     )
     runtime = settings.runtime

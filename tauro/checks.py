@@ -1,6 +1,8 @@
 """``tauro check``: validate the settings and reach every outside system once.
 
-Each finding is one line, ``ok`` or ``FAIL``, and every FAIL says what to do.
+Each finding is one line, ``ok``, ``WARN`` (worth knowing, not a problem: a
+webhook left set that ``tauro run`` will delete) or ``FAIL``, and every FAIL
+says what to do.
 Nothing here starts the bot or polls Telegram, so it is safe beside a running bot.
 """
 

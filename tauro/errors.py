@@ -16,7 +16,8 @@ and every message names the setting or file involved and says what to do::
     │   └── PersistenceError        a write or fsync failed (disk full, I/O error)
     ├── TelegramError               the Telegram Bot API
     │   ├── InvalidTokenError       getMe refused the token
-    │   └── PollingConflictError    409: another instance polls, or a webhook is set
+    │   ├── PollingConflictError    409: another instance polls, or a webhook is set
+    │   └── WebhookRefusedError     setWebhook refused TELEGRAM_WEBHOOK_URL
     ├── LLMError                    the language model server
     │   ├── LLMUnreachableError     cannot connect to the server
     │   ├── ModelNotFoundError      the model is not installed
@@ -57,6 +58,7 @@ __all__ = [
     "UnsafePathError",
     "VoiceError",
     "WebError",
+    "WebhookRefusedError",
 ]
 
 
@@ -143,6 +145,10 @@ class InvalidTokenError(TelegramError):
 
 class PollingConflictError(TelegramError):
     """Telegram answered 409 Conflict to getUpdates."""
+
+
+class WebhookRefusedError(TelegramError):
+    """Telegram refused the webhook (TELEGRAM_WEBHOOK_URL): no restart can help."""
 
 
 class LLMError(TauroError):

@@ -18,7 +18,14 @@ import orjson
 import pytest
 
 from tauro.cli import EXIT_CONFIG, main
-from tauro.testing import Emulators, TauroProcess, open_emulators, run_environment
+from tauro.testing import (
+    Emulators,
+    TauroProcess,
+    free_loopback_port,
+    open_emulators,
+    run_environment,
+)
+from tauro.testing._kill9 import webhook_environment
 
 
 def test_help_explains_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,15 +52,21 @@ def emulators() -> Iterator[Emulators]:
         yield both
 
 
+def _mode_environment(mode: str) -> dict[str, str]:
+    return webhook_environment(free_loopback_port()) if mode == "webhook" else {}
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
-    emulators: Emulators, tmp_path: Path
+    emulators: Emulators, tmp_path: Path, mode: str
 ) -> None:
-    with TauroProcess(tmp_path, run_environment(emulators)) as bot:
+    with TauroProcess(tmp_path, run_environment(emulators, **_mode_environment(mode))) as bot:
         bot.wait_ready()
         emulators.push(4242, "ciao")
         emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
         assert bot.stop() == 0, bot.log
     assert bot.count("system.ready") == 1
+    assert bot.count("telegram.webhook.set") == (mode == "webhook")
     assert "system.stopped graceful=True" in bot.log
     assert emulators.token not in bot.log
     stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
@@ -179,10 +192,11 @@ def _stored(tmp_path: Path) -> dict[str, list[str]]:
     return {k: [m["content"] for m in v] for k, v in stored["conversations"].items()}
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 def test_sigterm_while_answers_are_generated_finishes_them_first(
-    slow_emulators: Emulators, tmp_path: Path
+    slow_emulators: Emulators, tmp_path: Path, mode: str
 ) -> None:
-    bot = _ask_five_then_sigterm(tmp_path, slow_emulators)
+    bot = _ask_five_then_sigterm(tmp_path, slow_emulators, **_mode_environment(mode))
     assert bot.process.returncode == 0, bot.log
     assert "system.stopped graceful=True" in bot.log
     for chat in CHATS:
@@ -385,3 +399,64 @@ def test_the_web_app_says_starting_while_a_large_memory_loads_then_ok(
     )
     assert log.index("web.login_link") < log.index("memory.opened") < log.index("system.ready")
     assert "messages=400000" in log
+
+
+def _post_update(url: str, update: dict[str, object], secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    request = urllib.request.Request(url, json.dumps(update).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_tauro_run_in_webhook_mode_answers_refuses_forgeries_and_survives_kill_9(
+    slow_emulators: Emulators, tmp_path: Path
+) -> None:
+    """TELEGRAM_WEBHOOK_URL: Telegram (the emulator) POSTs to the bot's web server. A
+    POST without the secret is refused; after kill -9 the question being answered and
+    the one waiting behind it are each answered once."""
+    emulators = slow_emulators
+    env = run_environment(emulators, **webhook_environment(free_loopback_port()))
+    url = env["TELEGRAM_WEBHOOK_URL"]
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_for("telegram.webhook.set")
+        emulators.push(501, "q1")
+        assert _wait_for_text(emulators, 501, "Echo") == "Echo: q1"
+        forged = {"update_id": 10**6, "message": {"message_id": 9, "date": 0, "text": "forged",
+                  "chat": {"id": 501, "type": "private"}, "from": {"id": 501, "is_bot": False,
+                  "first_name": "Eve"}}}  # fmt: skip
+        assert _post_update(url, forged, None) == 401
+        assert _post_update(url, forged, "not-the-secret") == 401
+        emulators.push(501, "q2")
+        emulators.push(501, "q3")
+        _wait_for_requests(emulators, 2)  # q2 is being answered, q3 waits behind it
+        bot.kill()
+    log = bot.log
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_for("telegram.webhook.set")
+        deadline = time.monotonic() + 60
+        while len(_texts(emulators, 501)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pending = emulators.control("/_emulator/statistics")
+        assert isinstance(pending, dict)
+        while pending["updates_pending"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pending = emulators.control("/_emulator/statistics")
+            assert isinstance(pending, dict)
+        assert bot.stop() == 0, bot.log
+    log += bot.log
+    assert _texts(emulators, 501) == ["Echo: q1", "Echo: q2", "Echo: q3"]
+    assert _stored(tmp_path)["501"] == ["q1", "Echo: q1", "q2", "Echo: q2", "q3", "Echo: q3"]
+    calls = emulators.control("/_emulator/calls?method=setWebhook")
+    assert isinstance(calls, dict)
+    secrets = {str(call["params"]["secret_token"]) for call in calls["calls"]}
+    assert len(secrets) == 2  # a new secret at every start
+    assert all(secret not in log for secret in secrets)
+    assert emulators.token not in log
+    posts = emulators.control("/_emulator/webhook_posts")
+    assert isinstance(posts, dict)
+    assert any(post["status"] is None for post in posts["posts"])  # cut by the kill, redone

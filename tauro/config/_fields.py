@@ -107,6 +107,28 @@ def url(key: str, raw: object) -> object:
     return value
 
 
+def webhook_url(key: str, raw: object) -> object:
+    """Empty (long polling), an https:// URL, or http:// to this machine (local tests)."""
+    value = str(raw).strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    expected = "an https:// URL (http:// only for localhost, 127.0.0.1 or ::1), or empty"
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("http", "https") or parts.query or parts.fragment:
+        raise ConfigError(key, raw, expected)
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(key, raw, expected)
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
 def path(key: str, raw: object) -> object:
     value = str(raw).strip()
     if not value:

@@ -78,6 +78,13 @@ def _check_consistency(settings: Settings) -> None:
             runtime.backoff_initial,
             f"at most RESTART_BACKOFF_MAX ({runtime.backoff_max})",
         )
+    if settings.telegram.webhook_url and not settings.web.enabled:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_URL",
+            settings.telegram.webhook_url,
+            "empty while WEB_ENABLED is false: the webhook is served by the web server, "
+            "so set WEB_ENABLED=true or unset TELEGRAM_WEBHOOK_URL to use long polling",
+        )
     if settings.memory.file.is_dir():
         raise ConfigError("MEMORY_FILE", str(settings.memory.file), "a file, not a directory")
 

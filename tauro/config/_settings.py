@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from tauro.config._fields import (
     INF,
@@ -24,6 +25,7 @@ from tauro.config._fields import (
     text,
     url,
     user_ids,
+    webhook_url,
 )
 from tauro.i18n import languages
 
@@ -121,6 +123,20 @@ class TelegramSettings:
         parse=number(int, 0, 100),
         doc="Retries of a Bot API call after 429, 5xx or network errors.",
     )
+    webhook_url: str = setting(
+        "",
+        env="TELEGRAM_WEBHOOK_URL",
+        yaml="bot.webhook_url",
+        parse=webhook_url,
+        doc="Public HTTPS URL Telegram posts updates to instead of long polling; served by "
+        "the web server on WEB_HOST:WEB_PORT at the URL's path (a reverse proxy maps "
+        "it). Empty = long polling (a webhook left set is deleted at start).",
+    )
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of ``webhook_url`` the web server answers on ("/" when it has none)."""
+        return urlsplit(self.webhook_url).path or "/"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """Local emulators of the outside systems TauroBot talks to, for tests and benchmarks.
 
-- ``open_botapi_emulator``: a Telegram Bot API server (long polling, sending, editing,
-  voice uploads, flood limits, fault injection) for the real python-telegram-bot.
+- ``open_botapi_emulator``: a Telegram Bot API server (long polling or webhook
+  deliveries, sending, editing, voice uploads, flood limits, fault injection) for the
+  real python-telegram-bot.
 - ``open_llm_server``: an Ollama server that also speaks the OpenAI-compatible API,
   with scripted answers, latency and faults.
 
@@ -22,9 +23,12 @@ from tauro.testing._botapi import BotApiStatistics as BotApiStatistics
 from tauro.testing._botapi_app import open_botapi_emulator as open_botapi_emulator
 from tauro.testing._botapi_core import ChatAction as ChatAction
 from tauro.testing._botapi_flood import FloodLimits as FloodLimits
+from tauro.testing._botapi_serve import free_loopback_port as free_loopback_port
 from tauro.testing._botapi_types import ApiCall as ApiCall
 from tauro.testing._botapi_types import BotMessage as BotMessage
 from tauro.testing._botapi_types import StoredFile as StoredFile
+from tauro.testing._botapi_webhook import WebhookDelivery as WebhookDelivery
+from tauro.testing._botapi_webhook import WebhookPost as WebhookPost
 from tauro.testing._idle import wait_bot_idle as wait_bot_idle
 from tauro.testing._llm_server import LlmServerEmulator as LlmServerEmulator
 from tauro.testing._llm_server import LlmStatistics as LlmStatistics
@@ -53,6 +57,9 @@ __all__ = [
     "ModelInfo",
     "StoredFile",
     "TauroProcess",
+    "WebhookDelivery",
+    "WebhookPost",
+    "free_loopback_port",
     "open_botapi_emulator",
     "open_emulators",
     "open_llm_server",

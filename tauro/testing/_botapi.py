@@ -24,6 +24,7 @@ from tauro.testing._botapi_flood import FloodLimits
 from tauro.testing._botapi_methods import lookup
 from tauro.testing._botapi_params import Params
 from tauro.testing._botapi_types import ApiCall, ApiFailure, BotMessage, InjectedError
+from tauro.testing._botapi_webhook import WebhookDelivery, WebhookPost, deliver_webhooks
 
 __all__ = ["DEFAULT_TOKEN", "BotApiEmulator", "BotApiStatistics"]
 
@@ -60,6 +61,7 @@ class BotApiEmulator:
         require_known_chat: bool = True,
         flood_limits: FloodLimits | None = None,
         first_update_id: int = 1,
+        webhook: WebhookDelivery | None = None,
     ) -> None:
         self.token = token
         self.state = BotApiState(token, bot_name, bot_username, require_known_chat,
@@ -74,6 +76,7 @@ class BotApiEmulator:
         self._faults: list[InjectedError] = []
         self._latency: dict[str, float] = {}
         self._changed = trio.Event()
+        self.webhook = webhook if webhook is not None else WebhookDelivery()
 
     # ------------------------------------------------------------------ serving
     async def call(self, method: str, values: dict[str, object]) -> tuple[int, JsonDict]:
@@ -144,12 +147,23 @@ class BotApiEmulator:
         """Delay every call of ``method`` ("*" = all methods) by ``seconds`` (trio clock)."""
         self._latency[method] = seconds
 
-    def set_webhook(self, url: str) -> None:
-        """Act as if a webhook were set: ``getUpdates`` answers 409 until deleted."""
-        self.state.updates.set_webhook(url)
+    def set_webhook(self, url: str, secret_token: str | None = None) -> None:
+        """As ``setWebhook``: ``getUpdates`` answers 409 until deleted, updates go by POST."""
+        self.state.updates.set_webhook(url, secret_token)
+        self._pulse()
 
     def delete_webhook(self) -> None:
         self.state.updates.set_webhook("")
+        self._pulse()
+
+    async def deliver_webhooks(self) -> None:
+        """POST pending updates to the webhook while one is set (runs until cancelled)."""
+        await deliver_webhooks(self.state, self.webhook, self._pulse)
+
+    @property
+    def webhook_posts(self) -> list[WebhookPost]:
+        """Every webhook delivery attempt, in order (status None: no HTTP answer)."""
+        return list(self.webhook.posts)
 
     def set_flood_limits(self, limits: FloodLimits | None) -> None:
         """Enforce Telegram's flood limits (``FloodLimits()`` = Telegram's numbers)."""

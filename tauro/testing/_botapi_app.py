@@ -3,6 +3,7 @@
 - ``/bot<token>/<method>``: the Bot API (GET or POST; query, form, JSON or multipart).
   A wrong token gets 401 "Unauthorized", an unknown method 404 "Not Found".
 - ``/file/bot<token>/<file_path>``: downloads of files the bot uploaded (``getFile``).
+- webhook deliveries (``_botapi_webhook``) while the bot has a webhook set;
 - ``/_emulator/...``: control endpoints for tests and benchmarks in another process
   (push updates, read sent messages, inject faults, set latency). Endpoints that
   change state answer 403 unless the peer is on loopback.
@@ -165,8 +166,16 @@ async def latency(request: Request) -> Response:
 
 
 async def webhook(request: Request) -> Response:
-    _emulator(request).set_webhook(str((await _json(request)).get("url") or ""))
+    doc = await _json(request)
+    secret = doc.get("secret_token")
+    url = str(doc.get("url") or "")
+    _emulator(request).set_webhook(url, None if secret is None else str(secret))
     return JSONResponse({"ok": True})
+
+
+async def webhook_posts(request: Request) -> Response:
+    posts = _emulator(request).webhook_posts
+    return JSONResponse({"posts": [post.__dict__ for post in posts]})
 
 
 async def flood_limits(request: Request) -> Response:
@@ -189,6 +198,7 @@ def build_app(emulator: BotApiEmulator) -> Starlette:
         Route("/_emulator/health", health), Route("/_emulator/statistics", statistics),
         Route("/_emulator/sent", sent), Route("/_emulator/calls", calls),
         Route("/_emulator/wait_sent", wait_sent),
+        Route("/_emulator/webhook_posts", webhook_posts),
     ]  # fmt: skip
     routes += [Route(f"/_emulator{p}", _loopback_only(e), methods=["POST"]) for p, e in control]
     app = Starlette(routes=routes)
@@ -206,10 +216,17 @@ async def open_botapi_emulator(
     ``options`` go to ``BotApiEmulator`` (``flood_limits``, ``require_known_chat``...).
     """
     emulator = BotApiEmulator(token, **options)
-    async with open_loopback_server(
-        build_app(emulator), host=host, port=port, logger_name=logger.name
-    ) as root:
+    async with (
+        open_loopback_server(
+            build_app(emulator), host=host, port=port, logger_name=logger.name
+        ) as root,
+        trio.open_nursery() as nursery,
+    ):
         emulator.base_url = f"{root}/bot"
         emulator.base_file_url = f"{root}/file/bot"
         emulator.root_url = root
-        yield emulator
+        nursery.start_soon(emulator.deliver_webhooks)
+        try:
+            yield emulator
+        finally:
+            nursery.cancel_scope.cancel()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
 from tauro.testing._botapi_core import BotApiState, ChatAction, text_content
 from tauro.testing._botapi_params import Params
+from tauro.testing._botapi_serve import is_loopback
 from tauro.testing._botapi_text import MAX_CAPTION_LENGTH, ParsedText, parse_text
 from tauro.testing._botapi_types import ApiFailure, BotMessage, StoredFile, bad_request
 
@@ -37,6 +39,7 @@ CHAT_ACTIONS = frozenset(
     }
 )  # fmt: skip
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 def method(name: str) -> Callable[[Handler], Handler]:
@@ -69,10 +72,31 @@ async def get_updates(state: BotApiState, p: Params) -> object:
 
 @method("setWebhook")
 async def set_webhook(state: BotApiState, p: Params) -> object:
-    state.updates.set_webhook(p.text("url", "bad webhook: webhook URL must be non-empty"))
+    url = p.text("url", "bad webhook: webhook URL must be non-empty")
+    _check_webhook_url(url)
+    secret = p.opt_str("secret_token")
+    if secret is not None and not _SECRET.match(secret):
+        raise bad_request("secret token contains unallowed characters")
+    connections = p.opt_integer("max_connections") or 40
+    if not 1 <= connections <= 100:
+        raise bad_request("bad webhook: max_connections must be between 1 and 100")
+    allowed = p.json("allowed_updates")
+    state.updates.set_webhook(
+        url, secret, connections, None if allowed is None else [str(a) for a in allowed]
+    )
     if p.flag("drop_pending_updates"):
         state.updates.drop_pending()
     return True
+
+
+def _check_webhook_url(url: str) -> None:
+    """Telegram wants HTTPS; plain HTTP is accepted here for this machine only (tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
 
 
 @method("deleteWebhook")
@@ -85,8 +109,15 @@ async def delete_webhook(state: BotApiState, p: Params) -> object:
 
 @method("getWebhookInfo")
 async def get_webhook_info(state: BotApiState, p: Params) -> object:
-    info: JsonDict = {"url": state.updates.webhook_url, "has_custom_certificate": False}
-    return info | {"pending_update_count": state.updates.pending_count}
+    updates = state.updates
+    info: JsonDict = {"url": updates.webhook_url, "has_custom_certificate": False}
+    info["pending_update_count"] = updates.pending_count
+    if updates.webhook is not None:
+        info["max_connections"] = updates.webhook.max_connections
+        info["allowed_updates"] = sorted(updates.allowed)
+    if updates.last_error is not None:
+        info["last_error_date"], info["last_error_message"] = updates.last_error
+    return info
 
 
 @method("setMyCommands")

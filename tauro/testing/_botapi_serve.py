@@ -10,6 +10,7 @@ kernel pick a free port; hypercorn reports the bound address through
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -21,7 +22,13 @@ from starlette.requests import Request
 
 T = TypeVar("T")
 
-__all__ = ["LOOPBACK_HOSTS", "is_loopback", "open_loopback_server", "unless_disconnected"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "free_loopback_port",
+    "is_loopback",
+    "open_loopback_server",
+    "unless_disconnected",
+]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -33,6 +40,15 @@ _KEEP_ALIVE_S = 24 * 3600.0
 def is_loopback(host: str | None) -> bool:
     """Whether a peer address is this machine (control endpoints require it)."""
     return host is not None and (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+
+def free_loopback_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago, for a server that must know its
+    address before it listens (a bot's webhook URL is set before the web app binds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _config(host: str, port: int, logger_name: str) -> Config:

@@ -7,6 +7,9 @@ arrives; ``allowed_updates`` persists between calls and filters updates created
 after it was set. Like Telegram, a second ``getUpdates`` ends the one still waiting
 with 409 "terminated by other getUpdates request", and a set webhook makes
 ``getUpdates`` fail with 409 until ``deleteWebhook``.
+
+While a webhook is set, ``_botapi_webhook`` delivers the same pending updates by
+POST; this module keeps what it needs (the webhook, its last error) free of I/O.
 """
 
 from __future__ import annotations
@@ -45,6 +48,15 @@ def update_type(update: dict[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "unknown")
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """What ``setWebhook`` set: where to POST, the secret header, how many at once."""
+
+    url: str
+    secret_token: str | None = None
+    max_connections: int = 40
+
+
 @dataclass
 class _Poll:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
@@ -60,8 +72,34 @@ class UpdateQueue:
         self._arrived = trio.Event()
         self._allowed = DEFAULT_ALLOWED_UPDATES
         self._poll: _Poll | None = None
-        self.webhook_url = ""
+        self.webhook: Webhook | None = None
+        self.webhook_changed = trio.Event()
+        self.last_error: tuple[int, str] | None = None  # (unix date, message) of a delivery
         self.pushed = self.delivered = self.filtered = 0
+
+    @property
+    def webhook_url(self) -> str:
+        return self.webhook.url if self.webhook is not None else ""
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return self._allowed
+
+    @property
+    def pending(self) -> tuple[dict[str, Any], ...]:
+        """The updates not yet confirmed (polling) or answered 2xx (webhook), oldest first."""
+        return tuple(self._pending)
+
+    async def wait_arrival(self) -> None:
+        await self._arrived.wait()
+
+    def remove(self, update_id: int) -> None:
+        """A webhook delivery was answered 2xx: the update is confirmed."""
+        for index, update in enumerate(self._pending):
+            if update["update_id"] == update_id:
+                del self._pending[index]
+                self.delivered += 1
+                return
 
     @property
     def pending_count(self) -> int:
@@ -92,10 +130,16 @@ class UpdateQueue:
     def drop_pending(self) -> None:
         self._pending.clear()
 
-    def set_webhook(self, url: str) -> None:
-        self.webhook_url = url
+    def set_webhook(self, url: str, secret_token: str | None = None, max_connections: int = 40,
+                    allowed: list[str] | None = None) -> None:  # fmt: skip
+        """Set (or, with an empty ``url``, delete) the webhook; deliveries start anew."""
+        self.webhook = Webhook(url, secret_token, max_connections) if url else None
+        self.last_error = None
         if url:
+            self._allow(allowed)
             self._end_poll(BY_SET_WEBHOOK)
+        self.webhook_changed.set()
+        self.webhook_changed = trio.Event()
 
     def _end_poll(self, reason: str) -> None:
         if self._poll is not None:

@@ -41,6 +41,7 @@ __all__ = [
     "kill_when_logged",
     "open_trial_emulators",
     "run_chain",
+    "webhook_environment",
 ]
 
 _ANSWER = re.compile(r"Echo: (c\d+-q\d+)")
@@ -67,6 +68,16 @@ def bot_environment(directory: Path, emulators: Emulators, **extra: str) -> dict
         "WEB_ENABLED": "false",
     }
     return run_environment(emulators, **(settings | extra))
+
+
+def webhook_environment(port: int) -> dict[str, str]:
+    """The settings of a bot in webhook mode, its web app (and webhook) on ``port``."""
+    return {
+        "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+        "WEB_ENABLED": "true",
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+    }
 
 
 # A fork server: imports the bot once, then forks one `tauro run` per line it
@@ -302,14 +313,20 @@ class Chain:
 
 
 def run_chain(
-    directory: Path, emulators: Emulators, plan: Plan, *, fork: bool = False, **env: str
+    directory: Path,
+    emulators: Emulators,
+    plan: Plan,
+    *,
+    fork: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> Chain:
     """``plan.kills`` runs killed with SIGKILL, then one run until all is answered.
 
-    ``fork``: the runs are forked from a ``ForkServer`` (the bench: faster).
+    ``fork``: the runs are forked from a ``ForkServer`` (the bench: faster);
+    ``settings``: more settings of the bot (``bot_environment``'s ``extra``).
     """
     rng, chain, started = random.Random(plan.seed), Chain(), time.monotonic()
-    environment = bot_environment(directory, emulators, **env)
+    environment = bot_environment(directory, emulators, **(settings or {}))
     server = ForkServer(directory, environment) if fork else None
     try:
         _run_chain(directory, environment, emulators, plan, chain, rng, server)

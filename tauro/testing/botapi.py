@@ -13,6 +13,7 @@ import argparse
 from tauro.testing._botapi import DEFAULT_TOKEN
 from tauro.testing._botapi_app import open_botapi_emulator
 from tauro.testing._botapi_flood import FloodLimits
+from tauro.testing._botapi_webhook import WebhookDelivery
 from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 
 
@@ -22,6 +23,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bot-username", default="tauro_test_bot")
     parser.add_argument("--flood-limits", action="store_true", help="enforce 429s")
     parser.add_argument("--any-chat", action="store_true", help="allow unknown chat ids")
+    parser.add_argument(
+        "--webhook-retry-max", type=float, default=60.0,
+        help="longest pause (s) before a failed webhook delivery is repeated",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -33,6 +38,9 @@ async def _serve(args: argparse.Namespace) -> None:
         bot_username=args.bot_username,
         flood_limits=FloodLimits() if args.flood_limits else None,
         require_known_chat=not args.any_chat,
+        webhook=WebhookDelivery(
+            retry_initial=min(1.0, args.webhook_retry_max), retry_max=args.webhook_retry_max
+        ),
     ) as emulator:
         await serve_until_stopped(emulator.base_url)
 

@@ -128,3 +128,43 @@ def test_a_broken_config_file_is_reported(tmp_path: Path, text: str, expected: s
 def test_a_missing_config_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="an existing YAML file"):
         load_settings(tmp_path / "nope.yml", {}, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("https://bot.example.org/telegram/hook", "/telegram/hook"),
+        ("https://bot.example.org", "/"),
+        ("http://127.0.0.1:8080/hook", "/hook"),
+        ("http://localhost/hook", "/hook"),
+        ("http://[::1]:9000/hook", "/hook"),
+    ],
+)
+def test_a_webhook_url_is_https_or_loopback_http(value: str, path: str) -> None:
+    telegram = load_settings(None, {"TELEGRAM_WEBHOOK_URL": value}, None).settings.telegram
+    assert telegram.webhook_url == value
+    assert telegram.webhook_path == path
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://bot.example.org/hook",  # plain HTTP to another machine
+        "ftp://bot.example.org/hook",
+        "https:///hook",
+        "bot.example.org/hook",
+        "https://bot.example.org/hook?x=1",
+    ],
+)
+def test_a_bad_webhook_url_names_the_setting(value: str) -> None:
+    with pytest.raises(ConfigError, match="https:// URL") as caught:
+        load_settings(None, {"TELEGRAM_WEBHOOK_URL": value}, None)
+    assert caught.value.key == "TELEGRAM_WEBHOOK_URL"
+
+
+def test_a_webhook_needs_the_web_server() -> None:
+    env = {"TELEGRAM_WEBHOOK_URL": "https://bot.example.org/hook", "WEB_ENABLED": "false"}
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_URL.*WEB_ENABLED") as caught:
+        load_settings(None, env, None)
+    assert caught.value.key == "TELEGRAM_WEBHOOK_URL"
+    assert load_settings(None, {"WEB_ENABLED": "false"}, None).settings.telegram.webhook_url == ""

@@ -328,9 +328,9 @@ def test_public_names() -> None:
     assert set(tauro.testing.__all__) == {
         "ApiCall", "BotApiEmulator", "BotApiStatistics", "BotMessage", "ChatAction",
         "Emulators", "FloodLimits", "LlmFault", "LlmRequest", "LlmServerEmulator",
-        "LlmStatistics", "ModelInfo", "StoredFile", "TauroProcess", "open_botapi_emulator",
-        "open_emulators", "open_llm_server", "run_environment", "start_emulator_process",
-        "wait_bot_idle",
+        "LlmStatistics", "ModelInfo", "StoredFile", "TauroProcess", "WebhookDelivery",
+        "WebhookPost", "free_loopback_port", "open_botapi_emulator", "open_emulators",
+        "open_llm_server", "run_environment", "start_emulator_process", "wait_bot_idle",
     }  # fmt: skip
     assert all(hasattr(tauro.testing, name) for name in tauro.testing.__all__)
 

@@ -3,9 +3,9 @@
 Layers, outside in: ``_bridge`` (python-telegram-bot's ``Bot`` in one
 trio-asyncio loop, its HTTP on trio through ``_request``; errors
 translated, token redacted; limits from ``_limits`` and retries applied to
-every call) -> ``_polling`` (getUpdates,
-offsets confirmed only once settled) -> ``_dispatch`` (one worker per chat,
-bounded chats in flight; what each update is) -> ``_access``, ``_language``
+every call) -> ``_polling`` (getUpdates, offsets confirmed only once settled;
+or ``_webhook``, answered 200 only once settled) -> ``_dispatch`` (one worker
+per chat, bounded chats in flight; what each update is) -> ``_access``, ``_language``
 (which language the chat speaks: /lang, the sender's app, BOT_LANGUAGE) and
 ``_commands`` -> ``_streaming`` (the ``TurnSink`` that edits an answer into
 place) -> ``_actor`` (``TelegramActor``, which runs ``tauro.conversation``'s
@@ -16,7 +16,11 @@ Used by the app as::
     ActorSpec(name="telegram", factory=lambda: TelegramActor(settings),
               restart=Restart.PERMANENT)   # after memory, llm and voice
 
-``check_telegram`` (for ``tauro check``) calls getMe and nothing else.
+With TELEGRAM_WEBHOOK_URL, ``_webhook`` replaces polling: the app makes one
+``WebhookInbox`` and gives it to this actor and to the web app, whose route
+hands it Telegram's POSTs.
+
+``check_telegram`` (for ``tauro check``) calls getMe and getWebhookInfo, nothing else.
 """
 
 from tauro.actors.telegram._actor import TelegramActor as TelegramActor
@@ -31,6 +35,7 @@ from tauro.actors.telegram._splitting import split_message as split_message
 from tauro.actors.telegram._stats import GetTelegramStats as GetTelegramStats
 from tauro.actors.telegram._stats import TelegramMessage as TelegramMessage
 from tauro.actors.telegram._stats import TelegramStatistics as TelegramStatistics
+from tauro.actors.telegram._webhook import WebhookInbox as WebhookInbox
 
 __all__ = [
     "BotApi",
@@ -41,6 +46,7 @@ __all__ = [
     "TelegramCheck",
     "TelegramMessage",
     "TelegramStatistics",
+    "WebhookInbox",
     "check_telegram",
     "open_bot_api",
     "split_message",

@@ -2,15 +2,18 @@
 
 Start: the bridge opens (getMe: a bad token is fatal at once), turns memory
 reports pending (recorded, never answered: the bot stopped in between) are
-queued first, then polling starts.
+queued first, then polling starts (a webhook left set is deleted first), or,
+with TELEGRAM_WEBHOOK_URL, the webhook is set and updates arrive through the
+web server (``_webhook``), settled the same way.
 Each update goes to its chat's worker (``ChatDispatcher``): access check,
 route, then a fixed reply, a command, or a ``run_turn`` streamed through a
 ``StreamingReply``. An update is settled, so confirmable to Telegram, once
 its user message is recorded, or once it is handled when there is nothing
 to record; see ``_polling``.
 
-A graceful stop (``drain``) stops polling at once; updates received but not
-started stay unconfirmed, so Telegram delivers them again at the next start.
+A graceful stop (``drain``) stops polling at once (a webhook answers new POSTs
+503); updates received but not started stay unconfirmed, so Telegram delivers
+them again at the next start.
 The turns already started run to the end (answer, record, voice), then the
 settled updates are confirmed. Turns still running at the grace deadline are
 cancelled: their questions are recorded, so they are answered at the next
@@ -29,6 +32,7 @@ edited, missing ones sent), an unanswered question is answered.
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from functools import partial
@@ -63,6 +67,7 @@ from tauro.actors.telegram._stats import (
     statistics_lines,
 )
 from tauro.actors.telegram._streaming import EMPTY_ANSWER, StreamingReply, open_streaming_reply
+from tauro.actors.telegram._webhook import WebhookInbox, WebhookReceiver, new_secret
 from tauro.config import Settings
 from tauro.conversation import TranslatedSink, TurnRefs, persona_prompt, run_turn
 from tauro.errors import (
@@ -72,6 +77,7 @@ from tauro.errors import (
     PersistenceError,
     PollingConflictError,
     TelegramError,
+    WebhookRefusedError,
 )
 from tauro.i18n import N_, t, translate
 from tauro.runtime import Actor, ActorRef
@@ -161,8 +167,14 @@ class TelegramActor(Actor[TelegramMessage]):
         memory: str = "memory",
         llm: str = "llm",
         voice: str | None = "voice",
+        webhook: WebhookInbox | None = None,
     ) -> None:
+        if settings.telegram.webhook_url and webhook is None:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL is set: pass the WebhookInbox the web app serves"
+            )
         self._settings = settings
+        self._inbox = webhook if settings.telegram.webhook_url else None
         self._names = (memory, llm, voice if settings.voice.enabled else None)
         self._access = AccessControl(settings.access)
         self._tracker = UpdateTracker()
@@ -170,6 +182,8 @@ class TelegramActor(Actor[TelegramMessage]):
         self._api: BotApi | None = None
         self._dispatcher: ChatDispatcher[_Job] | None = None
         self._polling = trio.CancelScope()  # drain cancels it: no new work
+        self._receiver: WebhookReceiver | None = None
+        self._secret = ""
         self._served = trio.Event()  # _serve has ended: every started turn is done
         self._told_cannot_save: set[int] = set()  # chats told during this outage
         self._held: set[int] = set()  # updates held while memory cannot record
@@ -218,7 +232,7 @@ class TelegramActor(Actor[TelegramMessage]):
     async def _serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
             await self._connected(task_status)
-        except (InvalidTokenError, PollingConflictError) as error:
+        except (InvalidTokenError, PollingConflictError, WebhookRefusedError) as error:
             # Fatal: restarting cannot help until the operator acts.
             log.critical("telegram.fatal", extra={"fields": {"error": str(error)}})
             raise
@@ -228,9 +242,10 @@ class TelegramActor(Actor[TelegramMessage]):
     async def _connected(self, task_status: trio.TaskStatus[None]) -> None:
         settings = self._settings.telegram
         memory_file = Path(self._settings.memory.file)
+        self._secret = new_secret()  # setWebhook's secret_token, new at every start
         async with (
             open_delivery_log(memory_file) as self._delivery_log,
-            open_bot_api(settings) as api,
+            open_bot_api(settings, secrets=(self._secret,)) as api,
         ):
             self._api = api
             fields = {"username": api.identity.username, "base_url": settings.api_base_url}
@@ -241,24 +256,64 @@ class TelegramActor(Actor[TelegramMessage]):
                 # Drained, cut at the grace deadline, or crashed: confirm what was
                 # settled, so a restart of this actor alone does not run a command
                 # (/clear, /voice...) a second time when Telegram redelivers it.
-                with trio.CancelScope(shield=True):
-                    await confirm_settled(api, self._tracker)
+                # (A webhook confirms each update as it settles: its 200.)
+                if self._inbox is None:
+                    with trio.CancelScope(shield=True):
+                        await confirm_settled(api, self._tracker)
 
     async def _dispatch(self, api: BotApi, task_status: trio.TaskStatus[None]) -> None:
         """Poll and run each update in its chat's worker until drained (or cancelled)."""
         settings = self._settings.telegram
         pending = await self._pending_turns()
-        async with trio.open_nursery() as nursery:
-            self._dispatcher = ChatDispatcher(
-                nursery, self._handle_job, settings.max_chats_in_flight
-            )
-            task_status.started()
-            with self._polling:
-                for job in pending:
-                    await self._dispatcher.submit(_chat_of(job), job)
-                await poll_forever(
-                    api, self._tracker, self._on_update, timeout=settings.poll_timeout
+        try:
+            async with trio.open_nursery() as nursery:
+                self._dispatcher = ChatDispatcher(
+                    nursery, self._handle_job, settings.max_chats_in_flight
                 )
+                task_status.started()
+                with self._polling:
+                    for job in pending:
+                        await self._dispatcher.submit(_chat_of(job), job)
+                    await self._receive_updates(api)
+        finally:
+            # Every started turn is over: webhook POSTs still waiting for an
+            # update that will not settle now get 503, and Telegram retries.
+            if self._receiver is not None:
+                self._receiver.close()
+
+    async def _receive_updates(self, api: BotApi) -> None:
+        """Long polling, or (TELEGRAM_WEBHOOK_URL) the webhook; until drained."""
+        settings = self._settings.telegram
+        if self._inbox is None:
+            await self._leave_webhook(api)
+            await poll_forever(api, self._tracker, self._on_update, timeout=settings.poll_timeout)
+            return
+        # POSTs arrive in the web server's tasks; they hand updates over to this
+        # task, which queues them per chat (the workers must start from here,
+        # inside the Bot API's loop). Telegram's max_connections bounds the queue.
+        handover, updates = trio.open_memory_channel[Incoming](math.inf)
+
+        async def hand_over(incoming: Incoming) -> None:
+            handover.send_nowait(incoming)
+
+        self._receiver = WebhookReceiver(self._tracker, api.parse_update, hand_over)
+        self._inbox.open(self._secret, self._receiver)
+        try:
+            await api.set_webhook(settings.webhook_url, self._secret)
+            fields = {"url": settings.webhook_url, "path": self._inbox.path}
+            log.info("telegram.webhook.set", extra={"fields": fields})
+            async for incoming in updates:
+                await self._on_update(incoming)
+        finally:
+            self._inbox.close()  # new POSTs get 503 from now on
+
+    async def _leave_webhook(self, api: BotApi) -> None:
+        """Polling is configured: a webhook left set (an earlier run) is deleted first."""
+        info = await api.webhook_info()
+        if info.url:
+            fields = {"url": info.url, "pending": info.pending_update_count}
+            log.warning("telegram.webhook.deleted", extra={"fields": fields})
+            await api.delete_webhook()
 
     async def _pending_turns(self) -> list[_Job]:
         """Turns recorded but never answered, as jobs; marked so redeliveries are skipped."""

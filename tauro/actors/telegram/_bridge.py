@@ -6,8 +6,9 @@ trio-asyncio loop opened by ``open_bot_api`` (every call goes through
 ``base_url``. Everything Telegram-specific stops at this module:
 
 - its errors become ``tauro.errors`` ones (``InvalidToken`` ->
-  ``InvalidTokenError``, ``Conflict`` -> ``PollingConflictError``, the rest
-  ``TelegramError``), and the bot token is removed from every message, log
+  ``InvalidTokenError``, ``Conflict`` -> ``PollingConflictError``, a refused
+  ``setWebhook`` -> ``WebhookRefusedError``, the rest ``TelegramError``), and
+  the bot token (and the webhook's secret) is removed from every message, log
   line and traceback the libraries underneath produce while it is open;
 - 429s wait their ``retry_after``, network errors and 5xx back off and retry
   (``_limits.retrying``); every send waits for Telegram's limits first;
@@ -22,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -45,7 +46,12 @@ from tauro.actors.telegram._request import TrioHTTPXRequest
 from tauro.actors.telegram._streaming import Sent, Text
 from tauro.actors.voice import VoiceNote
 from tauro.config import TelegramSettings
-from tauro.errors import InvalidTokenError, PollingConflictError, TelegramError
+from tauro.errors import (
+    InvalidTokenError,
+    PollingConflictError,
+    TelegramError,
+    WebhookRefusedError,
+)
 from tauro.logs import redact
 
 log = logging.getLogger("tauro.telegram")
@@ -58,6 +64,20 @@ _NOT_MODIFIED = "message is not modified"
 # 30 messages a second, so a few connections carry the load; a bigger pool only
 # costs CPU (httpcore scans its connections on every request).
 _POOL_SIZE = 16
+
+
+# The update types TauroBot acts on (polling and webhook alike): only messages.
+ALLOWED_UPDATES = ("message",)
+
+
+@dataclass(frozen=True)
+class WebhookState:
+    """What getWebhookInfo says; ``url`` never shows the bot token."""
+
+    url: str
+    pending_update_count: int
+    last_error_message: str | None = None
+    last_error_date: str | None = None  # ISO 8601
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,11 @@ def translate(error: tg.TelegramError, method: str, token: str) -> TelegramError
             f"409 Conflict from {method} ({detail}): another instance is polling with this "
             "TELEGRAM_BOT_TOKEN, or a webhook is set; stop the other instance or delete the "
             "webhook (deleteWebhook), then start again"
+        )
+    if method == "setWebhook" and isinstance(error, tg.BadRequest):
+        return WebhookRefusedError(
+            f"Telegram refused TELEGRAM_WEBHOOK_URL ({detail}): it must be a public https:// "
+            "URL with a valid certificate, on port 443, 80, 88 or 8443"
         )
     if isinstance(error, tg.Forbidden):
         return TelegramError(f"{method} forbidden ({detail}): the user blocked the bot?")
@@ -177,10 +202,49 @@ class BotApi:
                 limit=limit,
                 timeout=int(timeout),
                 read_timeout=timeout + self._settings.request_timeout,
-                allowed_updates=["message"],
+                allowed_updates=list(ALLOWED_UPDATES),
             ),
         )
         return [from_update(update, self.identity) for update in updates]
+
+    def parse_update(self, data: Mapping[str, Any]) -> Incoming:
+        """A webhook's JSON ``Update``, read as getUpdates' are (ValueError if malformed)."""
+        try:
+            update = telegram.Update.de_json(dict(data), self._bot)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"not a Telegram update ({type(error).__name__})") from None
+        return from_update(update, self.identity)
+
+    # Webhook ------------------------------------------------------------------
+
+    async def set_webhook(self, url: str, secret_token: str) -> None:
+        """Have Telegram POST updates to ``url``; refused URLs raise ``WebhookRefusedError``."""
+        invoke = _aio(
+            self._bot.set_webhook,
+            url,
+            secret_token=secret_token,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
+        await self._call("setWebhook", invoke)
+
+    async def delete_webhook(self) -> None:
+        """Back to getUpdates; pending updates are kept for it."""
+        await self._call(
+            "deleteWebhook", _aio(self._bot.delete_webhook, drop_pending_updates=False)
+        )
+
+    async def webhook_info(self) -> WebhookState:
+        info: telegram.WebhookInfo = await self._call(
+            "getWebhookInfo", _aio(self._bot.get_webhook_info)
+        )
+        error_date = info.last_error_date
+        return WebhookState(
+            url=redact(info.url, (self._bot.token,)),
+            pending_update_count=info.pending_update_count,
+            last_error_message=info.last_error_message,
+            last_error_date=error_date.isoformat() if error_date is not None else None,
+        )
 
     # Sending (the streaming reply's ChatApi) ------------------------------------
 
@@ -376,12 +440,15 @@ def build_bot(settings: TelegramSettings) -> telegram.Bot:
 
 
 @asynccontextmanager
-async def open_bot_api(settings: TelegramSettings) -> AsyncIterator[BotApi]:
+async def open_bot_api(
+    settings: TelegramSettings, *, secrets: tuple[str, ...] = ()
+) -> AsyncIterator[BotApi]:
     """Open the asyncio loop and the client, check the token (getMe), yield the API.
 
-    Raises ``InvalidTokenError`` at once for a refused token.
+    Raises ``InvalidTokenError`` at once for a refused token. ``secrets`` (the
+    webhook's secret_token) are kept out of the libraries' logs like the token.
     """
-    with redacting_logs(settings.token), unwrapped_errors():
+    with redacting_logs(settings.token, *secrets), unwrapped_errors():
         async with trio_asyncio.open_loop():
             bot = build_bot(settings)
             try:

@@ -72,6 +72,28 @@ class UpdateTracker:
             self.changed.set()
             self.changed = trio.Event()
 
+    def is_settled(self, update_id: int) -> bool:
+        """Received before and safe to forget (a webhook may answer 200 for it)."""
+        if update_id < self._confirmed:
+            return True
+        return update_id in self._seen and update_id not in self._unsettled
+
+    async def wait_settled(self, update_id: int) -> None:
+        while not self.is_settled(update_id):
+            await self.changed.wait()
+
+    def forget_settled(self, keep: int) -> None:
+        """Webhook mode: remember only the ``keep`` newest settled ids (bounded memory).
+
+        Updates arrive in any order there, so no offset can stand for the old
+        ones; a redelivery older than that (Telegram gives up long before) would
+        still be recognised by memory (``UpdateStatus``) if it was a question.
+        """
+        if len(self._seen) <= 2 * keep:
+            return
+        settled = sorted(self._seen - self._unsettled)
+        self._seen -= set(settled[: len(settled) - keep])
+
     def offset(self) -> int:
         """The next getUpdates offset: the oldest unsettled update, or past the newest."""
         if self._unsettled:

@@ -12,6 +12,7 @@ Layers, each importing only those above it:
 - ``_static``   the PWA's files, with no way out of the app folder;
 - ``_sink``     the web's ``TurnSink`` for the shared ``tauro.conversation`` turn;
 - ``_backend_actors``  ``ChatBackend`` over the memory, LLM and voice actors;
+- ``_webhook``  Telegram's webhook route, handing POSTs to a ``WebhookEndpoint``;
 - ``_app``      the Starlette routes;
 - ``_server``   hypercorn's trio worker with a stream-ending graceful shutdown;
 - ``_actor``    ``WebActor`` and its spec.
@@ -59,3 +60,4 @@ from tauro.actors.web._status import ActorStatus as ActorStatus
 from tauro.actors.web._status import LatencySummary as LatencySummary
 from tauro.actors.web._status import StatusReport as StatusReport
 from tauro.actors.web._throttle import LoginThrottle as LoginThrottle
+from tauro.actors.web._webhook import WebhookEndpoint as WebhookEndpoint

@@ -37,6 +37,7 @@ from tauro.actors.web._events import OpenStreams
 from tauro.actors.web._history import MetricsHistory, sample_every_minute
 from tauro.actors.web._server import serve_app
 from tauro.actors.web._static import StaticFiles
+from tauro.actors.web._webhook import WebhookEndpoint
 from tauro.config import Settings
 from tauro.errors import TauroError, UnsafePathError
 from tauro.runtime import Actor, ActorSpec, Request, Restart, SystemStatistics
@@ -72,8 +73,10 @@ class WebActor(Actor[WebMessage]):
         pwa_root: Path = PWA_ROOT,
         grace: float | None = None,
         history: MetricsHistory | None = None,
+        webhook: WebhookEndpoint | None = None,
     ) -> None:
         self._settings = settings
+        self._webhook = webhook
         self._history = history if history is not None else MetricsHistory()
         self._statistics = statistics
         self._pwa_root = pwa_root
@@ -128,6 +131,7 @@ class WebActor(Actor[WebMessage]):
             max_body=self._settings.web.max_body_bytes,
             default_language=self._settings.language.default,
             history=self._history,
+            webhook=self._webhook,
         )
 
     async def _serve(self, state: WebState, *, task_status: trio.TaskStatus[str]) -> None:
@@ -224,6 +228,7 @@ def web_actor_spec(
     statistics: Callable[[], SystemStatistics | None] = lambda: None,
     pwa_root: Path = PWA_ROOT,
     history: MetricsHistory | None = None,
+    webhook: WebhookEndpoint | None = None,
 ) -> ActorSpec:
     """The web actor's spec; start it after memory, LLM and voice so it stops first.
 
@@ -234,7 +239,9 @@ def web_actor_spec(
     kept = history if history is not None else MetricsHistory()  # outlives restarts
     return ActorSpec(
         name=WEB_ACTOR,
-        factory=lambda: WebActor(settings, statistics=statistics, pwa_root=pwa_root, history=kept),
+        factory=lambda: WebActor(
+            settings, statistics=statistics, pwa_root=pwa_root, history=kept, webhook=webhook
+        ),
         restart=Restart.PERMANENT,
         fatal_errors=(UnsafePathError,),
         mailbox_size=settings.runtime.mailbox_size,

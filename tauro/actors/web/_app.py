@@ -22,6 +22,8 @@ Routes (every error is JSON ``{"error": reason}``)::
                                              {"status": "starting"} 503 while the bot starts
                                              (memory loading), {"status": "unavailable"}
                                              503 otherwise (public)
+    POST <TELEGRAM_WEBHOOK_URL's path>       Telegram's updates (only with a webhook set;
+                                             its secret header, not the web token)
 
 While the memory is still loading a large history, the routes that need it
 (session, history, chat, clear, voice) answer 503 ``{"error", "status":
@@ -69,6 +71,7 @@ from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_orig
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
 from tauro.actors.web._throttle import LoginThrottle
+from tauro.actors.web._webhook import WebhookEndpoint, webhook_route
 from tauro.errors import TauroError
 from tauro.i18n import catalog_json, languages, negotiate
 from tauro.markdown import render_html
@@ -97,11 +100,13 @@ class WebState:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     default_language: str = "it"  # BOT_LANGUAGE: for a browser that asks for none we have
     history: MetricsHistory = field(default_factory=MetricsHistory)
+    webhook: WebhookEndpoint | None = None  # Telegram's webhook, with TELEGRAM_WEBHOOK_URL
 
 
 def build_app(state: WebState) -> Starlette:
     api = _Api(state)
-    routes = [
+    routes = _webhook_routes(state)
+    routes += [
         Route("/api/login", api.login, methods=["POST"]),
         Route("/api/logout", api.logout, methods=["POST"]),
         Route("/api/session", api.session, methods=["GET"]),
@@ -127,6 +132,14 @@ def build_app(state: WebState) -> Starlette:
     }
     middleware = [Middleware(CountingMiddleware, counters=state.counters)]
     return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+
+
+def _webhook_routes(state: WebState) -> list[Route]:
+    """First in the list: a POST to the webhook's path goes there, whatever the path."""
+    if state.webhook is None:
+        return []
+    receive = webhook_route(state.webhook, state.max_body)
+    return [Route(state.webhook.path, receive, methods=["POST"])]
 
 
 _SECURITY_HEADERS = [

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["HTTPProblem", "json_error", "read_json", "same_origin"]
+__all__ = ["HTTPProblem", "json_error", "read_json", "read_limited", "same_origin"]
 
 
 class HTTPProblem(Exception):
@@ -37,7 +37,7 @@ async def read_json(request: Request, limit: int) -> Mapping[str, object]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise HTTPProblem(415, "send the body as application/json")
-    body = await _read_limited(request, limit)
+    body = await read_limited(request, limit)
     try:
         value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -47,7 +47,8 @@ async def read_json(request: Request, limit: int) -> Mapping[str, object]:
     return value
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, or HTTPProblem 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise HTTPProblem(413, f"body larger than {limit} bytes (WEB_MAX_BODY_BYTES)")

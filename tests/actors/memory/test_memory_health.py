@@ -17,9 +17,9 @@ import trio
 import trio.testing
 
 from tauro.actors.memory._health import REMIND_EVERY, WriteHealth, free_bytes
-from tauro.testing import Emulators, TauroProcess
+from tauro.testing import Emulators, TauroProcess, free_loopback_port
 from tauro.testing._disk import fill_to_the_last_byte
-from tauro.testing._kill9 import bot_environment, open_trial_emulators
+from tauro.testing._kill9 import bot_environment, open_trial_emulators, webhook_environment
 
 
 def _events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
@@ -93,12 +93,14 @@ async def test_a_new_outage_is_told_anew(
 USERS = (101, 102, 103, 104, 105)
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 def test_a_full_disk_holds_questions_and_answers_each_once_when_space_returns(
-    small_disk: Path,
+    small_disk: Path, mode: str
 ) -> None:
     memory_file = small_disk / "memory" / "conversations.json"
+    webhook = webhook_environment(free_loopback_port()) if mode == "webhook" else {}
     with open_trial_emulators(answer_tokens=8) as emulators:
-        env = bot_environment(small_disk, emulators, MEMORY_FILE=str(memory_file))
+        env = bot_environment(small_disk, emulators, MEMORY_FILE=str(memory_file), **webhook)
         env["MEMORY_DURABILITY"] = "fsync"
         bot = TauroProcess(small_disk, env)
         try:

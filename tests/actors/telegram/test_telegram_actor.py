@@ -6,7 +6,9 @@ the sockets wait)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -40,10 +43,12 @@ from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_sys
 from tauro.testing import (
     BotApiEmulator,
     LlmServerEmulator,
+    free_loopback_port,
     open_botapi_emulator,
     open_llm_server,
     wait_bot_idle,
 )
+from tauro.testing._botapi_webhook import SECRET_HEADER
 from tauro.testing._kill9 import (
     DUPLICATE_LINE,
     Plan,
@@ -54,6 +59,7 @@ from tauro.testing._kill9 import (
     open_trial_emulators,
     run_chain,
     wait_until_quiet,
+    webhook_environment,
 )
 from tauro.testing._tauro_run import TauroProcess
 
@@ -87,9 +93,19 @@ class Running:
         return [t for t in self.emu.texts(chat_id) if t != "…"]
 
 
+MODES = ("polling", "webhook")
+
+
 def make_settings(
-    tmp_path: Path, emu: BotApiEmulator, server: LlmServerEmulator, **over: Any
-) -> Settings:
+    tmp_path: Path, emu: BotApiEmulator, server: LlmServerEmulator, mode: str = "polling",
+    **over: Any,
+) -> Settings:  # fmt: skip
+    """Settings for the bot under test; ``mode="webhook"`` serves a webhook on a free port."""
+    web = WebSettings(enabled=False)
+    if mode == "webhook":
+        port = free_loopback_port()
+        web = WebSettings(host="127.0.0.1", port=port)
+        over.setdefault("telegram", {})["webhook_url"] = f"http://127.0.0.1:{port}/tg/hook"
     telegram = TelegramSettings(
         token=emu.token,
         api_base_url=emu.base_url,
@@ -108,7 +124,7 @@ def make_settings(
         ),
         memory=MemorySettings(file=tmp_path / "memory" / "conversations.json", durability="none"),
         voice=VoiceSettings(enabled=False),
-        web=WebSettings(enabled=False),
+        web=web,
     )
 
 
@@ -119,16 +135,17 @@ def system_spec(settings: Settings, grace: float = 30.0) -> SupervisorSpec:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, **over: Any) -> AsyncIterator[Running]:
+async def running_bot(tmp_path: Path, mode: str = "polling", **over: Any) -> AsyncIterator[Running]:
     llm_options = over.pop("llm_server", {})
     async with open_botapi_emulator() as emu, open_llm_server(**llm_options) as llm:
-        settings = make_settings(tmp_path, emu, llm, **over)
+        settings = make_settings(tmp_path, emu, llm, mode, **over)
         async with open_actor_system(system_spec(settings)) as system:
             yield Running(emu, llm, system, settings)
 
 
-async def test_private_question_is_answered_and_remembered(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as bot:
+@pytest.mark.parametrize("mode", MODES)
+async def test_private_question_is_answered_and_remembered(tmp_path: Path, mode: str) -> None:
+    async with running_bot(tmp_path, mode) as bot:
         bot.emu.push_message(42, "ciao")
         await bot.expect(42, ["Echo: ciao"])
         bot.emu.push_message(42, "come stai?")
@@ -139,9 +156,10 @@ async def test_private_question_is_answered_and_remembered(tmp_path: Path) -> No
         assert contents == ["ciao", "Echo: ciao", "come stai?"]
 
 
-async def test_commands(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_commands(tmp_path: Path, mode: str) -> None:
     access = AccessSettings(admin_user_ids=frozenset({7}))
-    async with running_bot(tmp_path, access=access) as bot:
+    async with running_bot(tmp_path, mode, access=access) as bot:
         bot.emu.push_message(42, "/start")
         (welcome,) = await bot.wait_texts(42, 1)
         assert "/clear" in welcome
@@ -330,9 +348,11 @@ async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> No
         assert "faster than I can answer" in texts[2]
 
 
-async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path, mode: str) -> None:
     server = {"first_token_latency": 0.2}
-    async with running_bot(tmp_path, llm_server=server, llm={"max_parallel": 64}) as bot:
+    options: dict[str, Any] = {"llm_server": server, "llm": {"max_parallel": 64}}
+    async with running_bot(tmp_path, mode, **options) as bot:
         chats = range(1, 41)
         for round_ in range(3):
             for chat in chats:
@@ -378,10 +398,11 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
         assert (await bot.stats()).api_floods == 1
 
 
-async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path, mode: str) -> None:
     """Stop while answers are generated: they are completed; what waited comes back."""
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=2.0) as llm:
-        settings = make_settings(tmp_path, emu, llm)
+        settings = make_settings(tmp_path, emu, llm, mode)
         async with open_actor_system(system_spec(settings)):
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
@@ -401,11 +422,12 @@ async def test_a_graceful_stop_finishes_the_answers_in_progress(tmp_path: Path) 
         assert [emu.texts(chat) for chat in (2, 3)] == [["Echo: question 2"], ["Echo: question 3"]]
 
 
-async def test_restart_answers_pending_turns_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_restart_answers_pending_turns_once(tmp_path: Path, mode: str) -> None:
     """Stop with answers still generating at the grace deadline; the next start answers
     each exactly once."""
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=3.0) as llm:
-        settings = make_settings(tmp_path, emu, llm)
+        settings = make_settings(tmp_path, emu, llm, mode)
         async with open_actor_system(system_spec(settings, grace=0.5)):
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
@@ -444,12 +466,120 @@ async def test_webhook_conflict_while_polling_is_fatal(
 ) -> None:
     with pytest.raises(BaseExceptionGroup) as caught:
         async with running_bot(tmp_path) as bot:
-            bot.emu.set_webhook("https://example.invalid/hook")
+            await bot.emu.wait_for(lambda: bool(bot.emu.calls_of("getUpdates")))
+            bot.emu.set_webhook("https://example.invalid/hook")  # by someone else, meanwhile
             await trio.sleep(30)
     error = single_exception(caught.value)
     assert isinstance(error, TauroError)
     assert "409 Conflict" in str(error)
     assert "telegram.fatal" in caplog.messages
+
+
+async def test_a_webhook_left_set_is_deleted_at_start_and_its_updates_polled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TELEGRAM_WEBHOOK_URL was unset since the last run: back to long polling."""
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        emu.set_webhook("http://127.0.0.1:9/old-hook", secret_token="old")
+        emu.push_message(42, "sent while the bot was away")
+        settings = make_settings(tmp_path, emu, llm)
+        async with open_actor_system(system_spec(settings)):
+            await emu.wait_for(lambda: emu.texts(42) == ["Echo: sent while the bot was away"])
+        assert emu.state.updates.webhook_url == ""
+        assert [call.params for call in emu.calls_of("deleteWebhook")] == [
+            {"drop_pending_updates": "false"}
+        ]
+        assert "telegram.webhook.deleted" in caplog.messages
+
+
+async def test_webhook_mode_sets_a_secret_webhook_and_refuses_posts_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    async with running_bot(tmp_path, "webhook") as bot:
+        bot.emu.push_message(42, "hello")
+        await bot.expect(42, ["Echo: hello"])
+        (call,) = bot.emu.calls_of("setWebhook")
+        url = bot.settings.telegram.webhook_url
+        assert call.params["url"] == url
+        assert call.params["allowed_updates"] == '["message"]'
+        assert call.params["drop_pending_updates"] == "false"
+        secret = str(call.params["secret_token"])
+        assert len(secret) >= 32
+        assert [post.status for post in bot.emu.webhook_posts] == [200]
+        forged = {"update_id": 999, "message": {"message_id": 1, "date": 0, "text": "forged",
+                  "chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": False,
+                  "first_name": "Eve"}}}  # fmt: skip
+        async with httpx.AsyncClient() as http:
+            missing = await http.post(url, json=forged)
+            wrong = await http.post(url, json=forged, headers={SECRET_HEADER: "x" * 43})
+        assert (missing.status_code, wrong.status_code) == (401, 401)
+        stats = await bot.stats()
+        assert stats.updates == 1  # the forged update reached nothing
+        assert bot.llm.requests[-1].to_json()["messages"][-1]["content"] == "hello"
+    assert secret not in caplog.text
+    assert "telegram.webhook.set" in caplog.messages
+
+
+async def test_a_webhook_url_telegram_refuses_stops_the_bot_naming_the_setting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        refusal = "Bad Request: bad webhook: Failed to resolve host: Name or service not known"
+        emu.inject_error("setWebhook", 400, refusal)
+        settings = make_settings(tmp_path, emu, llm, "webhook")
+        with pytest.raises(TauroError) as caught:
+            async with open_actor_system(system_spec(settings)):
+                await trio.sleep(30)
+    error = caught.value
+    assert "WebhookRefusedError" in str(error)
+    assert "TELEGRAM_WEBHOOK_URL" in str(error)
+    assert "failed to resolve host" in str(error).lower()
+    assert len(emu.calls_of("setWebhook")) == 1  # fatal: not retried, not restarted
+    assert "telegram.fatal" in caplog.messages
+
+
+class _Seen(logging.Handler):
+    """Sets ``event`` when a log line ``message`` is emitted (from trio's thread)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+        self.event = trio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == self.message:
+            self.event.set()
+
+
+async def test_while_stopping_a_webhook_post_gets_503_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draining = _Seen("telegram.draining")
+    logger = logging.getLogger("tauro.telegram")
+    monkeypatch.setattr(logger, "handlers", [*logger.handlers, draining])
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=2.0) as llm:
+        settings = make_settings(tmp_path, emu, llm, "webhook")
+        async with open_actor_system(system_spec(settings)) as system:
+            emu.push_message(1, "being answered")
+            await llm.wait_for(lambda: len(llm.requests) == 1)
+            secret = str(emu.calls_of("setWebhook")[0].params["secret_token"])
+            system.request_stop()
+            with trio.fail_after(10):
+                await draining.event.wait()
+            update = {"update_id": 777, "message": {"message_id": 5, "date": 0, "text": "late",
+                      "chat": {"id": 2, "type": "private"}, "from": {"id": 2, "is_bot": False,
+                      "first_name": "Al"}}}  # fmt: skip
+            async with httpx.AsyncClient() as http:
+                answer = await http.post(
+                    settings.telegram.webhook_url, json=update, headers={SECRET_HEADER: secret}
+                )
+            assert answer.status_code == 503
+            assert answer.headers["retry-after"]
+        assert emu.texts(1) == ["Echo: being answered"]  # the answer in progress finished
+        assert emu.texts(2) == []
+        assert len(llm.requests) == 1
 
 
 BOT_PROCESS = """
@@ -466,13 +596,16 @@ from tauro.config import (
 )
 from tauro.runtime import open_actor_system
 
-token, base_url, llm_url, memory_file = sys.argv[1:5]
+token, base_url, llm_url, memory_file, web_port = sys.argv[1:6]
+webhook_url = f"http://127.0.0.1:{web_port}/tg/hook" if web_port else ""
 settings = Settings(
-    telegram=TelegramSettings(token=token, api_base_url=base_url, poll_timeout=1.0),
+    telegram=TelegramSettings(
+        token=token, api_base_url=base_url, poll_timeout=1.0, webhook_url=webhook_url
+    ),
     llm=LLMSettings(host=llm_url, model="llama3.2", max_parallel=8),
     memory=MemorySettings(file=Path(memory_file)),
     voice=VoiceSettings(enabled=False),
-    web=WebSettings(enabled=False),
+    web=WebSettings(enabled=bool(web_port), port=int(web_port or 0)),
 )
 spec = build_system_spec(settings)
 
@@ -493,9 +626,11 @@ trio.run(main)
 
 
 async def start_bot_process(
-    emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path
+    emu: BotApiEmulator, llm: LlmServerEmulator, memory_file: Path, web_port: int | None = None
 ) -> trio.Process:
+    """A bot in its own process; with ``web_port`` in webhook mode, served on that port."""
     args = [sys.executable, "-c", BOT_PROCESS, emu.token, emu.base_url, llm.url, str(memory_file)]
+    args.append(str(web_port or ""))
     process = await trio.lowlevel.open_process(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     await read_until(process, b"READY")
     return process
@@ -519,15 +654,19 @@ async def wait_process_idle(emu: BotApiEmulator, process: trio.Process) -> None:
     await read_until(process, b"IDLE")
 
 
-async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_killed_process_loses_nothing_and_answers_each_message_once(
+    tmp_path: Path, mode: str
+) -> None:
     """kill -9 while answers are being generated and one more message waits its turn."""
     memory_file = tmp_path / "conversations.json"
+    port = free_loopback_port() if mode == "webhook" else None
     async with open_botapi_emulator() as emu, open_llm_server(first_token_latency=60.0) as llm:
 
         def answers(chat: int) -> list[str]:
             return [text for text in emu.texts(chat) if text != "…"]  # placeholders stay
 
-        process = await start_bot_process(emu, llm, memory_file)
+        process = await start_bot_process(emu, llm, memory_file, port)
         try:
             for chat in (1, 2, 3):
                 emu.push_message(chat, f"question {chat}")
@@ -538,7 +677,7 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
             await process.wait()
         assert [answers(chat) for chat in (1, 2, 3)] == [[], [], []]
         llm.set_latency(first_token=0.0)
-        process = await start_bot_process(emu, llm, memory_file)
+        process = await start_bot_process(emu, llm, memory_file, port)
         try:
             await emu.wait_for(lambda: len(answers(1)) >= 2, timeout=30)
             await emu.wait_for(lambda: all(answers(c) for c in (2, 3)), timeout=30)
@@ -550,17 +689,23 @@ async def test_killed_process_loses_nothing_and_answers_each_message_once(tmp_pa
         assert answers(2) == ["Echo: question 2"]
         assert answers(3) == ["Echo: question 3"]
         assert len(llm.requests) == 3 + 4  # the three cut generations, then four answers
+        if mode == "webhook":  # "second 1" was POSTed again after the kill, answered once
+            assert any(post.status is None for post in emu.webhook_posts)
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_once(
-    tmp_path: Path,
+    tmp_path: Path, mode: str
 ) -> None:
     """Real `tauro run` processes, SIGKILLed at random moments while ten chats get
     answers of two messages each streamed and edited; after the last restart every
     question has exactly one complete answer, except duplicates the bot counted."""
     plan = Plan(kills=5, chats=10, questions_per_run=6, seed=20251105)
+    env = webhook_environment(free_loopback_port()) if mode == "webhook" else {}
     with open_trial_emulators() as emulators:
-        chain = await trio.to_thread.run_sync(run_chain, tmp_path, emulators, plan)
+        chain = await trio.to_thread.run_sync(
+            functools.partial(run_chain, tmp_path, emulators, plan, settings=env)
+        )
         messages = await trio.to_thread.run_sync(emulators.messages)
     verdict = judge(tmp_path / "memory" / "conversations.json", messages, chain.counted)
     assert chain.final_exit == 0

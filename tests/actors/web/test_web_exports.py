@@ -29,6 +29,7 @@ PUBLIC = {
     "TurnRunner",
     "VoiceClip",
     "VoiceClips",
+    "WebhookEndpoint",
     "VoiceReady",
     "WEB_ACTOR",
     "WebActor",

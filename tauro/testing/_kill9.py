@@ -17,11 +17,14 @@ gracefully, and the chats are compared with the memory file:
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -375,18 +378,56 @@ def kill_when_logged(bot: TauroProcess, memory_file: Path, timeout: float = 60.0
     """SIGKILL ``bot`` the moment its delivery log holds a message id; returns that note.
 
     That is the moment the duplicate window is about: Telegram has made the
-    message, and memory's own record of its id is usually still on its way.
+    message, and memory's own record of its id is usually still on its way. The
+    kernel wakes us (inotify) when the log is written, so the kill comes within
+    microseconds of it rather than after a polling interval.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if notes := read_delivery_logs(memory_file):
-            bot.kill()
-            return notes[0]
-        if bot.process.poll() is not None:
-            break
-        time.sleep(0.0005)
+    pattern = re.compile(re.escape(memory_file.name) + r"\.delivery\.\d+")
+    with _Inotify(memory_file.parent) as watch:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and bot.process.poll() is None:
+            if any(pattern.fullmatch(name) for name in watch.written(0.05)):
+                bot.kill()
+                if notes := read_delivery_logs(memory_file):
+                    return notes[0]
+                break
     bot.kill()
     raise RuntimeError("no message id reached the delivery log:\n" + "".join(bot.lines))
+
+
+class _Inotify:
+    """The names of files written in one folder, as the kernel reports them (Linux)."""
+
+    _IN_MODIFY = 0x2
+    _HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len
+
+    def __init__(self, folder: Path) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = self._libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        if self._libc.inotify_add_watch(self._fd, bytes(folder), self._IN_MODIFY) < 0:
+            os.close(self._fd)
+            raise OSError(ctypes.get_errno(), f"cannot watch {folder}")
+
+    def __enter__(self) -> _Inotify:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self._fd)
+
+    def written(self, timeout: float) -> list[str]:
+        """Names written since the last call, waiting up to ``timeout`` for one."""
+        readable, _, _ = select.select([self._fd], [], [], timeout)
+        if not readable:
+            return []
+        data, names, offset = os.read(self._fd, 65536), [], 0
+        while offset < len(data):
+            _, _, _, length = self._HEADER.unpack_from(data, offset)
+            offset += self._HEADER.size
+            names.append(data[offset : offset + length].rstrip(b"\0").decode())
+            offset += length
+        return names
 
 
 def wait_until_quiet(emulators: Emulators, questions: int, timeout: float = 120.0) -> None:

@@ -383,16 +383,21 @@ def kill_when_logged(bot: TauroProcess, memory_file: Path, timeout: float = 60.0
     microseconds of it rather than after a polling interval.
     """
     pattern = re.compile(re.escape(memory_file.name) + r"\.delivery\.\d+")
+    written: list[str] = []
     with _Inotify(memory_file.parent) as watch:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and bot.process.poll() is None:
-            if any(pattern.fullmatch(name) for name in watch.written(0.05)):
+            written += watch.written(0.05)
+            if any(pattern.fullmatch(name) for name in written):
                 bot.kill()
                 if notes := read_delivery_logs(memory_file):
                     return notes[0]
                 break
     bot.kill()
-    raise RuntimeError("no message id reached the delivery log:\n" + "".join(bot.lines))
+    raise RuntimeError(
+        f"no message id reached the delivery log (files written: {written}, "
+        f"exit code {bot.process.returncode}):\n{bot.log}"
+    )
 
 
 class _Inotify:

@@ -22,7 +22,7 @@ import pytest
 import trio
 
 from tauro.actors.llm import LLMActor
-from tauro.actors.memory import DeliveryNote, Recovery, memory_actor_spec, recover
+from tauro.actors.memory import memory_actor_spec, recover
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
 from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
@@ -715,27 +715,35 @@ async def test_tauro_run_killed_during_sends_and_edits_answers_every_question_on
     assert len(verdict.duplicates) <= verdict.counted, verdict
 
 
-def kill_when_the_first_id_is_logged(folder: Path) -> tuple[Recovery, Verdict]:
-    """One question; `tauro run` SIGKILLed the moment Telegram's answer to the first
-    send is in the delivery log; what memory alone knew then; the chat after a restart."""
+def kill_when_the_first_id_is_logged(folder: Path) -> tuple[str, bool, Verdict]:
+    """Twelve chats ask at once; `tauro run` is SIGKILLed the moment Telegram's answer
+    to a first send is in the delivery log. Whether memory's journal alone knew that
+    id then, and the chats after a restart."""
     memory_file = folder / "memory" / "conversations.json"
     folder.mkdir()
+    chats = range(1, 13)  # a busy bot: memory's own record of an id lags the most
     with open_trial_emulators() as emulators:
         environment = bot_environment(folder, emulators)
         bot = TauroProcess(folder, environment)
         bot.wait_ready()
-        emulators.push(1, "c1-q0")
+        for chat in chats:
+            emulators.push(chat, f"c{chat}-q{chat}")
         logged = kill_when_logged(bot, memory_file)
-        assert logged == DeliveryNote("1", logged.update_id, 0, logged.message_id)
+        assert logged.index == 0
         known = recover(memory_file, 1000, repair=False)  # the journal, without the log
+        turn = next(
+            turn
+            for turn in known.state.pending_turns()
+            if (turn.conversation, turn.update_id) == (logged.conversation, logged.update_id)
+        )
         bot = TauroProcess(folder, environment)
         bot.wait_ready()
-        wait_until_quiet(emulators, 1)
+        wait_until_quiet(emulators, len(chats))
         assert bot.stop() == 0
         verdict = judge(memory_file, emulators.messages(), bot.count(DUPLICATE_LINE))
     leftovers = sorted(path.name for path in memory_file.parent.iterdir())
     assert leftovers == ["conversations.json", "conversations.json.bak", "conversations.json.lock"]
-    return known, verdict
+    return turn.content, logged.message_id not in turn.message_ids, verdict
 
 
 async def test_a_kill_right_after_telegram_made_a_message_leaves_no_duplicate(
@@ -743,20 +751,17 @@ async def test_a_kill_right_after_telegram_made_a_message_leaves_no_duplicate(
 ) -> None:
     """The id reached the delivery log, not (yet) memory's journal: the restart
     finds it there and edits that message instead of sending its piece again."""
-    unknown_to_memory = 0
-    for attempt in range(5):  # memory is usually slower; try until it was
-        known, verdict = await trio.to_thread.run_sync(
+    for attempt in range(20):  # the log wins the race about half the time; try until it did
+        question, unknown_to_memory, verdict = await trio.to_thread.run_sync(
             kill_when_the_first_id_is_logged, tmp_path / str(attempt)
         )
-        assert verdict.questions == 1, verdict
+        assert verdict.questions == 12, verdict
         assert verdict.unanswered == [], verdict
-        assert verdict.duplicates == [], verdict
-        assert verdict.counted == 0, verdict  # the in-flight send was settled by the log
-        pending = known.state.pending_turns()
-        if pending and pending[0].message_ids == ():
-            unknown_to_memory += 1
+        assert question not in verdict.duplicates, verdict  # its id was in the log
+        assert len(verdict.duplicates) <= verdict.counted, verdict  # sends cut by the kill
+        if unknown_to_memory:
             break
-    assert unknown_to_memory == 1
+    assert unknown_to_memory, "memory's journal always had the id before the kill"
 
 
 def _with_voice(tmp_path: Path, emu: BotApiEmulator, llm: LlmServerEmulator) -> SupervisorSpec:

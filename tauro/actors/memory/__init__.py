@@ -2,7 +2,7 @@
 
 Layers, each importing only those above it: ``_messages`` (the protocol),
 ``_records`` (encoding), ``_journal``, ``_snapshot`` and ``_delivery`` (files), ``_store``
-(in-memory state), ``_reads`` (answers, counters), ``_recovery`` (start-up),
+(in-memory state, with ``_turns``: the turn index of a loaded conversation), ``_reads`` (answers, counters), ``_recovery`` (start-up),
 ``_engine`` (batching, threads, snapshots, retention on trio), ``_actor`` (the
 runtime shell). Only the last knows ``tauro.runtime``.
 """

@@ -30,12 +30,12 @@ from typing import Any
 import orjson
 
 from tauro.actors.memory._records import fragment_from_dict
+from tauro.actors.memory._turns import TurnIndex, index_turns
 
 __all__ = ["PieceError", "Turns", "beside_the_event_loop", "read_in_pieces"]
 
 _START = re.compile(rb'\s*\{\s*"conversations"\s*:\s*\{([ \t\r\n]*)"')
 _DECODER = json.JSONDecoder()
-_TURN_FIELDS = ("role", "update_id", "reply_to", "delivered")
 _HEAD = 1 << 16  # bytes read before looking for the first conversation
 
 
@@ -70,10 +70,9 @@ class PieceError(ValueError):
 
 
 Conversations = dict[str, list[bytes]]
-# Per conversation, its messages with an update id or a reply id, each as
-# (position, role, update_id, reply_to, delivered): the turn index is built from
-# them without parsing the fragments again.
-Turns = dict[str, list[tuple[Any, ...]]]
+# The turn index of each conversation that holds ids, made while its piece is
+# parsed (no second parse of the fragments); one without ids has no entry.
+Turns = dict[str, TurnIndex]
 
 
 def read_in_pieces(
@@ -81,7 +80,8 @@ def read_in_pieces(
 ) -> tuple[Conversations, dict[str, Any]]:
     """The conversations as fragments, and the file's other top-level keys.
 
-    With ``turns``, the messages that carry ids are noted there (see ``Turns``).
+    With ``turns``, the turn index of each conversation holding ids is put there
+    (see ``Turns``).
 
     ``source`` is the file, whole or in chunks: read in chunks, the file is never
     in memory all at once (nor freed all at once, which holds the GIL for tens of
@@ -187,18 +187,8 @@ def _fragments(
         else:
             fragments = [_checked(message) for message in messages]
         if turns is not None:  # every message is a dict by now
-            turns[name] = _turns_of(messages)
+            turns[name] = index_turns(messages)
         yield name, fragments
-
-
-def _turns_of(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """(position, role, update_id, reply_to, delivered) of the messages with ids; not
-    their text, which only the few questions left unanswered need."""
-    return [
-        (at, *map(m.get, _TURN_FIELDS))
-        for at, m in enumerate(messages)
-        if "update_id" in m or "reply_to" in m
-    ]
 
 
 def _encode_all(messages: list[dict[str, Any]]) -> list[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import threading
@@ -767,3 +768,20 @@ async def test_a_graceful_stop_takes_the_delivery_log_in_and_leaves_none(tmp_pat
     assert list_segments(settings.file) == []
     (question,) = json.loads(settings.file.read_text())["conversations"]["7"]
     assert question["answer_message_ids"] == [501]
+
+
+async def test_the_loaded_state_is_kept_from_the_collector_until_close(tmp_path: Path) -> None:
+    """Its first collection would walk every loaded message holding the GIL."""
+    settings = make_settings(tmp_path)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("7", "user", "q", update_id=10)]))
+    assert await memory.close()
+    reopened = MemoryEngine(settings)
+    await reopened.open()
+    loaded = reopened.state.conversations["7"]
+    assert gc.get_freeze_count() > 0
+    assert not any(tracked is loaded for tracked in gc.get_objects())
+    assert await reopened.close()
+    assert gc.get_freeze_count() == 0
+    assert any(tracked is loaded for tracked in gc.get_objects())

@@ -14,7 +14,7 @@ is not an int).
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from typing import Any
@@ -37,16 +37,20 @@ class TurnIndex:
     pending: dict[int, str] = field(default_factory=dict)
 
 
-def index_turns(messages: Sequence[dict[str, Any]]) -> TurnIndex:
-    """The turn index of ``messages`` (dicts), as indexing them one by one would give."""
+def index_turns(messages: Sequence[dict[str, Any]], undelivered: bool = True) -> TurnIndex:
+    """The turn index of ``messages``, as indexing them one by one would give.
+
+    ``messages`` are dicts whose role and content are strings (checked by every
+    caller as it reads them); ``undelivered=False`` says that none is marked
+    undelivered (the caller saw no ``"delivered":false`` in their compact JSON).
+    """
     get = dict.get
     roles = list(map(get, messages, repeat("role")))
     questions = list(map(operator.eq, roles, repeat("user")))
     updates: list[Any] = list(compress(map(get, messages, repeat("update_id")), questions))
     answers = map(operator.eq, roles, repeat("assistant"))
     replies: list[Any] = list(compress(map(get, messages, repeat("reply_to")), answers))
-    contents: list[Any] = list(compress(map(get, messages, repeat("content")), questions))
-    if not _simple(updates, replies, contents, messages):
+    if not _simple(updates, replies, messages if undelivered else ()):
         return _index_sequentially(messages)
     recorded: set[int] = set(updates)  # ints, and None (_simple)
     answered: set[int] = set(replies)
@@ -55,21 +59,19 @@ def index_turns(messages: Sequence[dict[str, Any]]) -> TurnIndex:
     unanswered = recorded - answered  # no answer was left undelivered: the rest are done
     pending: dict[int, str] = {}
     if unanswered:
+        contents: Iterator[Any] = compress(map(get, messages, repeat("content")), questions)
         for update, content in zip(updates, contents, strict=True):
             if update in unanswered:
                 pending[update] = content
     return TurnIndex(recorded, answered, pending)
 
 
-def _simple(
-    updates: list[Any], replies: list[Any], contents: list[Any], messages: Sequence[dict[str, Any]]
-) -> bool:
+def _simple(updates: list[Any], replies: list[Any], messages: Sequence[dict[str, Any]]) -> bool:
     """Whether the passes above give the exact index: ids are ints (True, equal to 1,
-    is not one) or None, questions have texts, and no message is marked undelivered."""
+    is not one) or None, and none of ``messages`` is marked undelivered."""
     return (
         set(map(type, updates)) <= _INT_OR_NONE
         and set(map(type, replies)) <= _INT_OR_NONE
-        and all(map(str.__instancecheck__, contents))
         and not any(map(operator.is_, map(dict.get, messages, repeat("delivered")), repeat(False)))
     )
 

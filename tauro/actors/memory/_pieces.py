@@ -178,16 +178,48 @@ def _middle_piece(piece: memoryview, turns: Turns | None) -> dict[str, Any]:
 
 def _last_piece(piece: bytes, turns: Turns | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The last conversations (parsed up to their object's end) and the keys after it."""
+    quick = _last_piece_quickly(piece, turns)
+    return quick if quick is not None else _last_piece_slowly(piece, turns)
+
+
+def _last_piece_quickly(
+    piece: bytes, turns: Turns | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """At orjson's speed when the conversations' object ends at the last ``]`` (no
+    list in the keys after it); None otherwise. A cut there that is not the
+    object's end leaves something after a closed object, which orjson refuses.
+    """
+    close = piece.rfind(b"]")
+    after = piece[close + 1 :].lstrip()
+    if close == -1 or not after.startswith(b"}"):
+        return None
+    text = b"{" + piece[: close + 1] + b"}"
+    try:
+        parsed = orjson.loads(text)
+        rest = _rest(after[1:].decode().strip())
+    except ValueError:  # orjson's errors, a PieceError: the slow way says what is wrong
+        return None
+    return dict(_fragments(parsed, orjson.dumps, turns if _has_ids(text) else None)), rest
+
+
+def _last_piece_slowly(
+    piece: bytes, turns: Turns | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         text = "{" + piece.decode()
         parsed, end = _DECODER.raw_decode(text)
-        tail = text[end:].strip()
-        rest = json.loads("{" + tail[1:]) if tail.startswith(",") else _closing(tail)
+        rest = _rest(text[end:].strip())
     except ValueError as exc:
         raise PieceError(str(exc)) from None
+    return dict(_fragments(parsed, None, turns)), rest
+
+
+def _rest(tail: str) -> dict[str, Any]:
+    """The file's keys after the conversations' object, from what follows it."""
+    rest = json.loads("{" + tail[1:]) if tail.startswith(",") else _closing(tail)
     if not isinstance(rest, dict) or "conversations" in rest:
         raise PieceError("not one object after the conversations")
-    return dict(_fragments(parsed, None, turns)), rest
+    return rest
 
 
 def _closing(tail: str) -> dict[str, Any]:

@@ -116,17 +116,31 @@ messages = st.lists(
 @given(
     st.dictionaries(st.text(max_size=5), messages, max_size=5),
     st.sampled_from([None, 0, 1, 2, 4]),
+    st.text(max_size=5),
 )
 def test_whatever_the_contents_pieces_match_the_whole(
-    conversations: dict[str, list[dict[str, str]]], indent: int | None
+    conversations: dict[str, list[dict[str, str]]], indent: int | None, after: str
 ) -> None:
-    data = {"conversations": conversations, "last_updated": "now"}
+    data = {"conversations": conversations, "last_updated": after, "more": [after, {after: []}]}
     raw = json.dumps(data, indent=indent, ensure_ascii=False).encode("utf-8", "surrogatepass")
     try:
-        got, _ = read_in_pieces(raw)
+        got, rest = read_in_pieces(raw)
     except PieceError:
         return  # the caller then reads it whole
-    assert got == _whole(json.loads(raw.decode("utf-8", "surrogatepass")))
+    whole = json.loads(raw.decode("utf-8", "surrogatepass"))
+    assert got == _whole(whole)
+    assert rest == {"last_updated": after, "more": whole["more"]}
+
+
+@pytest.mark.parametrize("after", ["]", "]}", "plain"])
+def test_the_keys_after_the_conversations_read_whatever_they_hold(after: str) -> None:
+    """The last conversation ends at the last "]" unless the keys after it hold one."""
+    data = {**_data(), "preferences": {"1": {"voice": after}}, "list": [after]}
+    raw = json.dumps(data, indent=2).encode()
+    for layout in (raw, _tauro_layout(json.dumps(data).encode())):
+        conversations, rest = read_in_pieces(layout)
+        assert conversations == _whole(_data())
+        assert rest == {key: data[key] for key in ("last_updated", "preferences", "list")}
 
 
 def test_beside_the_event_loop_pauses_gc_and_shortens_the_switch_interval() -> None:

@@ -202,9 +202,7 @@ def _last_piece_quickly(
     return dict(_fragments(parsed, orjson.dumps, turns if _has_ids(text) else None)), rest
 
 
-def _last_piece_slowly(
-    piece: bytes, turns: Turns | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def _last_piece_slowly(piece: bytes, turns: Turns | None) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         text = "{" + piece.decode()
         parsed, end = _DECODER.raw_decode(text)

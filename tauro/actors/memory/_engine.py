@@ -152,7 +152,7 @@ class MemoryEngine:
         self._state = recovery.state
         self._next_seq = recovery.last_seq + 1
         await self._take_delivery_logs()
-        pending = self._state.pending_turns()
+        pending = await self._in_writer(self._state.pending_turns)  # a read; long if many
         self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._snapshot_bytes = recovery.snapshot_bytes
         if recovery.needs_snapshot:
@@ -204,7 +204,10 @@ class MemoryEngine:
         graceful stop leaves no log behind."""
         async with self._lock:
             notes = await self._in_writer(read_delivery_logs, self.path)
-            changes = merge_delivered(self._state.pending_turns(), notes)
+            # A read of the state, in the thread (long with many pending turns); it
+            # changes only under the lock, which is held:
+            pending = await self._in_writer(self._state.pending_turns) if notes else ()
+            changes = merge_delivered(pending, notes)
             if changes:
                 records = self._records(list(changes))
                 if await self._append(records) is not None:

@@ -33,7 +33,6 @@ import os
 import queue
 import re
 import threading
-import zlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import orjson
 import trio
 
 from tauro.actors.memory._messages import NoteShown, PendingTurn
+from tauro.actors.memory._records import frame, unframe
 
 __all__ = [
     "ROTATE_BYTES",
@@ -85,24 +85,17 @@ def list_delivery_logs(memory_file: Path) -> list[int]:
 
 
 def encode_note(note: DeliveryNote) -> bytes:
-    payload = orjson.dumps(
-        {"c": note.conversation, "u": note.update_id, "i": note.index, "id": note.message_id}
+    return frame(
+        orjson.dumps(
+            {"c": note.conversation, "u": note.update_id, "i": note.index, "id": note.message_id}
+        )
     )
-    return b"%08x %b\n" % (zlib.crc32(payload), payload)
 
 
 def decode_note(line: bytes) -> DeliveryNote | None:
     """The note of one line (without its newline); None if it is torn or damaged."""
-    if len(line) < 10 or line[8:9] != b" ":
-        return None
-    payload = line[9:]
-    try:
-        if int(line[:8], 16) != zlib.crc32(payload):
-            return None
-        data = orjson.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = unframe(line)
+    if data is None:
         return None
     conversation = data.get("c")
     numbers = [n for key in ("u", "i", "id") if type(n := data.get(key)) is int and n >= 0]

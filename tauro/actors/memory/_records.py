@@ -35,7 +35,9 @@ __all__ = [
     "encode_fragment",
     "encode_record",
     "fragment_from_dict",
+    "frame",
     "rewrite_fragment",
+    "unframe",
 ]
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -193,13 +195,15 @@ def _payload(record: Record) -> bytes:
     return dumps({"s": record.seq, "op": "void", "first": record.first, "last": record.last})
 
 
-def encode_record(record: Record) -> bytes:
-    payload = _payload(record)
+def frame(payload: bytes) -> bytes:
+    """One line of a journal or delivery log: the CRC-32 of ``payload`` in eight
+    hex digits, a space, the payload (compact JSON) and a newline."""
     return b"%08x %b\n" % (zlib.crc32(payload), payload)
 
 
-def decode_line(line: bytes) -> Record | None:
-    """The record of one line (without its newline), or None if it is damaged."""
+def unframe(line: bytes) -> dict[str, Any] | None:
+    """The JSON object of one ``frame`` line (without its newline); None if the
+    line is torn or damaged."""
     if len(line) < 10 or line[8:9] != b" ":
         return None
     payload = line[9:]
@@ -209,7 +213,17 @@ def decode_line(line: bytes) -> Record | None:
         data = json.loads(payload)
     except ValueError:
         return None
-    return _record_from(data) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def encode_record(record: Record) -> bytes:
+    return frame(_payload(record))
+
+
+def decode_line(line: bytes) -> Record | None:
+    """The record of one line (without its newline), or None if it is damaged."""
+    data = unframe(line)
+    return _record_from(data) if data is not None else None
 
 
 def _record_from(data: dict[str, Any]) -> Record | None:

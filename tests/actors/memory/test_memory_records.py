@@ -16,6 +16,8 @@ from tauro.actors.memory._records import (
     encode_fragment,
     encode_record,
     fragment_from_dict,
+    frame,
+    unframe,
 )
 
 
@@ -89,3 +91,12 @@ def test_a_line_with_a_good_checksum_but_wrong_shape_is_damaged() -> None:
 
     payload = b'{"s":"x","op":"clear","c":"1"}'
     assert decode_line(b"%08x %b" % (zlib.crc32(payload), payload)) is None
+
+
+def test_a_framed_line_reads_back_and_a_damaged_one_does_not() -> None:
+    line = frame(b'{"c":"7","u":1}')
+    assert line.endswith(b"\n")
+    assert unframe(line[:-1]) == {"c": "7", "u": 1}
+    assert unframe(line[:-3]) is None  # torn: the CRC no longer matches
+    assert unframe(b"x" + line[1:-1]) is None  # not hex
+    assert unframe(frame(b"[1,2]")[:-1]) is None  # JSON, but not an object

@@ -172,6 +172,14 @@ def measure(path: Path, rounds: int) -> dict[str, list[dict[str, float]]]:
     return runs
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine: a virtual machine's host may take
+    its CPUs away meanwhile (steal), which shows as lag in both lag columns."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    return sum(fields), fields[7]
+
+
 def median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
@@ -232,7 +240,11 @@ def main() -> None:
                 path = prepare(Path(directory), layout, stored)
                 load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
                 print(f"{layout} {stored:,}: load average {load} before", file=sys.stderr)
+                ticks, stolen = _cpu_ticks()
                 runs = measure(path, args.rounds)
+                all_after, stolen_after = _cpu_ticks()
+                steal = 100 * (stolen_after - stolen) / max(1, all_after - ticks)
+                print(f"{layout} {stored:,}: {steal:.1f}% of the CPU time stolen", file=sys.stderr)
                 print("\n".join(rows(layout, stored, path.stat().st_size, runs)), flush=True)
                 path.unlink()
 

@@ -10,8 +10,11 @@ TauroBot's layout is one compact message a line, as a Telegram history leaves it
 
 - ``json.load``: ``json.load(open(file))``, nothing else (the baseline);
 - ``MemoryEngine.open``: what the memory actor does before the bot can be ready
-  (read, check, index, journal replay), inside trio, while a task on the event loop
-  sleeps 1 ms at a time and records the longest it was kept waiting.
+  (read, check, index, journal replay), inside trio, the event loop idle;
+- ``MemoryEngine.open, loop watched``: the same while a task on the event loop
+  sleeps 1 ms at a time and records the longest it was kept waiting. The loop's
+  own work (a wake-up every millisecond, each taking the GIL from the load) comes
+  on top of the load's time here.
 
 Reported: median seconds (wall clock, and CPU time of the process, which a busy
 machine disturbs less), median peak RSS (``VmHWM``) and peak minus the RSS
@@ -21,7 +24,7 @@ beside the longest lag of the same loop left idle for as long right after it (th
 baseline: what the machine alone costs the loop; a shared machine shows in both).
 The load average at the start is printed on stderr.
 
-    .venv/bin/python bench/bench_restart.py                 # ~3 min
+    .venv/bin/python bench/bench_restart.py                 # ~5 min
     .venv/bin/python bench/bench_restart.py --sizes 10000 --rounds 1
 """
 
@@ -45,7 +48,8 @@ from bench_memory import MAX_SIZE, prefill_messages, prefill_original
 from tauro.actors.memory._records import encode_fragment
 from tauro.actors.memory._snapshot import SnapshotData, write_snapshot
 
-VARIANTS = ("json.load", "MemoryEngine.open")
+VARIANTS = ("json.load", "MemoryEngine.open", "MemoryEngine.open, loop watched")
+OURS = VARIANTS[1:]
 
 
 def _rss_mib() -> float:
@@ -85,8 +89,9 @@ async def longest_lag(until: Any) -> float:
     return lag * 1000
 
 
-def child_engine_open(path: Path) -> dict[str, float]:
-    """The load with the event loop watched, then the same loop idle for as long."""
+def child_engine_open(path: Path, watched: bool) -> dict[str, float]:
+    """The load (``watched``: with the event loop watched, then the same loop idle
+    for as long)."""
     import trio
 
     from tauro.actors.memory._engine import MemoryEngine
@@ -102,7 +107,8 @@ def child_engine_open(path: Path) -> dict[str, float]:
         engine = MemoryEngine(settings)
         loaded, idle = trio.Event(), trio.Event()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch, loaded, "stall_ms")
+            if watched:
+                nursery.start_soon(watch, loaded, "stall_ms")
             await trio.sleep(0.05)
             result["before"] = _rss_mib()
             start, cpu = time.perf_counter(), time.process_time()
@@ -112,10 +118,11 @@ def child_engine_open(path: Path) -> dict[str, float]:
             loaded.set()
         assert recovery.state.messages > 0
         result["peak"] = _peak_mib()
-        async with trio.open_nursery() as nursery:  # the baseline: nothing to do
-            nursery.start_soon(watch, idle, "idle_stall_ms")
-            await trio.sleep(result["seconds"])
-            idle.set()
+        if watched:
+            async with trio.open_nursery() as nursery:  # the baseline: nothing to do
+                nursery.start_soon(watch, idle, "idle_stall_ms")
+                await trio.sleep(result["seconds"])
+                idle.set()
         await engine.close()
 
     trio.run(main)
@@ -165,19 +172,27 @@ def measure(path: Path, rounds: int) -> dict[str, list[dict[str, float]]]:
     return runs
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine: a virtual machine's host may take
+    its CPUs away meanwhile (steal), which shows as lag in both lag columns."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    return sum(fields), fields[7]
+
+
 def median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
 def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]:
-    base, ours = runs["json.load"], runs["MemoryEngine.open"]
+    base = runs["json.load"]
     out = []
     for variant in VARIANTS:
         r = runs[variant]
         above = median([{"x": x["peak"] - x["before"]} for x in r], "x")
         lags = (
             f"{max(x['stall_ms'] for x in r):.1f} | {max(x['idle_stall_ms'] for x in r):.1f}"
-            if variant != "json.load"
+            if "idle_stall_ms" in r[0]
             else "n/a | n/a"
         )
         out.append(
@@ -185,14 +200,17 @@ def rows(layout: str, stored: int, size: int, runs: dict[str, Any]) -> list[str]
             f"| {median(r, 'cpu'):.3f} "
             f"| {median(r, 'peak'):.0f} | {above:.0f} | {lags} |"
         )
-    time_ratio = median(ours, "seconds") / median(base, "seconds")
-    cpu_ratio = median(ours, "cpu") / median(base, "cpu")
-    peak_ratio = median(ours, "peak") / median(base, "peak")
-    out.append(
-        f"| {layout} | {stored:,} | | **ours / json.load** | **{time_ratio:.2f}x** "
-        f"| **{cpu_ratio:.2f}x** "
-        f"| **{peak_ratio:.2f}x** | | | |"
-    )
+    for variant in OURS:
+        ours = runs[variant]
+        time_ratio = median(ours, "seconds") / median(base, "seconds")
+        cpu_ratio = median(ours, "cpu") / median(base, "cpu")
+        peak_ratio = median(ours, "peak") / median(base, "peak")
+        label = "ours / json.load" + (", loop watched" if "watched" in variant else "")
+        out.append(
+            f"| {layout} | {stored:,} | | **{label}** | **{time_ratio:.2f}x** "
+            f"| **{cpu_ratio:.2f}x** "
+            f"| **{peak_ratio:.2f}x** | | | |"
+        )
     return out
 
 
@@ -205,8 +223,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         variant, file = args.child
-        child = child_json_load if variant == "json.load" else child_engine_open
-        print(json.dumps(child(Path(file))))
+        if variant == "json.load":
+            print(json.dumps(child_json_load(Path(file))))
+        else:
+            print(json.dumps(child_engine_open(Path(file), watched="watched" in variant)))
         return
     print(
         "| layout | messages | file MB | variant | seconds | CPU seconds | peak RSS MiB "
@@ -218,7 +238,13 @@ def main() -> None:
         for stored in args.sizes:
             for layout in args.layouts:
                 path = prepare(Path(directory), layout, stored)
+                load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+                print(f"{layout} {stored:,}: load average {load} before", file=sys.stderr)
+                ticks, stolen = _cpu_ticks()
                 runs = measure(path, args.rounds)
+                all_after, stolen_after = _cpu_ticks()
+                steal = 100 * (stolen_after - stolen) / max(1, all_after - ticks)
+                print(f"{layout} {stored:,}: {steal:.1f}% of the CPU time stolen", file=sys.stderr)
                 print("\n".join(rows(layout, stored, path.stat().st_size, runs)), flush=True)
                 path.unlink()
 

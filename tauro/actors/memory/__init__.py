@@ -1,7 +1,8 @@
 """Conversation memory: the MemoryActor, its message protocol, and its files.
 
 Layers, each importing only those above it: ``_messages`` (the protocol),
-``_records`` (encoding), ``_journal``, ``_snapshot`` and ``_delivery`` (files), ``_store``
+``_records`` (encoding), ``_turns`` (the turn index of a loaded conversation),
+``_journal``, ``_snapshot`` and ``_delivery`` (files), ``_store``
 (in-memory state), ``_reads`` (answers, counters), ``_recovery`` (start-up),
 ``_engine`` (batching, threads, snapshots, retention on trio), ``_actor`` (the
 runtime shell). Only the last knows ``tauro.runtime``.

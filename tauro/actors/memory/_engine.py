@@ -16,6 +16,7 @@ is exactly "everything in the segments it covers".
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import math
 import os
@@ -151,7 +152,7 @@ class MemoryEngine:
         self._state = recovery.state
         self._next_seq = recovery.last_seq + 1
         await self._take_delivery_logs()
-        pending = self._state.pending_turns()
+        pending = await self._in_writer(self._state.pending_turns)  # a read; long if many
         self._counters.unconfirmed_sends = sum(turn.sending for turn in pending)
         self._snapshot_bytes = recovery.snapshot_bytes
         if recovery.needs_snapshot:
@@ -181,10 +182,20 @@ class MemoryEngine:
                 delete_segments_below(self.path, recovery.journal)
                 first = max([recovery.journal] + [n + 1 for n in list_segments(self.path)])
                 self._counters.fsyncs += self._journal.open(first)
+                gc.freeze()  # before the collector is back: see the note above _take_delivery_logs
         except BaseException:
             self._unlock()
             raise
         return recovery
+
+    # The loaded state (10^6 fragments at 10^6 messages, scattered in memory) is
+    # moved out of the cyclic collector's sight with ``gc.freeze`` at the end of the
+    # load, together with everything else alive then: its first collection after
+    # the load would walk every fragment holding the GIL, 100 ms and more (the
+    # event loop waits meanwhile). The state never forms cycles; what it frees is
+    # freed by reference counting, frozen or not. ``close`` gives the objects back
+    # to the collector (``gc.unfreeze``), so a process that opens engines one after
+    # another (the tests) does not keep what the earlier ones left in cycles.
 
     async def _take_delivery_logs(self) -> None:
         """Give pending turns the message ids only the delivery logs hold
@@ -193,7 +204,10 @@ class MemoryEngine:
         graceful stop leaves no log behind."""
         async with self._lock:
             notes = await self._in_writer(read_delivery_logs, self.path)
-            changes = merge_delivered(self._state.pending_turns(), notes)
+            # A read of the state, in the thread (long with many pending turns); it
+            # changes only under the lock, which is held:
+            pending = await self._in_writer(self._state.pending_turns) if notes else ()
+            changes = merge_delivered(pending, notes)
             if changes:
                 records = self._records(list(changes))
                 if await self._append(records) is not None:
@@ -225,6 +239,7 @@ class MemoryEngine:
         if not self._open:
             self._unlock()  # locked, never loaded (a stop during the load, a failed load)
             return True
+        gc.unfreeze()  # see the note above _take_delivery_logs
         with trio.CancelScope(shield=True):
             with trio.move_on_after(self.settings.flush_timeout) as scope:
                 await self._take_delivery_logs()  # a turn cut by the stop may need them

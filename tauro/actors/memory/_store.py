@@ -34,6 +34,7 @@ from tauro.actors.memory._records import (
     rewrite_fragment,
 )
 from tauro.actors.memory._snapshot import SnapshotData
+from tauro.actors.memory._turns import TurnIndex, index_turns
 
 __all__ = ["MemoryState"]
 
@@ -70,27 +71,38 @@ class MemoryState:
         preferences: dict[str, dict[str, PreferenceValue]],
         turns: Turns | None = None,
     ) -> None:
-        """Take a loaded file's conversations; ``turns``, if noted while reading, spare
-        parsing the fragments again for the turn index."""
-        for name, fragments in conversations.items():
+        """Take a loaded file's conversations; ``turns``, if made while reading, spare
+        parsing the fragments again for the turn index.
+
+        ``conversations`` and ``turns`` are emptied as they are taken: each list is
+        freed as soon as its deque is made, so freeing the file's 10^6 references
+        never holds the GIL in one go (see docs/benchmarks/restart.md).
+        """
+        for name in list(conversations):
+            fragments = conversations.pop(name)
+            index = turns.pop(name, None) if turns is not None else None
             if name in self.conversations:
                 for fragment in fragments:
                     self.add(name, fragment)
             else:
-                self._load_new(name, fragments, turns)
+                self._load_new(name, fragments, turns is not None, index)
             self._dirty.add(name)
         self.preferences = {name: dict(values) for name, values in preferences.items()}
 
-    def _load_new(self, name: str, fragments: list[bytes], turns: Turns | None) -> None:
-        """What adding each fragment would do, at a fraction of the cost (restarts)."""
+    def _load_new(
+        self, name: str, fragments: list[bytes], noted: bool, index: TurnIndex | None
+    ) -> None:
+        """What adding each fragment would do, at a fraction of the cost (restarts).
+
+        ``noted``: the turns were noted while reading, and ``index`` is this
+        conversation's (None: it holds no ids).
+        """
         kept = deque(fragments, maxlen=self.max_size)
         self.conversations[name] = kept
         self.messages += len(kept)
-        first_kept = len(fragments) - len(kept)  # a trimmed message is not indexed
-        if turns is not None:
-            noted = [turn for turn in turns.get(name, ()) if turn[0] >= first_kept]
-            self._index_loaded(name, [(role, u, r, "", d) for _, role, u, r, d in noted])
-            self._fill_pending(name, kept, first_kept, noted)
+        if noted and len(kept) == len(fragments):  # a trimmed message is not indexed
+            if index is not None:
+                self._take_index(name, index)
             return
         joined = b",".join(kept)  # one search instead of one per message, usually all
         # Both keys hold a "_", rare in text: memchr finds it 30 times faster than a key.
@@ -98,33 +110,13 @@ class MemoryState:
             return
         # One parse of the whole list, not one per message: a Telegram history has
         # ids on each.
-        self._index_loaded(name, [_turn_of(message) for message in _parse_list(joined)])
+        self._take_index(name, index_turns(_parse_list(joined)))
 
-    def _index_loaded(self, name: str, turns: list[tuple[object, ...]]) -> None:
-        """``_index_turn`` for each (role, update_id, reply_to, content, delivered) in
-        order, inlined: a restart indexes every message of a Telegram history."""
-        recorded = self._recorded.setdefault(name, set())
-        answered = self._answered.setdefault(name, set())
-        pending = self._pending
-        for role, update, reply, content, delivered in turns:
-            if role == "user":
-                if type(update) is int and isinstance(content, str):
-                    recorded.add(update)
-                    if update not in answered:
-                        pending[(name, update)] = content
-            elif role == "assistant" and type(reply) is int:
-                answered.add(reply)
-                if delivered is not False:
-                    pending.pop((name, reply), None)
-
-    def _fill_pending(
-        self, name: str, kept: deque[bytes], first_kept: int, noted: list[tuple[Any, ...]]
-    ) -> None:
-        """The texts of the questions left unanswered (few), from their fragments."""
-        pending = self._pending
-        for at, role, update, _, _ in noted:
-            if role == "user" and (name, update) in pending:
-                pending[(name, update)] = decode_fragment(kept[at - first_kept]).content
+    def _take_index(self, name: str, index: TurnIndex) -> None:
+        self._recorded[name] = index.recorded
+        self._answered[name] = index.answered
+        for update, content in index.pending.items():
+            self._pending[(name, update)] = content
 
     def apply(self, record: Record) -> None:
         """Apply one journal record (a void record changes nothing by itself)."""
@@ -329,18 +321,13 @@ def _shown(message: dict[str, object], key: str) -> tuple[tuple[int, ...], bool]
     return (tuple(ids) if valid else ()), message.get("sending") is True  # type: ignore[arg-type]
 
 
-def _parse_list(joined: bytes) -> list[dict[str, object]]:
+def _parse_list(joined: bytes) -> list[dict[str, Any]]:
     """The messages of ``b",".join(fragments)``; json for what orjson refuses."""
     try:
         messages = orjson.loads(b"[%b]" % joined)
     except orjson.JSONDecodeError:
         messages = json.loads(b"[%b]" % joined)
     return [m for m in messages if isinstance(m, dict)]
-
-
-def _turn_of(message: dict[str, object]) -> tuple[object, ...]:
-    get = message.get
-    return get("role"), get("update_id"), get("reply_to"), get("content"), get("delivered")
 
 
 def _timestamp(fragment: bytes) -> datetime | None:

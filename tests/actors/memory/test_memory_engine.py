@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import threading
@@ -41,6 +42,7 @@ from tauro.actors.memory import _engine as engine_module
 from tauro.actors.memory._delivery import list_delivery_logs
 from tauro.actors.memory._journal import list_segments
 from tauro.actors.memory._snapshot import write_snapshot
+from tauro.actors.memory._store import MemoryState
 from tauro.config import MemorySettings
 from tauro.errors import (
     CorruptMemoryFileError,
@@ -767,3 +769,49 @@ async def test_a_graceful_stop_takes_the_delivery_log_in_and_leaves_none(tmp_pat
     assert list_segments(settings.file) == []
     (question,) = json.loads(settings.file.read_text())["conversations"]["7"]
     assert question["answer_message_ids"] == [501]
+
+
+async def test_the_loaded_state_is_kept_from_the_collector_until_close(tmp_path: Path) -> None:
+    """Its first collection would walk every loaded message holding the GIL."""
+    settings = make_settings(tmp_path)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("7", "user", "q", update_id=10)]))
+    assert await memory.close()
+    reopened = MemoryEngine(settings)
+    await reopened.open()
+    loaded = reopened.state.conversations["7"]
+    assert gc.get_freeze_count() > 0
+    assert not any(tracked is loaded for tracked in gc.get_objects())
+    assert await reopened.close()
+    assert gc.get_freeze_count() == 0
+    assert any(tracked is loaded for tracked in gc.get_objects())
+
+
+async def test_the_pending_turns_of_a_load_are_found_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding them reads every pending turn's messages: long with many."""
+    settings = make_settings(tmp_path)
+    memory = MemoryEngine(settings)
+    await memory.open()
+    values(await memory.process([Append("7", "user", "q", update_id=10)]))
+    log = DeliveryLog(settings.file)
+    log.start()
+    log.note(DeliveryNote("7", 10, 0, 501))
+    log.close()
+    die(memory)
+    on_the_loop = []
+    pending_turns = MemoryState.pending_turns
+
+    def watched(state: MemoryState) -> tuple[PendingTurn, ...]:
+        on_the_loop.append(threading.current_thread() is threading.main_thread())
+        return pending_turns(state)
+
+    monkeypatch.setattr(MemoryState, "pending_turns", watched)
+    reopened = MemoryEngine(settings)
+    await reopened.open()
+    assert on_the_loop == [False, False]  # the delivery log's merge, then the count
+    (turn,) = pending_turns(reopened.state)
+    assert turn.message_ids == (501,)
+    await reopened.close()

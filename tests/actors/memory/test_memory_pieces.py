@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tauro.actors.memory import _pieces as pieces
 from tauro.actors.memory._pieces import PieceError, beside_the_event_loop, read_in_pieces
 from tauro.actors.memory._records import fragment_from_dict
 from tauro.actors.memory._snapshot import SnapshotData, read_snapshot, write_snapshot
@@ -115,17 +116,31 @@ messages = st.lists(
 @given(
     st.dictionaries(st.text(max_size=5), messages, max_size=5),
     st.sampled_from([None, 0, 1, 2, 4]),
+    st.text(max_size=5),
 )
 def test_whatever_the_contents_pieces_match_the_whole(
-    conversations: dict[str, list[dict[str, str]]], indent: int | None
+    conversations: dict[str, list[dict[str, str]]], indent: int | None, after: str
 ) -> None:
-    data = {"conversations": conversations, "last_updated": "now"}
+    data = {"conversations": conversations, "last_updated": after, "more": [after, {after: []}]}
     raw = json.dumps(data, indent=indent, ensure_ascii=False).encode("utf-8", "surrogatepass")
     try:
-        got, _ = read_in_pieces(raw)
+        got, rest = read_in_pieces(raw)
     except PieceError:
         return  # the caller then reads it whole
-    assert got == _whole(json.loads(raw.decode("utf-8", "surrogatepass")))
+    whole = json.loads(raw.decode("utf-8", "surrogatepass"))
+    assert got == _whole(whole)
+    assert rest == {"last_updated": after, "more": whole["more"]}
+
+
+@pytest.mark.parametrize("after", ["]", "]}", "plain"])
+def test_the_keys_after_the_conversations_read_whatever_they_hold(after: str) -> None:
+    """The last conversation ends at the last "]" unless the keys after it hold one."""
+    data = {**_data(), "preferences": {"1": {"voice": after}}, "list": [after]}
+    raw = json.dumps(data, indent=2).encode()
+    for layout in (raw, _tauro_layout(json.dumps(data).encode())):
+        conversations, rest = read_in_pieces(layout)
+        assert conversations == _whole(_data())
+        assert rest == {key: data[key] for key in ("last_updated", "preferences", "list")}
 
 
 def test_beside_the_event_loop_pauses_gc_and_shortens_the_switch_interval() -> None:
@@ -151,5 +166,31 @@ def test_a_file_read_in_chunks_reads_as_a_whole_read(chunk: int, indent: int | N
         )
     pieces = [raw[start : start + chunk] for start in range(0, len(raw), chunk)]
     conversations, rest = read_in_pieces(iter(pieces))
+    assert conversations == _whole(_data())
+    assert rest == {"last_updated": "2025-01-01T10:00:00"}
+
+
+def _tauro_layout(raw: bytes) -> bytes:
+    """``json.dumps(indent=None)`` made TauroBot's layout: a conversation a line."""
+    return raw.replace(b'{"conversations": {', b'{"conversations":{\n').replace(b'], "', b'],\n"')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 90), min_size=1, max_size=8), st.sampled_from([2, None]))
+def test_conversations_cut_by_chunk_ends_anywhere_read_as_a_whole_read(
+    sizes: list[int], indent: int | None
+) -> None:
+    """Every way a chunk's end may cut a conversation, or the end between two."""
+    raw = json.dumps(_data(), indent=indent, ensure_ascii=False).encode()
+    raw = raw if indent else _tauro_layout(raw)
+    chunks: list[bytes] = []
+    start = 0
+    while start < len(raw):
+        size = sizes[len(chunks) % len(sizes)]
+        chunks.append(raw[start : start + size])
+        start += size
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pieces, "_HEAD", 40)  # the start, then chunks, not one head
+        conversations, rest = read_in_pieces(iter(chunks))
     assert conversations == _whole(_data())
     assert rest == {"last_updated": "2025-01-01T10:00:00"}

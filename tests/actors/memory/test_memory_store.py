@@ -15,6 +15,7 @@ from tauro.actors.memory._records import (
     encode_fragment,
 )
 from tauro.actors.memory._store import MemoryState
+from tauro.actors.memory._turns import index_turns
 
 
 def user(content: str, stamp: str = "2025-01-01T10:00:00", update_id: int | None = None) -> bytes:
@@ -133,6 +134,17 @@ def test_freeze_copies_only_what_changed_since_the_last_copy() -> None:
     assert second["b"] == [user("2"), user("3")]
     assert first["b"] == [user("2")]  # an earlier copy never changes
     assert "empty" not in second
+
+
+def test_a_load_takes_the_lists_out_of_what_it_is_given() -> None:
+    """Each list is freed as its deque is made, not all at once after the load."""
+    fragments = [user("q", update_id=1)]
+    conversations, turns = {"a": fragments, "b": [user("x")]}, {"a": index_turns([{}])}
+    state = MemoryState(max_size=10)
+    state.load(conversations, {}, turns)
+    assert conversations == {}
+    assert turns == {}
+    assert list(state.conversations["a"]) == fragments
 
 
 def test_a_load_indexes_alike_from_noted_turns_and_from_the_fragments() -> None:

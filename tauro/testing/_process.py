@@ -12,7 +12,7 @@ import argparse
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import trio
 
@@ -50,7 +50,7 @@ def run_emulator(
 def start_emulator_process(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m <module> --port 0 <args>``; return it and the URL it serves once ready.
 
-    The caller stops the process (``terminate()``) when done.
+    The caller stops the process (``stop_process``) when done.
     """
     command = [sys.executable, "-m", module, "--port", "0", *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -61,3 +61,13 @@ def start_emulator_process(module: str, *args: str) -> tuple[subprocess.Popen[st
         process.wait()
         raise RuntimeError(f"{module} did not start: {line!r}")
     return process, line.removeprefix("READY ")
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM, and SIGKILL if it still runs ``timeout`` seconds later."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from tauro.testing._process import start_emulator_process
+from tauro.testing._process import start_emulator_process, stop_process
 
 __all__ = ["TOKEN", "Emulators", "TauroProcess", "open_emulators", "run_environment"]
 
@@ -76,22 +76,13 @@ def open_emulators(*llm_options: str, token: str = TOKEN) -> Iterator[Emulators]
             "tauro.testing.llm_server", "--model", "llama2", *llm_options
         )
     except BaseException:
-        _end(botapi)
+        stop_process(botapi)
         raise
     try:
         yield Emulators(bot_url, llm_url, token)
     finally:
         for process in (botapi, llm):
-            _end(process)
-
-
-def _end(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+            stop_process(process)
 
 
 def run_environment(emulators: Emulators, **settings: str) -> dict[str, str]:

@@ -4,6 +4,9 @@ test_testing_botapi.py and test_testing_llm_server.py)."""
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -15,6 +18,7 @@ from tauro.testing._process import (
     run_emulator,
     serve_until_stopped,
     start_emulator_process,
+    stop_process,
 )
 
 
@@ -56,3 +60,13 @@ def test_a_started_process_serves_at_the_url_it_announced() -> None:
 def test_a_process_that_never_gets_ready_is_an_error_naming_it() -> None:
     with pytest.raises(RuntimeError, match=r"tauro\.testing\.no_such_module did not start"):
         start_emulator_process("tauro.testing.no_such_module")
+
+
+def test_stop_process_kills_what_ignores_sigterm() -> None:
+    ignoring = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    ignoring += "print('ready', flush=True); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", ignoring], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    stop_process(process, timeout=0.5)
+    assert process.returncode == -signal.SIGKILL

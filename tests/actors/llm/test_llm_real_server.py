@@ -50,6 +50,7 @@ from tauro.actors.llm._context import TOO_LONG_CONVERSATION, TOO_LONG_MESSAGE
 from tauro.config import LLMSettings
 from tauro.errors import LLMContextError, LLMCutError, LLMError
 from tauro.runtime import ActorRef, ActorSpec, SupervisorSpec, open_actor_system
+from tauro.testing._process import stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -102,12 +103,7 @@ def llama_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         yield process, url
     finally:
         if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=20)
 
 
 @pytest.fixture(scope="module")

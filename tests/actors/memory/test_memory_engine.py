@@ -730,10 +730,9 @@ async def test_ids_only_the_delivery_log_holds_complete_pending_turns_at_start(
     await again.close()
 
 
-async def test_delivery_logs_stay_when_their_ids_cannot_be_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = make_settings(tmp_path, durability="none")
+async def _a_question_whose_answer_id_only_the_log_holds(settings: MemorySettings) -> MemoryEngine:
+    """An open engine with question 10 of chat "7" journalled, and message 501 (the
+    first piece of its answer) noted in a delivery log only."""
     memory = MemoryEngine(settings)
     await memory.open()
     values(await memory.process([Append("7", "user", "q", update_id=10)]))
@@ -741,6 +740,14 @@ async def test_delivery_logs_stay_when_their_ids_cannot_be_written(
     log.start()
     log.note(DeliveryNote("7", 10, 0, 501))
     log.close()
+    return memory
+
+
+async def test_delivery_logs_stay_when_their_ids_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, durability="none")
+    memory = await _a_question_whose_answer_id_only_the_log_holds(settings)
     die(memory)
 
     def full(fd: int, data: bytes) -> int:
@@ -757,13 +764,7 @@ async def test_delivery_logs_stay_when_their_ids_cannot_be_written(
 async def test_a_graceful_stop_takes_the_delivery_log_in_and_leaves_none(tmp_path: Path) -> None:
     """A turn cut by the stop's deadline may have an id only the log holds."""
     settings = make_settings(tmp_path)
-    memory = MemoryEngine(settings)
-    await memory.open()
-    values(await memory.process([Append("7", "user", "q", update_id=10)]))
-    log = DeliveryLog(settings.file)
-    log.start()
-    log.note(DeliveryNote("7", 10, 0, 501))
-    log.close()
+    memory = await _a_question_whose_answer_id_only_the_log_holds(settings)
     assert await memory.close()
     assert list_delivery_logs(settings.file) == []
     assert list_segments(settings.file) == []
@@ -793,13 +794,7 @@ async def test_the_pending_turns_of_a_load_are_found_off_the_event_loop(
 ) -> None:
     """Finding them reads every pending turn's messages: long with many."""
     settings = make_settings(tmp_path)
-    memory = MemoryEngine(settings)
-    await memory.open()
-    values(await memory.process([Append("7", "user", "q", update_id=10)]))
-    log = DeliveryLog(settings.file)
-    log.start()
-    log.note(DeliveryNote("7", 10, 0, 501))
-    log.close()
+    memory = await _a_question_whose_answer_id_only_the_log_holds(settings)
     die(memory)
     on_the_loop = []
     pending_turns = MemoryState.pending_turns

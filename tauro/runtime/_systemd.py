@@ -7,8 +7,9 @@ notification is one datagram of ``KEY=VALUE`` lines:
 - ``READY=1`` once every actor has started (the moment ``system.ready`` is logged,
   whatever ``LOG_LEVEL``);
 - ``STOPPING=1`` when a stop begins (``system.stopping``), graceful or forced;
-- ``WATCHDOG=1`` every half ``$WATCHDOG_USEC`` while every actor is running, so a
-  hung event loop or an actor stuck out of service gets the unit restarted. When
+- ``WATCHDOG=1`` every half ``$WATCHDOG_USEC`` from ``READY=1`` on (systemd arms the
+  watchdog when start-up completes) while every actor is running, so a hung event
+  loop or an actor stuck out of service gets the unit restarted. When
   ``$WATCHDOG_PID`` names another process, the watchdog is not ours to feed.
 
 Sending never blocks and never fails the bot: a notification that cannot be sent
@@ -123,8 +124,11 @@ async def feed_watchdog(
     notifier: SystemdNotifier,
     statistics: Callable[[], SystemStatistics],
     interval: float,
+    ready: trio.Event,
 ) -> None:
-    """``WATCHDOG=1`` every ``interval`` seconds, skipped while an actor is not running."""
+    """``WATCHDOG=1`` every ``interval`` seconds once ``ready`` is set, skipped while
+    an actor is not running."""
+    await ready.wait()
     while True:
         await trio.sleep(interval)
         if all_running(statistics()):
@@ -141,15 +145,19 @@ async def open_systemd_notifier(
         yield notifier
         return
 
+    ready = trio.Event()
+
     def announce(event: str) -> None:
         notifier.notify(_EVENTS[event], f"STATUS=tauro: {event}")
+        if event == "ready":
+            ready.set()
 
     system.lifecycle_listeners.append(announce)
     try:
         async with trio.open_nursery() as nursery:
             interval = notifier.watchdog_interval
             if interval is not None:
-                nursery.start_soon(feed_watchdog, notifier, system.statistics, interval)
+                nursery.start_soon(feed_watchdog, notifier, system.statistics, interval, ready)
             yield notifier
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:  # the block's own error, not a group of one

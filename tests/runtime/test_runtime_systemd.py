@@ -17,11 +17,15 @@ import trio.testing
 from tauro.runtime import (
     Actor,
     ActorSpec,
+    ActorState,
+    ActorStatistics,
     ActorSystem,
     SupervisorSpec,
     SystemdNotifier,
+    SystemStatistics,
     open_systemd_notifier,
 )
+from tauro.runtime._systemd import feed_watchdog
 from tauro.testing import Emulators, TauroProcess, open_emulators, run_environment
 
 
@@ -135,6 +139,27 @@ async def test_ready_watchdog_cadence_and_stopping(
         assert _received(sock) == ["WATCHDOG=1", "WATCHDOG=1"]
         system.request_stop()
     assert _received(sock)[:1] == ["STOPPING=1\nSTATUS=tauro: stopping"]
+
+
+async def test_the_watchdog_is_fed_only_from_ready_on(
+    listener: tuple[socket.socket, str], autojump_clock: trio.testing.MockClock
+) -> None:
+    """Every actor can be running a moment before READY=1 is sent: no WATCHDOG=1 then."""
+    sock, address = listener
+    running = ActorStatistics("a", "root", ActorState.RUNNING, 0, 0, 8, 0, 0, 0, 0, None)
+    notifier = SystemdNotifier(address, watchdog_usec=2_000_000)
+    ready = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            feed_watchdog, notifier, lambda: SystemStatistics((running,)), 1.0, ready
+        )
+        await trio.sleep(30)
+        assert _received(sock) == []
+        ready.set()
+        await trio.sleep(1.5)
+        assert _received(sock) == ["WATCHDOG=1"]
+        nursery.cancel_scope.cancel()
+    notifier.close()
 
 
 async def test_the_watchdog_is_not_fed_while_an_actor_is_down(

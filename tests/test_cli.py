@@ -329,6 +329,15 @@ def _wait_for_text(emulators: Emulators, chat_id: int, prefix: str) -> str:
     pytest.fail(f"no message starting {prefix!r} in {_texts(emulators, chat_id)}")
 
 
+def _wait_for_exactly(emulators: Emulators, chat_id: int, text: str) -> None:
+    """Until a message shows ``text``: a streamed answer is edited into it step by step."""
+    deadline = time.monotonic() + 60
+    while text not in _texts(emulators, chat_id):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no message {text!r} in {_texts(emulators, chat_id)}")
+        time.sleep(0.1)
+
+
 def test_a_users_language_choice_survives_kill_9(emulators: Emulators, tmp_path: Path) -> None:
     """An Italian user switches to English; the bot is killed; the new process still
     answers in English. The other user, unknown language, gets BOT_LANGUAGE (German)."""
@@ -344,10 +353,10 @@ def test_a_users_language_choice_survives_kill_9(emulators: Emulators, tmp_path:
     with TauroProcess(tmp_path, env) as bot:
         bot.wait_ready()
         emulators.control("/_emulator/push_message", {**italian, "text": "/stats"})
-        assert _wait_for_text(emulators, 4343, "📊") == "📊 0 messages in this chat"
+        _wait_for_exactly(emulators, 4343, "📊 0 messages in this chat")
         stranger = {"chat_id": 4444, "language_code": "tlh", "text": "/stats"}
         emulators.control("/_emulator/push_message", stranger)
-        assert _wait_for_text(emulators, 4444, "📊") == "📊 0 Nachrichten in diesem Chat"
+        _wait_for_exactly(emulators, 4444, "📊 0 Nachrichten in diesem Chat")
         assert bot.stop() == 0, bot.log
 
 
@@ -425,7 +434,7 @@ def test_tauro_run_in_webhook_mode_answers_refuses_forgeries_and_survives_kill_9
     with TauroProcess(tmp_path, env) as bot:
         bot.wait_for("telegram.webhook.set")
         emulators.push(501, "q1")
-        assert _wait_for_text(emulators, 501, "Echo") == "Echo: q1"
+        _wait_for_exactly(emulators, 501, "Echo: q1")
         forged = {"update_id": 10**6, "message": {"message_id": 9, "date": 0, "text": "forged",
                   "chat": {"id": 501, "type": "private"}, "from": {"id": 501, "is_bot": False,
                   "first_name": "Eve"}}}  # fmt: skip

@@ -1,7 +1,8 @@
 """The HTTP face of the Bot API emulator (a starlette app).
 
 - ``/bot<token>/<method>``: the Bot API (GET or POST; query, form, JSON or multipart).
-  A wrong token gets 401 "Unauthorized", an unknown method 404 "Not Found".
+  A wrong token gets 401 "Unauthorized", an unknown method 404 "Not Found". A request
+  whose client goes away before its body is complete does nothing.
 - ``/file/bot<token>/<file_path>``: downloads of files the bot uploaded (``getFile``).
 - webhook deliveries (``_botapi_webhook``) while the bot has a webhook set;
 - ``/_emulator/...``: control endpoints for tests and benchmarks in another process
@@ -18,7 +19,7 @@ from typing import Any
 
 import trio
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -43,7 +44,10 @@ async def bot_api(request: Request) -> Response:
     emulator = _emulator(request)
     if request.path_params["token"] != emulator.token:
         return JSONResponse(UNAUTHORIZED, status_code=401)
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # the bot died mid-upload: like Telegram, do nothing
+        return Response(status_code=499)
     content_type = request.headers.get("content-type", "")
     try:
         values = decode_body(content_type, body, request.url.query)

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -415,6 +415,35 @@ async def test_control_endpoints_refuse_other_hosts() -> None:
         allowed = await http.get("/_emulator/statistics")
     assert refused.status_code == 403
     assert allowed.status_code == 200
+
+
+async def test_a_request_cut_off_mid_body_does_nothing() -> None:
+    """A bot killed while it uploads: no message, no error, the emulator serves on."""
+    emulator = BotApiEmulator(TOKEN)
+    emulator.push_message(42, "hi")  # the chat exists
+    body = json.dumps({"chat_id": 42, "text": "half"}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": f"/bot{TOKEN}/sendMessage", "raw_path": b"", "query_string": b"",
+        "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"99")],
+    }  # fmt: skip
+    incoming: list[MutableMapping[str, Any]] = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await build_app(emulator)(scope, receive, send)
+    assert sent[0]["status"] == 499
+    assert emulator.calls_of("sendMessage") == []
+    assert [message.text for message in emulator.messages(42)] == []
 
 
 # ------------------------------------------------------------ text parsing

@@ -181,9 +181,14 @@ async def test_an_answer_past_the_grace_period_is_cut_with_a_reason(
         settings = bot_kit.settings(tmp_path, llm.url, stop_timeout=3.0, grace_period=1.0)
         lines: list[str] = []
         async with bot_kit.open_bot(settings) as bot, bot.logged_in() as client:
+            conversation = "web:" + client.cookies["tauro_session"].split(".")[0]
             stopped_at, _ = await _stop_while_streaming(bot, client, lines)
         assert trio.current_time() - stopped_at < 1.0 + 3.0
     assert any('"kind":"shutdown"' in line for line in lines)
+    stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
+    messages = stored["conversations"][conversation]
+    questions = [m["content"] for m in messages if m["role"] == "user"]
+    assert questions == ["count"]  # the question stays stored
 
 
 async def test_address_is_asked_for(tmp_path: Path, bot_kit: Kit) -> None:

@@ -305,6 +305,7 @@ async def test_chat_streams_and_history_keeps_it(start_web: StartWeb) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-accel-buffering"] == "no"  # nginx passes it on unbuffered
         assert _events(response.text) == [
             ("delta", {"text": "Hello"}),
             ("delta", {"text": ", "}),

@@ -527,3 +527,27 @@ def test_a_second_sigterm_forces_the_stop_with_exit_130_and_the_question_kept(
     assert _stored(tmp_path)["4242"] == ["domanda"]  # in the snapshot, not only the journal
     assert _texts(emulators, 4242) == []
     assert sum(d.startswith("STOPPING=1") for d in notified) == 2, notified  # both stops
+
+
+API_KEY = "sk-tauro-test-5f1e0c9a7b3d2e4f"  # made up for the test
+
+
+def test_llm_api_key_never_appears_in_the_log_or_the_answers(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    """docs/llm.md: LLM_API_KEY never appears in logs or errors, even when the server
+    refusing it quotes it back (as OpenAI's "Incorrect API key provided: ..." does)."""
+    refusal = f"Incorrect API key provided: {API_KEY}"
+    emulators.llm_control(
+        "/_emulator/fault", {"kind": "error", "status": 401, "message": refusal, "times": 10}
+    )
+    env = run_environment(emulators, LLM_API_KEY=API_KEY, LOG_LEVEL="DEBUG")
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_ready()
+        emulators.push(4242, "ciao")
+        _wait_for_requests(emulators, 1)
+        emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+        assert bot.stop() == 0, bot.log
+    assert "Incorrect API key provided: " in bot.log  # the refusal was logged...
+    assert API_KEY not in bot.log  # ...without the key
+    assert API_KEY not in json.dumps(emulators.messages())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -469,3 +470,84 @@ def test_tauro_run_in_webhook_mode_answers_refuses_forgeries_and_survives_kill_9
     posts = emulators.control("/_emulator/webhook_posts")
     assert isinstance(posts, dict)
     assert any(post["status"] is None for post in posts["posts"])  # cut by the kill, redone
+
+
+@pytest.fixture
+def very_slow_emulators() -> Iterator[Emulators]:
+    """The Bot API, and an LLM that thinks 60 s before its first token: an answer that
+    is still being generated whenever a test gets to it."""
+    with open_emulators("--first-token-latency", "60") as both:
+        yield both
+
+
+def _notify_listener(tmp_path: Path) -> socket.socket:
+    """Where systemd would listen for ``sd_notify`` datagrams (``NOTIFY_SOCKET``)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(0)
+    return sock
+
+
+def _datagrams(sock: socket.socket) -> list[str]:
+    received = []
+    while True:
+        try:
+            received.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return received
+
+
+def test_a_second_sigterm_forces_the_stop_with_exit_130_and_the_question_kept(
+    very_slow_emulators: Emulators, tmp_path: Path
+) -> None:
+    """README/docs/runtime.md: a second signal forces the stop (exit 130) and the memory
+    flush still completes; docs/deployment.md: STOPPING=1 is sent, graceful or forced."""
+    emulators = very_slow_emulators
+    with _notify_listener(tmp_path) as sock:
+        env = run_environment(
+            emulators, STOP_GRACE_PERIOD="120", NOTIFY_SOCKET=str(tmp_path / "notify")
+        )
+        with TauroProcess(tmp_path, env) as bot:
+            bot.wait_ready()
+            emulators.push(4242, "domanda")
+            _wait_for_requests(emulators, 1)  # the answer is being generated
+            bot.process.send_signal(signal.SIGTERM)
+            bot.wait_for("system.stopping mode=graceful")  # waiting for the answer
+            try:
+                code = bot.stop(timeout=30)  # far less than the 120 s of grace
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"still running 30 s after the second SIGTERM:\n{bot.log}")
+        notified = _datagrams(sock)
+    assert code == 130, bot.log
+    assert "system.stopping mode=forced" in bot.log
+    assert "system.stopped graceful=False" in bot.log
+    assert bot.log.rindex("system.stopping mode=forced") < bot.log.rindex(
+        "memory.snapshot.written"
+    )  # the final flush ran after the forced stop began
+    assert _stored(tmp_path)["4242"] == ["domanda"]  # in the snapshot, not only the journal
+    assert _texts(emulators, 4242) == []
+    assert sum(d.startswith("STOPPING=1") for d in notified) == 2, notified  # both stops
+
+
+API_KEY = "sk-tauro-test-5f1e0c9a7b3d2e4f"  # made up for the test
+
+
+def test_llm_api_key_never_appears_in_the_log_or_the_answers(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    """docs/llm.md: LLM_API_KEY never appears in logs or errors, even when the server
+    refusing it quotes it back (as OpenAI's "Incorrect API key provided: ..." does)."""
+    refusal = f"Incorrect API key provided: {API_KEY}"
+    emulators.llm_control(
+        "/_emulator/fault", {"kind": "error", "status": 401, "message": refusal, "times": 10}
+    )
+    env = run_environment(emulators, LLM_API_KEY=API_KEY, LOG_LEVEL="DEBUG")
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_ready()
+        emulators.push(4242, "ciao")
+        _wait_for_requests(emulators, 1)
+        emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+        assert bot.stop() == 0, bot.log
+    assert "Incorrect API key provided: " in bot.log  # the refusal was logged...
+    assert API_KEY not in bot.log  # ...without the key
+    assert API_KEY not in json.dumps(emulators.messages())

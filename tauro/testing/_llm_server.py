@@ -11,7 +11,9 @@ Behaviours of real OpenAI-compatible servers, each off by default:
 - ``slots_in_props``: ``GET /props`` as llama.cpp's ``llama-server`` answers it
   (``total_slots`` = ``parallel``, ``default_generation_settings.n_ctx``);
 - ``tokenizer``: ``"llama.cpp"`` serves ``POST /tokenize``, ``"llama-cpp-python"``
-  serves ``POST /extras/tokenize`` and ``/extras/tokenize/count``; a token is a word
+  serves ``POST /extras/tokenize`` and ``/extras/tokenize/count``, ``"vllm"`` serves
+  vLLM's ``POST /tokenize`` and lists each model's ``max_model_len`` (``context_window``
+  or 4096) in ``GET /v1/models``, as vLLM does; a token is a word
   (see ``tokenize``), and a message costs its tokens plus PROMPT_OVERHEAD;
 - ``context_window``: a prompt with more tokens is refused, as ``overflow`` says:
   ``"empty"`` (llama-cpp-python: 200 and an empty body, after which it closes the
@@ -53,7 +55,7 @@ __all__ = ["Generation", "LlmServerEmulator", "LlmStatistics"]
 logger = logging.getLogger("tauro.testing.llm_server")
 DEFAULT_MODELS = ("llama3.2:latest", "mistral:7b")
 PROMPT_OVERHEAD = 4  # tokens of a chat template's role markers, per message
-Tokenizer = Literal["llama.cpp", "llama-cpp-python"]
+Tokenizer = Literal["llama.cpp", "llama-cpp-python", "vllm"]
 Overflow = Literal["empty", "error"]
 
 

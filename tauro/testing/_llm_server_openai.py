@@ -52,6 +52,8 @@ async def models(request: Request) -> Response:
     names = [emulator.served_model] if emulator.served_model else [m.name for m in emulator.models]
     data = [{"id": name, "object": "model", "created": created, "owned_by": "library"}
             for name in names]  # fmt: skip
+    if emulator.tokenizer == "vllm":  # vLLM tells each model's context window
+        data = [entry | {"max_model_len": emulator.context_window or 4096} for entry in data]
     return JSONResponse({"object": "list", "data": data})
 
 
@@ -68,8 +70,14 @@ async def props(request: Request) -> Response:
 
 
 async def tokenize_llama_cpp(request: Request) -> Response:
-    """llama.cpp's ``POST /tokenize`` {"content"} -> {"tokens": [ids]}."""
+    """``POST /tokenize``: llama.cpp's {"content"} -> {"tokens": [ids]}, or vLLM's
+    {"model", "prompt"} -> {"count", "max_model_len", "tokens"}."""
     emulator, doc = emulator_of(request), await read_json(request) or {}
+    if emulator.tokenizer == "vllm":
+        count = emulator.count_tokens(str(doc.get("prompt", "")))
+        window = emulator.context_window or 4096
+        tokens = list(range(100, 100 + count))
+        return JSONResponse({"count": count, "max_model_len": window, "tokens": tokens})
     if emulator.tokenizer != "llama.cpp":
         return PlainTextResponse("404 page not found", status_code=404)
     count = emulator.count_tokens(str(doc.get("content", "")))

@@ -106,6 +106,16 @@ def test_user_id_lists_and_secrets() -> None:
     assert TOKEN in settings.secrets()
 
 
+def test_llm_api_key_is_a_secret_from_the_environment_or_config_yml(tmp_path: Path) -> None:
+    """docs/llm.md: LLM_API_KEY never appears in logs or errors: it is redacted."""
+    from_env = load_settings(None, {"LLM_API_KEY": "sk-from-env"}, env_file=None).settings
+    assert "sk-from-env" in from_env.secrets()
+    config = tmp_path / "config.yml"
+    config.write_text("ollama:\n  api_key: sk-from-yaml\n")
+    from_yaml = load_settings(config, {}, env_file=None).settings
+    assert "sk-from-yaml" in from_yaml.secrets()
+
+
 def test_inconsistent_values_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="RESTART_BACKOFF_INITIAL"):
         load_settings(None, {"RESTART_BACKOFF_INITIAL": "9", "RESTART_BACKOFF_MAX": "1"}, None)

@@ -355,6 +355,8 @@ async def test_props_answer_like_llama_server_only_when_asked_to(
         ("llama.cpp", "/tokenize", {"content": "one two three"}, "tokens"),
         ("llama-cpp-python", "/extras/tokenize", {"input": "one two three"}, "tokens"),
         ("llama-cpp-python", "/extras/tokenize/count", {"input": "one two three"}, "count"),
+        ("vllm", "/tokenize", {"model": "llama3.2", "prompt": "one two three"}, "count"),
+        ("vllm", "/tokenize", {"model": "llama3.2", "prompt": "one two three"}, "tokens"),
     ],
 )
 async def test_tokenizer_endpoints(
@@ -369,6 +371,20 @@ async def test_tokenizer_endpoints(
     llm.tokenizer = tokenizer  # type: ignore[assignment]
     answer = (await http.post(path, json=body)).json()[key]
     assert (len(answer) if isinstance(answer, list) else answer) == 3
+
+
+async def test_vllm_lists_each_models_max_model_len(
+    llm: LlmServerEmulator, http: httpx.AsyncClient
+) -> None:
+    assert all("max_model_len" not in m for m in (await http.get("/v1/models")).json()["data"])
+    llm.tokenizer, llm.context_window = "vllm", 2048
+    listed = (await http.get("/v1/models")).json()["data"]
+    assert [(m["id"], m["max_model_len"]) for m in listed] == [
+        ("llama3.2:latest", 2048),
+        ("mistral:7b", 2048),
+    ]
+    tokenized = (await http.post("/tokenize", json={"prompt": "one two"})).json()
+    assert tokenized["max_model_len"] == 2048
 
 
 async def test_an_overlong_prompt_gets_an_empty_200_or_a_400(

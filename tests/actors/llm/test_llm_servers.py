@@ -150,6 +150,27 @@ async def test_history_is_cut_to_the_window_counted_by_the_servers_tokenizer() -
     assert counted.tokenizer == "/tokenize"
 
 
+async def test_vllm_tells_its_window_in_v1_models_and_the_history_is_cut_to_it() -> None:
+    """docs/llm.md: the window comes from vLLM's GET /v1/models (max_model_len)."""
+    options = {"tokenizer": "vllm", "context_window": 200}
+    history = [" ".join(["word"] * 30)] * 9  # 34 tokens each with the template
+    settings = {"max_tokens": 50, "system_prompt": "be brief", "context_window": 4096}
+    async with serving(options, **settings) as (emulator, llm):
+        result = await answer(llm, *history)
+        counted = await stats(llm)
+    assert result.complete
+    assert len(emulator.requests[-1].messages) == 1 + 4  # as with llama.cpp's 200 above
+    source = "vLLM /v1/models max_model_len"
+    assert (counted.context_window, counted.context_source) == (200, source)
+    assert counted.tokenizer == "/tokenize"
+
+
+async def test_check_shows_the_window_vllm_tells() -> None:
+    async with open_llm_server([MODEL], tokenizer="vllm", context_window=2048) as emulator:
+        found = await check_llm(LLMSettings(provider="openai", host=emulator.url, model=MODEL))
+    assert "context window: 2048 tokens (vLLM /v1/models max_model_len)" in "\n".join(found.lines())
+
+
 async def test_an_empty_answer_to_a_large_prompt_is_retried_with_half_the_history(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

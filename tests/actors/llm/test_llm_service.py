@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -140,13 +141,24 @@ async def test_set_model_switches_to_an_installed_model(
     assert service.statistics().model == "llama2:latest"
 
 
-async def test_set_model_refuses_a_missing_model_and_lists_the_installed(kit: Any) -> None:
+async def test_set_model_refuses_a_missing_model_and_lists_the_installed(
+    kit: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     service = kit.service()
-    with pytest.raises(ModelNotFoundError) as caught:
+    with (
+        caplog.at_level(logging.INFO, logger="tauro.llm"),
+        pytest.raises(ModelNotFoundError) as caught,
+    ):
         await service.set_model("mistral")  # only mistral:7b is installed
     assert "ollama pull mistral" in caught.value.user_message
     assert "llama2:latest, mistral:7b" in caught.value.user_message
     assert service.model == "llama2"
+    # docs/llm.md: a /model typo is logged as a WARNING llm.model.missing, setting=/model
+    missing = [r for r in caplog.records if r.getMessage() == "llm.model.missing"]
+    assert [r.levelno for r in missing] == [logging.WARNING]
+    fields = missing[0].fields  # type: ignore[attr-defined]
+    assert (fields["setting"], fields["model"]) == ("/model", "mistral")
+    assert fields["installed"] == "llama2:latest, mistral:7b"
 
 
 async def test_list_models_gives_up_after_its_timeout(

@@ -815,3 +815,65 @@ async def test_the_pending_turns_of_a_load_are_found_off_the_event_loop(
     (turn,) = pending_turns(reopened.state)
     assert turn.message_ids == (501,)
     await reopened.close()
+
+
+def fail_snapshot_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk for the snapshot's temp file only; the journal still writes."""
+    real_write = os.write
+
+    def write(target: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{target}").endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(target, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+async def test_a_snapshot_that_cannot_be_written_keeps_the_journal_and_retries_every_10_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    """docs/memory.md: a snapshot that cannot be written leaves the old file and the
+    journal as they are, and is retried every 10 seconds."""
+    memory = MemoryEngine(make_settings(tmp_path), rewrite_growth=0.0, rewrite_min_bytes=100)
+    await memory.open()
+    values(await memory.process([Append("1", "user", "before")]))
+    assert await memory.snapshot()
+    old_file = memory.path.read_bytes()
+    attempts: list[tuple[float, float, bool]] = []  # (began, ended, written)
+    take_snapshot, attempted = memory.snapshot, [trio.Event()]
+
+    async def recorded_snapshot() -> bool:
+        began = trio.current_time()
+        written = await take_snapshot()
+        attempts.append((began, trio.current_time(), written))
+        attempted[0].set()
+        attempted[0] = trio.Event()
+        return written
+
+    monkeypatch.setattr(memory, "snapshot", recorded_snapshot)
+    real_write = os.write
+    fail_snapshot_writes(monkeypatch)
+
+    async def until_attempts(count: int) -> None:
+        while len(attempts) < count:
+            await attempted[0].wait()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(memory.run)
+        values(await memory.process([Append("1", "user", f"after {n}") for n in range(5)]))
+        await until_attempts(2)
+        assert [written for _, _, written in attempts] == [False, False]
+        assert memory.path.read_bytes() == old_file  # the old file as it was
+        assert list_segments(memory.path)  # the journal as it was: nothing is lost
+        assert stored(memory.path) == ["before"] + [f"after {n}" for n in range(5)]
+        monkeypatch.setattr(os, "write", real_write)  # space again
+        await until_attempts(3)
+        nursery.cancel_scope.cancel()
+    (_, first_failed, _), (second, second_failed, _), (third, _, written) = attempts
+    assert second - first_failed == pytest.approx(10.0)  # retried 10 s after each failure
+    assert third - second_failed == pytest.approx(10.0)
+    assert written
+    assert memory.path.read_bytes() != old_file
+    assert stats(memory).snapshots == 2
+    await memory.close()
+    assert stored(memory.path) == ["before"] + [f"after {n}" for n in range(5)]

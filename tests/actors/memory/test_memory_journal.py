@@ -108,6 +108,8 @@ def test_damage_before_a_good_record_is_never_skipped(memory_file: Path) -> None
         scan_segment(memory_file, 0)
     assert str(segment_path(memory_file, 0)) in str(raised.value)
     assert "line 2" in str(raised.value)
+    assert f"(byte {len(batch(1))})" in str(raised.value)  # where the damaged record starts
+    assert f"(from byte {len(batch(1, 2))})" in str(raised.value)  # where good ones resume
     assert "move it aside" in str(raised.value)
 
 

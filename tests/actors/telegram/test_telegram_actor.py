@@ -330,6 +330,14 @@ async def test_allowlist_refuses_once_and_nothing_reaches_the_llm(tmp_path: Path
         assert "private bot" in texts[0]
         assert "99" in texts[0]
         assert [r.last_user_text for r in bot.llm.requests] == ["hi"]
+        memory_file = bot.settings.memory.file
+    # Stopped gracefully: memory (snapshot and journal) holds the allowed chat only.
+    conversations = recover(memory_file, 1000, repair=False).state.conversations
+    assert list(conversations) == ["42"]
+    assert b"hi" in b"".join(conversations["42"])
+    on_disk = b"".join(path.read_bytes() for path in memory_file.parent.iterdir())
+    assert b"let me in" not in on_disk
+    assert b"hi" in on_disk
 
 
 async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> None:

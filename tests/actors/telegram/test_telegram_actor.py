@@ -49,6 +49,7 @@ from tauro.testing import (
     wait_bot_idle,
 )
 from tauro.testing._botapi_webhook import SECRET_HEADER
+from tauro.testing._disk import fill_to_the_last_byte
 from tauro.testing._kill9 import (
     DUPLICATE_LINE,
     Plan,
@@ -451,6 +452,43 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path, mode: str) -> 
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
         assert emu.texts(2) == ["Echo: question 2"]
         assert emu.texts(3) == ["Echo: question 3"]
+
+
+async def test_a_question_held_on_a_full_disk_is_never_confirmed_by_a_stop(
+    small_disk: Path,
+) -> None:
+    """Memory cannot record: the chats' questions are held (the `held` statistic) and
+    stay unconfirmed through a graceful stop; the next start, with room again,
+    answers them in order, each once."""
+    notice = cannot_save_text("en")
+    questions = {1: ["q1", "q2", "q3"], 2: ["other chat"]}
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        settings = make_settings(small_disk, emu, llm)
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: bool(emu.calls_of("getUpdates")))
+            filler = fill_to_the_last_byte(small_disk)
+            for chat, texts in questions.items():
+                for text in texts:
+                    emu.push_message(chat, text)
+            await emu.wait_for(lambda: emu.texts(1) == [notice] and emu.texts(2) == [notice])
+            stats = await system.ref("telegram").ask(GetTelegramStats())
+            assert isinstance(stats, TelegramStatistics)
+            assert stats.held == 2  # the first question of each chat; the rest wait behind
+            assert stats.outcomes["held"] == 2  # each chat told once
+            assert emu.statistics().updates_pending == 4
+        # Stopped while held: nothing confirmed, nothing generated, nobody told twice.
+        assert emu.statistics().updates_pending == 4
+        assert llm.requests == []
+        assert [emu.texts(chat) for chat in questions] == [[notice], [notice]]
+        filler.unlink()
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: len(emu.texts(1)) == 4 and len(emu.texts(2)) == 2)
+            await wait_bot_idle(emu, system)  # a second answer to anything would be out now
+            assert (await system.ref("telegram").ask(GetTelegramStats())).held == 0
+        assert emu.texts(1) == [notice, "Echo: q1", "Echo: q2", "Echo: q3"]
+        assert emu.texts(2) == [notice, "Echo: other chat"]
+        assert sorted(r.last_user_text for r in llm.requests) == ["other chat", "q1", "q2", "q3"]
+        assert emu.statistics().updates_pending == 0
 
 
 async def test_bad_token_stops_the_bot_with_a_clear_log_line(

@@ -24,6 +24,7 @@ import trio
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec, recover
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.actors.telegram import _actor as telegram_actor
 from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.voice import VoiceActor
@@ -43,6 +44,8 @@ from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_sys
 from tauro.testing import (
     BotApiEmulator,
     LlmServerEmulator,
+    WebhookDelivery,
+    WebhookPost,
     free_loopback_port,
     open_botapi_emulator,
     open_llm_server,
@@ -489,6 +492,40 @@ async def test_a_question_held_on_a_full_disk_is_never_confirmed_by_a_stop(
         assert emu.texts(2) == [notice, "Echo: other chat"]
         assert sorted(r.last_user_text for r in llm.requests) == ["other chat", "q1", "q2", "q3"]
         assert emu.statistics().updates_pending == 0
+
+
+async def test_in_webhook_mode_a_held_question_gets_503_each_time_telegram_asks(
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A POST waits ANSWER_TIMEOUT (20 s) for its update to settle; 0.3 s here.
+    receiver = functools.partial(telegram_actor.WebhookReceiver, answer_timeout=0.3)
+    monkeypatch.setattr(telegram_actor, "WebhookReceiver", receiver)
+    notice = cannot_save_text("en")
+    delivery = WebhookDelivery(retry_initial=0.2, retry_max=0.2)
+    async with open_botapi_emulator(webhook=delivery) as emu, open_llm_server() as llm:
+        settings = make_settings(small_disk, emu, llm, "webhook")
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: bool(emu.calls_of("setWebhook")))
+            filler = fill_to_the_last_byte(small_disk)
+            first = emu.push_message(1, "q1")
+            emu.push_message(1, "q2")
+            await emu.wait_for(lambda: len(_posts_of(emu, first)) >= 3)
+            assert emu.texts(1) == [notice]
+            assert {post.status for post in _posts_of(emu, first)} == {503}
+            assert (await system.ref("telegram").ask(GetTelegramStats())).held == 1
+            assert llm.requests == []
+            filler.unlink()
+            await emu.wait_for(lambda: len(emu.texts(1)) == 3)
+            await wait_bot_idle(emu, system)
+        assert emu.texts(1) == [notice, "Echo: q1", "Echo: q2"]
+        statuses = [post.status for post in _posts_of(emu, first)]
+        assert statuses[-1] == 200
+        assert set(statuses[:-1]) == {503}
+        assert [r.last_user_text for r in llm.requests] == ["q1", "q2"]
+
+
+def _posts_of(emu: BotApiEmulator, update_id: int) -> list[WebhookPost]:
+    return [post for post in emu.webhook_posts if post.update_id == update_id]
 
 
 async def test_bad_token_stops_the_bot_with_a_clear_log_line(

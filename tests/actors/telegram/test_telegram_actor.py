@@ -113,12 +113,9 @@ def make_settings(
     telegram = TelegramSettings(
         token=emu.token,
         api_base_url=emu.base_url,
-        poll_timeout=1.0,
-        request_timeout=5.0,
-        edit_interval=0.1,
-        max_retries=3,
-        **over.pop("telegram", {}),
-    )
+        **{"poll_timeout": 1.0, "request_timeout": 5.0, "edit_interval": 0.1, "max_retries": 3,
+           **over.pop("telegram", {})},
+    )  # fmt: skip
     return Settings(
         telegram=telegram,
         access=over.pop("access", AccessSettings()),
@@ -408,6 +405,36 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
         assert trio.current_time() - start >= 1.0
         assert bot.emu.statistics().rate_limited == 1
         assert (await bot.stats()).api_floods == 1
+
+
+async def test_an_answer_telegram_keeps_refusing_is_logged_counted_and_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retries exhausted: `telegram.reply.failed`, `undelivered` in the statistics, and
+    memory keeps the answer as not delivered, so the next start shows it."""
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        settings = make_settings(tmp_path, emu, llm, telegram={"max_retries": 1})
+        async with open_actor_system(system_spec(settings)) as system:
+            emu.inject_error("sendMessage", 500, "Internal Server Error", times=2)
+            emu.push_message(42, "hi")
+            await wait_bot_idle(emu, system)
+            stats = await system.ref("telegram").ask(GetTelegramStats())
+            assert isinstance(stats, TelegramStatistics)
+            assert stats.outcomes.get("undelivered") == 1
+        assert [call.status for call in emu.calls_of("sendMessage")] == [500, 500]
+        assert emu.texts(42) == []
+        (failed,) = [r for r in caplog.records if r.getMessage() == "telegram.reply.failed"]
+        assert failed.levelname == "WARNING"
+        assert failed.fields["chat_id"] == 42  # type: ignore[attr-defined]
+        assert "Internal Server Error" in failed.fields["error"]  # type: ignore[attr-defined]
+        (turn,) = recover(settings.memory.file, 1000, repair=False).state.pending_turns()
+        assert (turn.content, turn.answer) == ("hi", "Echo: hi")
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: emu.texts(42) == ["Echo: hi"])
+            await wait_bot_idle(emu, system)
+        assert emu.texts(42) == ["Echo: hi"]
+        assert len(llm.requests) == 1  # shown from memory, not generated again
+        assert recover(settings.memory.file, 1000, repair=False).state.pending_turns() == ()
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -43,6 +43,7 @@ from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
 from tauro.testing import (
     BotApiEmulator,
+    FloodLimits,
     LlmServerEmulator,
     WebhookDelivery,
     WebhookPost,
@@ -370,6 +371,32 @@ async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path, mode
             await bot.expect(chat, ["Echo: m0", "Echo: m1", "Echo: m2"], timeout=30)
         # Chats overlapped (one at a time, 120 answers of 0.2 s would take 24 s).
         assert bot.llm.max_concurrent > 10
+
+
+async def test_streamed_answers_in_many_chats_stay_under_telegrams_flood_limits(
+    tmp_path: Path,
+) -> None:
+    """Telegram's limits on (edits count too): answers streamed into several chats at
+    once, edited many times a second if the bot let them, never get a 429."""
+    words = " ".join(f"w{i}" for i in range(20))
+    chats = [1, 2, 3, 4, 5, -100]
+    server = {"token_latency": 0.05}
+    async with running_bot(tmp_path, llm_server=server) as bot:
+        bot.emu.set_flood_limits(FloodLimits())
+        for round_ in range(2):
+            for chat in chats:
+                group = {"chat_type": "group", "user_id": 5} if chat < 0 else {}
+                mention = f"@{BOT} " if chat < 0 else ""
+                bot.emu.push_message(chat, f"{mention}{round_} {words}", **group)
+        for chat in chats:
+            speaker = "User5: " if chat < 0 else ""
+            expected = [f"Echo: {speaker}{round_} {words}" for round_ in range(2)]
+            await bot.expect(chat, expected, timeout=60)
+        await wait_bot_idle(bot.emu, bot.system)
+        statistics = bot.emu.statistics()
+        assert statistics.rate_limited == 0
+        assert statistics.edits > 0  # the answers were streamed
+        assert (await bot.stats()).api_floods == 0
 
 
 async def test_llm_faults_become_clear_user_messages(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStati
 from tauro.actors.telegram import _actor as telegram_actor
 from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
+from tauro.actors.telegram._stats import statistics_lines
 from tauro.actors.voice import VoiceActor
 from tauro.app import build_system_spec
 from tauro.config import (
@@ -533,6 +534,7 @@ async def test_a_question_held_on_a_full_disk_is_never_confirmed_by_a_stop(
             assert stats.held == 2  # the first question of each chat; the rest wait behind
             assert stats.outcomes["held"] == 2  # each chat told once
             assert emu.statistics().updates_pending == 4
+            assert "held (memory cannot record): 2" in "\n".join(statistics_lines(stats))
         # Stopped while held: nothing confirmed, nothing generated, nobody told twice.
         assert emu.statistics().updates_pending == 4
         assert llm.requests == []

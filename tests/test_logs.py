@@ -94,6 +94,18 @@ def test_a_log_file_the_bot_creates_is_private(tmp_path: Path) -> None:
     assert [(p.stat().st_mode & 0o777) for p in (file.parent.parent, file.parent)] == [0o700] * 2
 
 
+def test_an_existing_log_file_keeps_the_mode_its_owner_gave_it(tmp_path: Path) -> None:
+    file = tmp_path / "tauro.log"
+    file.write_text("older line\n")
+    file.chmod(0o640)  # e.g. readable by the admin group of a log shipper
+    configure_logging(level="INFO", file=file, stream=io.StringIO())
+    logging.getLogger("tauro.test").warning("appended.line")
+    configure_logging(level="WARNING")
+    assert file.read_text().startswith("older line\n")
+    assert "appended.line" in file.read_text()
+    assert file.stat().st_mode & 0o777 == 0o640
+
+
 def test_a_token_secret_half_is_redacted_where_it_stands_alone() -> None:
     short = "123456:SECRETsecretSECRET"  # too short for the token pattern, named as a secret
     assert redact(f"url /bot{short}/getMe", (short,)) == "url /bot<redacted>/getMe"

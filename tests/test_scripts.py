@@ -75,3 +75,14 @@ def test_run_sets_up_once_then_starts_offline_and_quietly(tmp_path: Path) -> Non
     assert third.returncode == 0, third.stderr
     assert "setup: installing requirements/run.txt" in third.stdout
     assert (venv / ".tauro-setup").read_text() != stamp
+
+    # A dependency added to pyproject.toml without running scripts/lock: the setup stops.
+    declared = pyproject.read_text().replace(
+        "dependencies = [", 'dependencies = [\n    "tauro-unlocked-dependency>=1",', 1
+    )
+    pyproject.write_text(declared)
+    fourth = _run(project, venv, offline=True)
+    assert fourth.returncode != 0
+    assert "requirements/run.txt does not match pyproject.toml" in fourth.stderr
+    assert "run scripts/lock and commit requirements/" in fourth.stderr
+    assert tauro.__version__ not in fourth.stdout  # the bot was not started

@@ -67,7 +67,13 @@ from tauro.actors.web._chat import (
 )
 from tauro.actors.web._events import OpenStreams, sse_frames
 from tauro.actors.web._history import MetricsHistory
-from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
+from tauro.actors.web._http import (
+    HTTPProblem,
+    json_error,
+    reached_over_https,
+    read_json,
+    same_origin,
+)
 from tauro.actors.web._static import StaticFiles
 from tauro.actors.web._status import render_metrics, status_json
 from tauro.actors.web._throttle import LoginThrottle
@@ -242,7 +248,7 @@ class _Api:
             path="/",
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=reached_over_https(request),
         )
         return response
 

@@ -1,5 +1,11 @@
 """Small HTTP rules every route shares: JSON errors, bounded JSON bodies, origin checks.
 
+Why a proxy's word on HTTPS is taken from anyone: the bot serves plain HTTP
+behind a reverse proxy that holds the certificate, so only the proxy's
+``X-Forwarded-Proto`` or ``Forwarded: proto=`` says the browser used HTTPS. That
+answer is used for one thing, marking the session cookie ``Secure``, which only
+ever makes the cookie stricter: a forged header cannot weaken anything.
+
 Why bodies are read by hand: the limit (WEB_MAX_BODY_BYTES) must hold before a
 byte is parsed, whether or not the client sent a truthful Content-Length, and a
 rejected body must never reach a handler that talks to the LLM or to memory.
@@ -13,7 +19,14 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["HTTPProblem", "json_error", "read_json", "read_limited", "same_origin"]
+__all__ = [
+    "HTTPProblem",
+    "json_error",
+    "reached_over_https",
+    "read_json",
+    "read_limited",
+    "same_origin",
+]
 
 
 class HTTPProblem(Exception):
@@ -79,3 +92,28 @@ def same_origin(request: Request) -> bool:
         return True
     host = request.headers.get("host", "")
     return origin in (f"http://{host}", f"https://{host}")
+
+
+def reached_over_https(request: Request) -> bool:
+    """The browser used HTTPS: to this server, or to the proxy in front of it.
+
+    The proxy's word is the first value of ``X-Forwarded-Proto`` or the ``proto``
+    of the first element of ``Forwarded`` (RFC 7239). Use it only to make things
+    stricter (the cookie's ``Secure``): any client can send these headers.
+    """
+    if request.url.scheme == "https":
+        return True
+    forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0]
+    if forwarded_proto.strip().lower() == "https":
+        return True
+    return _forwarded_proto(request.headers.get("forwarded", "")) == "https"
+
+
+def _forwarded_proto(header: str) -> str:
+    """``proto`` of the first element of a ``Forwarded`` header, lower case, or ""."""
+    first_element = header.split(",")[0]
+    for pair in first_element.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip().lower() == "proto":
+            return value.strip().strip('"').lower()
+    return ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tauro.actors.llm import ChatMessage, ChatRequest, ServerInfo
@@ -117,9 +119,12 @@ async def test_without_a_tokenizer_the_estimate_counts() -> None:
     assert context.tokenizer == "estimate"
 
 
-async def test_a_refusal_teaches_a_smaller_window() -> None:
+async def test_a_refusal_teaches_a_smaller_window(caplog: pytest.LogCaptureFixture) -> None:
     context = budget(window=4096, max_tokens=100)
-    context.learn_refusal(2000)
+    with caplog.at_level(logging.WARNING, logger="tauro.llm"):
+        context.learn_refusal(2000)
+    (record,) = [r for r in caplog.records if r.getMessage() == "llm.context.learned"]
+    assert record.fields["learned"] == 1600  # type: ignore[attr-defined]
     assert context.window == 1500 + 100
     assert "learned" in context.source
     assert "LLM_CONTEXT_WINDOW" in context.source

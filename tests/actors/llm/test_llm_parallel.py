@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tauro.actors.llm._parallel import AUTO_MAX, PROBE_ROUNDS, ParallelLimit, Sample
 
 
@@ -157,12 +161,18 @@ def test_a_few_slow_answers_in_a_round_are_noise() -> None:
     assert limit.value >= value
 
 
-def test_an_interruption_lowers_at_once_and_caps_for_good() -> None:
+def test_an_interruption_lowers_at_once_and_caps_for_good(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     limit = ParallelLimit("auto")
     feed(limit, 1)
     assert limit.value == 2
-    limit.observe(Sample(first_token=0.1, in_flight=2, interrupted=True))
+    with caplog.at_level(logging.INFO, logger="tauro.llm"):
+        limit.observe(Sample(first_token=0.1, in_flight=2, interrupted=True))
     assert limit.value == 1
+    (record,) = [r for r in caplog.records if r.getMessage() == "llm.parallel.changed"]
+    assert record.fields["previous"] == 2  # type: ignore[attr-defined]
+    assert record.fields["limit"] == 1  # type: ignore[attr-defined]
     assert "interrupted" in limit.source
     feed(limit, 50)
     assert limit.value == 1

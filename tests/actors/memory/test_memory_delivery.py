@@ -56,6 +56,18 @@ def test_a_torn_line_costs_only_itself(tmp_path: Path) -> None:
     assert read_delivery_logs(memory_file(tmp_path)) == [good]
 
 
+def test_an_unreadable_log_is_logged_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivery_log_path(memory_file(tmp_path), 1).mkdir()  # cannot be read as a file
+    good = DeliveryNote("1", 5, 0, 100)
+    delivery_log_path(memory_file(tmp_path), 2).write_bytes(encode_note(good))
+    assert read_delivery_logs(memory_file(tmp_path)) == [good]
+    (record,) = [r for r in caplog.records if r.getMessage() == "memory.delivery_log.unreadable"]
+    assert record.levelname == "WARNING"
+    assert record.fields["file"] == str(delivery_log_path(memory_file(tmp_path), 1))  # type: ignore[attr-defined]
+
+
 def test_a_failed_write_is_logged_and_the_next_note_starts_a_new_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -362,14 +362,16 @@ async def test_close_writes_a_complete_snapshot_and_leaves_no_journal(tmp_path: 
 
 
 async def test_start_removes_stale_temp_files_and_works_without_a_directory_part(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
     stale = tmp_path / ".conversations.json.k2j3h4.tmp"
     stale.write_text("half a snapshot")
     memory = MemoryEngine(MemorySettings(file=Path("conversations.json")))
-    await memory.open()
+    with caplog.at_level("INFO", logger="tauro.memory"):
+        await memory.open()
     assert not stale.exists()
+    assert any(r.getMessage() == "memory.temp.removed" for r in caplog.records)
     values(await memory.process([Append("1", "user", "x")]))
     await memory.close()
     assert json.loads((tmp_path / "conversations.json").read_text())["conversations"]["1"]
@@ -695,7 +697,7 @@ async def test_a_shown_note_that_cannot_be_written_is_no_error_for_its_sender(
 
 
 async def test_ids_only_the_delivery_log_holds_complete_pending_turns_at_start(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A crash after Telegram answered but before memory had the id: the delivery
     log has it, so the next start edits that message instead of sending anew."""
@@ -715,7 +717,10 @@ async def test_ids_only_the_delivery_log_holds_complete_pending_turns_at_start(
     log.close()
     die(memory)
     reopened = MemoryEngine(settings)
-    await reopened.open()
+    with caplog.at_level("INFO", logger="tauro.memory"):
+        await reopened.open()
+    (merged,) = [r for r in caplog.records if r.getMessage() == "memory.delivery_log.merged"]
+    assert merged.fields["turns"] == 1  # type: ignore[attr-defined]
     assert values(await reopened.process([PendingTurns()])) == [
         (PendingTurn("7", 10, "q", None, (501,)), PendingTurn("7", 11, "q2", None, (), True))
     ]

@@ -154,12 +154,15 @@ def test_a_corrupt_file_without_a_backup_starts_empty(path: Path) -> None:
     assert [m.content for m in recovery.state.context("a", 10)] == ["journal"]
 
 
-def test_a_corrupt_backup_is_left_alone(path: Path) -> None:
+def test_a_corrupt_backup_is_left_alone(path: Path, caplog: pytest.LogCaptureFixture) -> None:
     corrupt_main_file(path, with_backup=True)
     backup_path(path).write_text("garbage")
-    recovery = recover(path, 1000, repair=True)
+    with caplog.at_level(logging.ERROR, logger="tauro.memory"):
+        recovery = recover(path, 1000, repair=True)
     assert recovery.source == "empty"
     assert backup_path(path).read_text() == "garbage"
+    (record,) = [r for r in caplog.records if r.getMessage() == "memory.backup.unusable"]
+    assert record.fields["file"] == str(backup_path(path))  # type: ignore[attr-defined]
 
 
 def test_read_only_recovery_never_moves_anything(path: Path) -> None:

@@ -173,21 +173,28 @@ async def test_nothing_to_say_is_a_voice_error_and_the_actor_goes_on(
 
 
 async def test_leftovers_are_swept_at_start_and_everything_at_stop(
-    tmp_path: Path, voice_settings: VoiceSettings
+    tmp_path: Path, voice_settings: VoiceSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "cache").mkdir(mode=0o700)
     for name in ("note-old-1.wav", "note-old-2.ogg", "cache/abc.ogg"):
         (tmp_path / name).write_bytes(b"left by a crash")
+    caplog.set_level(logging.INFO, logger="tauro.voice")
     async with voice_system(voice_settings, tmp_path) as system:
         assert voice_files(tmp_path) == []
+        (swept,) = [r for r in caplog.records if r.getMessage() == "voice.leftovers.removed"]
+        assert swept.fields == {"files": 3}  # type: ignore[attr-defined]
         await speak(system.ref("voice"), "Questa nota non viene mai scartata.")
         assert len(voice_files(tmp_path)) == 2  # the note and its cached copy
     assert voice_files(tmp_path) == []
 
 
 async def test_a_note_nobody_discards_is_removed_after_its_lifetime(
-    tmp_path: Path, voice_settings: VoiceSettings, mock_clock: trio.testing.MockClock
+    tmp_path: Path,
+    voice_settings: VoiceSettings,
+    mock_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tauro.voice")
     mock_clock.rate = 1.0  # real worker processes need time to pass
     settings = VoiceSettings(language="it", cache_entries=0)
     async with voice_system(settings, tmp_path) as system:
@@ -195,7 +202,8 @@ async def test_a_note_nobody_discards_is_removed_after_its_lifetime(
         mock_clock.jump(NOTE_LIFETIME + EXPIRE_INTERVAL)
 
         async def removed() -> bool:
-            return not note.path.exists()
+            logged = any(r.getMessage() == "voice.notes.expired" for r in caplog.records)
+            return logged and not note.path.exists()
 
         await wait_until(removed)
         assert (await statistics(system.ref("voice"))).notes_outstanding == 0

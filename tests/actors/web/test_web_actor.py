@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import trio
 
 from tauro.actors.memory import GetContext
 from tauro.actors.web import WEB_ACTOR, GetWebAddress
+from tauro.actors.web.testing import an_hour_of_samples
+from tauro.runtime.testing import crash_actor, wait_restarted
 from tauro.testing import Emulators, TauroProcess, open_llm_server
 from tauro.testing._kill9 import bot_environment, open_trial_emulators
 
@@ -52,6 +55,31 @@ async def test_chat_goes_through_memory_and_the_llm(tmp_path: Path, bot_kit: Kit
             conversation = "web:" + client.cookies["tauro_session"].split(".")[0]
             stored = await bot.system.ref("memory").ask(GetContext(conversation, 10))
             assert [m.content for m in stored] == ["ciao", "Ciao! Come stai oggi?"]
+
+
+async def test_a_restart_of_the_web_actor_keeps_the_last_hour_of_samples(
+    tmp_path: Path, bot_kit: Kit
+) -> None:
+    """docs/web.md: the bot keeps the status page's 60 samples across web restarts."""
+    samples = an_hour_of_samples(time.time())
+
+    async def minutes(url: str) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+            (await client.post("/api/login", json={"token": bot_kit.secret})).raise_for_status()
+            body = (await client.get("/api/status/history")).json()
+        return list(body["minutes"])
+
+    async with (
+        open_llm_server() as llm,
+        bot_kit.open_bot(bot_kit.settings(tmp_path, llm.url), history=samples) as bot,
+    ):
+        before = await minutes(bot.url)
+        crash_actor(bot.system, WEB_ACTOR)
+        await wait_restarted(bot.system, WEB_ACTOR, restarts=1)
+        after = await minutes(await bot.system.ref(WEB_ACTOR).ask(GetWebAddress()))
+    assert len(before) == len(after) == 60
+    assert after[:-1] == before[1:]  # kept; the oldest made room for...
+    assert after[-1]["restarts"] == 1  # ...the minute the restart cut short, which shows it
 
 
 async def test_history_survives_a_restart_of_the_whole_bot(tmp_path: Path, bot_kit: Kit) -> None:
@@ -181,9 +209,14 @@ async def test_an_answer_past_the_grace_period_is_cut_with_a_reason(
         settings = bot_kit.settings(tmp_path, llm.url, stop_timeout=3.0, grace_period=1.0)
         lines: list[str] = []
         async with bot_kit.open_bot(settings) as bot, bot.logged_in() as client:
+            conversation = "web:" + client.cookies["tauro_session"].split(".")[0]
             stopped_at, _ = await _stop_while_streaming(bot, client, lines)
         assert trio.current_time() - stopped_at < 1.0 + 3.0
     assert any('"kind":"shutdown"' in line for line in lines)
+    stored = json.loads((tmp_path / "memory" / "conversations.json").read_text())
+    messages = stored["conversations"][conversation]
+    questions = [m["content"] for m in messages if m["role"] == "user"]
+    assert questions == ["count"]  # the question stays stored
 
 
 async def test_address_is_asked_for(tmp_path: Path, bot_kit: Kit) -> None:

@@ -60,6 +60,49 @@ async def test_shell_is_public_with_etag_and_revalidation(start_web: StartWeb) -
         assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
 
 
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self'; media-src 'self'; connect-src 'self'; manifest-src 'self'; "
+    "worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _assert_security_headers(headers: httpx.Headers, what: str) -> None:
+    assert headers.get_list("content-security-policy") == [_CSP], what
+    assert headers.get_list("x-content-type-options") == ["nosniff"], what
+    assert headers.get_list("referrer-policy") == ["no-referrer"], what
+
+
+async def test_every_kind_of_response_carries_the_security_headers(start_web: StartWeb) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        responses = {
+            "login page": await client.get("/login"),
+            "static file": await client.get("/style.css"),
+            "catalog": await client.get("/i18n/auto.json"),
+            "health": await client.get("/healthz"),
+            "401": await client.get("/api/history"),
+            "404": await client.get("/api/nope"),
+            "405": await client.get("/api/chat"),
+            "415": await client.post("/api/login", content=b"token"),
+            "wrong secret": await client.post("/api/login", json={"token": "guess"}),
+        }
+        page = await client.get("/")
+        responses["page"] = page
+        responses["304"] = await client.get("/", headers={"If-None-Match": page.headers["etag"]})
+        responses["login"] = await client.post("/api/login", json={"token": SECRET})
+        responses["API JSON"] = await client.get("/api/session")
+        responses["event stream"] = await client.post("/api/chat", json={"text": "hi"})
+        responses["413"] = await client.post("/api/chat", json={"text": "x" * 70_000})
+        responses["metrics"] = await client.get("/metrics")
+        responses["logout"] = await client.post("/api/logout", json={})
+    expected = {"304": 304, "401": 401, "404": 404, "405": 405, "413": 413, "415": 415}
+    expected |= {"wrong secret": 401, "login": 204, "logout": 204}
+    for what, response in responses.items():
+        assert response.status_code == expected.get(what, 200), what
+        _assert_security_headers(response.headers, what)
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -77,6 +120,7 @@ async def test_paths_cannot_escape_the_app_folder(start_web: StartWeb, path: str
     response = await _raw_get(web.url, path)
     status = response.split(b"\r\n", 1)[0]
     assert b" 404 " in status or b" 400 " in status, status
+    assert b"\r\nx-content-type-options: nosniff\r\n" in response.split(b"\r\n\r\n")[0]
     assert b"[build-system]" not in response
     assert b"import" not in response.split(b"\r\n\r\n", 1)[1]
 
@@ -114,12 +158,53 @@ async def test_login_sets_a_strict_httponly_cookie(start_web: StartWeb) -> None:
         assert cookie.startswith("tauro_session=")
         for attribute in ("HttpOnly", "SameSite=strict", "Path=/"):
             assert attribute in cookie
+        assert "Max-Age=15552000" in cookie  # kept for 180 days
+        assert "Secure" not in cookie  # plain HTTP, no proxy: the browser would drop it
         assert SECRET not in cookie
         assert (await client.get("/api/session")).json() == {
             "voice": False,
             "voice_available": True,
         }
     assert web.state.counters.logins == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-Proto": "https"},
+        {"X-Forwarded-Proto": "HTTPS, http"},
+        {"Forwarded": "for=192.0.2.60;proto=https;by=203.0.113.43"},
+        {"Forwarded": 'for="[2001:db8::1]"; Proto="https", for=10.0.0.1;proto=http'},
+    ],
+)
+async def test_behind_an_https_proxy_the_cookie_is_secure(
+    start_web: StartWeb, headers: dict[str, str]
+) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        right = await client.post("/api/login", json={"token": SECRET}, headers=headers)
+        assert right.status_code == 204
+        assert "; Secure" in right.headers["set-cookie"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Forwarded-Proto": "http"},
+        {"X-Forwarded-Proto": "http, https"},
+        {"Forwarded": "for=192.0.2.60;proto=http"},
+        {"Forwarded": "proto=http, proto=https"},
+    ],
+)
+async def test_over_plain_http_the_cookie_is_not_secure(
+    start_web: StartWeb, headers: dict[str, str]
+) -> None:
+    web = await start_web()
+    async with web.client() as client:
+        right = await client.post("/api/login", json={"token": SECRET}, headers=headers)
+        assert right.status_code == 204
+        assert "secure" not in right.headers["set-cookie"].lower()
 
 
 async def test_a_token_in_a_query_string_is_never_read(start_web: StartWeb) -> None:
@@ -220,6 +305,7 @@ async def test_chat_streams_and_history_keeps_it(start_web: StartWeb) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-accel-buffering"] == "no"  # nginx passes it on unbuffered
         assert _events(response.text) == [
             ("delta", {"text": "Hello"}),
             ("delta", {"text": ", "}),

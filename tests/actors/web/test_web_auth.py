@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import stat
 from pathlib import Path
 
@@ -117,3 +118,44 @@ def test_the_revoked_file_is_never_written_through_a_link(tmp_path: Path) -> Non
     with pytest.raises(WebError, match="web_sessions_revoked"):
         revoked.store("abc")
     assert victim.read_text() == "keep\n"
+
+
+@pytest.fixture
+def compared(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
+    """Every call of hmac.compare_digest made by the web auth, with its arguments."""
+    calls: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr("tauro.actors.web._auth.hmac.compare_digest", compare_digest)
+    return calls
+
+
+def test_the_login_secret_is_compared_in_constant_time(
+    compared: list[tuple[bytes, bytes]],
+) -> None:
+    assert not WebAuth("s3cret").check_token("guess")
+    assert compared == [(b"guess", b"s3cret")]
+
+
+def test_the_bearer_secret_is_compared_in_constant_time(
+    compared: list[tuple[bytes, bytes]],
+) -> None:
+    assert not WebAuth("s3cret").check_bearer("Bearer guess")
+    assert compared == [(b"guess", b"s3cret")]
+
+
+def test_the_cookie_signature_is_compared_in_constant_time(
+    compared: list[tuple[bytes, bytes]],
+) -> None:
+    auth = WebAuth("s3cret")
+    cookie, _ = auth.new_session()
+    session_id, signature = cookie.split(".")
+    forged = "0" * len(signature)
+    assert auth.conversation_for(f"{session_id}.{forged}") is None
+    assert compared == [(forged.encode(), signature.encode())]
+    assert auth.conversation_for(cookie) == f"web:{session_id}"
+    assert compared[-1] == (signature.encode(), signature.encode())

@@ -7,6 +7,7 @@ web actor on hypercorn, and the LLM emulator) runs in a thread with its own
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -83,6 +84,12 @@ def _answers(page: Page) -> list[str]:
     return page.locator(".message.assistant:not(.pending) .content").all_inner_texts()
 
 
+def _saved(page: Page) -> list[dict[str, Any]] | None:
+    """The copy of the chat kept in this browser's local storage, or None if there is none."""
+    saved = page.evaluate("localStorage.getItem('tauro.history')")
+    return None if saved is None else cast(list[dict[str, Any]], json.loads(saved))
+
+
 def _controlled(page: Page) -> None:
     wait_until(page, "navigator.serviceWorker.controller !== null")
 
@@ -152,10 +159,14 @@ def test_logging_out_ends_the_session_for_a_copied_cookie_too(
 ) -> None:
     page = _page(browser)
     _log_in(page, bot.url)
+    _send(page, "ciao")
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    assert [item["content"] for item in _saved(page) or []] == ["ciao", "Echo: ciao"]
     copied = [c for c in browser.cookies() if c["name"] == "tauro_session"]
     assert page.request.get(f"{bot.url}/api/session").status == 200
     page.locator("#logout").click()
     page.wait_for_url(re.compile(r".*/login$"))
+    assert _saved(page) is None  # the copy on this device went with the login
     browser.add_cookies(cast(Any, copied))  # someone kept a copy of the cookie
     assert page.request.get(f"{bot.url}/api/session").status == 401
     page.goto(f"{bot.url}/")
@@ -214,9 +225,11 @@ def test_clear_forgets_the_conversation(bot: BotThread, browser: BrowserContext)
     _log_in(page, bot.url)
     _send(page, "ciao")
     expect(page.locator(".message.assistant:not(.pending)")).to_have_count(1)
+    assert [item["content"] for item in _saved(page) or []] == ["ciao", "Echo: ciao"]
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#clear").click()
     expect(page.locator(".message")).to_have_count(0)
+    assert _saved(page) is None  # the copy on this device is gone too
     page.reload()
     expect(page.locator("#state")).to_have_attribute("data-state", "ready")
     expect(page.locator(".message")).to_have_count(0)
@@ -271,6 +284,22 @@ def test_offline_reload_shows_the_shell_the_saved_chat_and_the_offline_state(
     browser.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+
+
+def test_at_most_the_last_50_messages_are_kept_on_the_device(
+    bot: BotThread, browser: BrowserContext
+) -> None:
+    page = _page(browser)
+    _log_in(page, bot.url)
+    questions = [f"domanda {number}" for number in range(1, 27)]  # 52 messages with answers
+    for question in questions:
+        answer = browser.request.post(f"{bot.url}/api/chat", data={"text": question})
+        assert answer.status == 200
+    page.reload()
+    expect(page.locator(".message.assistant:not(.pending)")).to_have_count(26)
+    saved = [item["content"] for item in _saved(page) or []]
+    expected = [text for question in questions for text in (question, f"Echo: {question}")]
+    assert saved == expected[-50:]
 
 
 def test_with_the_server_gone_the_shell_still_opens(

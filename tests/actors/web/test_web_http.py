@@ -7,7 +7,13 @@ from collections.abc import Sequence
 import pytest
 from starlette.requests import Request
 
-from tauro.actors.web._http import HTTPProblem, json_error, read_json, same_origin
+from tauro.actors.web._http import (
+    HTTPProblem,
+    json_error,
+    reached_over_https,
+    read_json,
+    same_origin,
+)
 
 
 def _request(body: Sequence[bytes], headers: dict[str, str]) -> Request:
@@ -78,6 +84,26 @@ def test_same_origin() -> None:
     assert same_origin(_request([], host))
     assert same_origin(_request([], {**host, "origin": "http://127.0.0.1:8080"}))
     assert not same_origin(_request([], {**host, "origin": "http://evil.example"}))
+
+
+@pytest.mark.parametrize(
+    ("headers", "https"),
+    [
+        ({}, False),
+        ({"x-forwarded-proto": "https"}, True),
+        ({"x-forwarded-proto": " HTTPS , http"}, True),
+        ({"x-forwarded-proto": "http, https"}, False),  # the first value is the browser's
+        ({"forwarded": "for=192.0.2.60;proto=https;by=203.0.113.43"}, True),
+        ({"forwarded": 'Proto="HTTPS"'}, True),
+        ({"forwarded": "proto=http, proto=https"}, False),
+        ({"forwarded": "for=192.0.2.60"}, False),
+        ({"forwarded": "protocol=https"}, False),
+    ],
+)
+def test_https_is_what_the_proxy_says_the_browser_used(
+    headers: dict[str, str], https: bool
+) -> None:
+    assert reached_over_https(_request([], headers)) is https
 
 
 def test_json_error_shape() -> None:

@@ -76,6 +76,42 @@ def test_tauro_run_answers_and_stops_cleanly_on_sigterm(
     assert contents[1].startswith("Echo: ciao")
 
 
+def test_tauro_run_stores_nothing_of_a_user_not_allowed(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    env = run_environment(emulators, ALLOWED_USER_IDS="4242", WEB_ENABLED="false")
+    with TauroProcess(tmp_path, env) as bot:
+        bot.wait_ready()
+        for _ in range(3):
+            emulators.push(9999, "let me in")
+        emulators.push(4242, "ciao")
+        emulators.control("/_emulator/wait_sent?count=1&chat_id=4242&timeout=30")
+        _wait_all_confirmed(emulators)  # every update handled, the stranger's too
+        assert bot.stop() == 0, bot.log
+    refusals = [m for m in emulators.messages() if m["chat_id"] == 9999]
+    assert len(refusals) == 1
+    assert "9999" in str(refusals[0]["text"])
+    memory = tmp_path / "memory"
+    stored = json.loads((memory / "conversations.json").read_text())["conversations"]
+    assert list(stored) == ["4242"]
+    assert b"let me in" not in b"".join(path.read_bytes() for path in memory.iterdir())
+    requests = emulators.llm_control("/_emulator/requests")
+    assert isinstance(requests, dict)
+    assert "ciao" in json.dumps(requests)
+    assert "let me in" not in json.dumps(requests)
+
+
+def _wait_all_confirmed(emulators: Emulators, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        statistics = emulators.control("/_emulator/statistics")
+        assert isinstance(statistics, dict)
+        if statistics["updates_pending"] == 0:
+            return
+        assert time.monotonic() < deadline, statistics
+        time.sleep(0.05)
+
+
 def _run_to_the_end(cwd: Path, env: dict[str, str]) -> TauroProcess:
     """`tauro run` in a subprocess that is expected to exit by itself."""
     with TauroProcess(cwd, env) as bot:

@@ -71,7 +71,8 @@ def statistics_lines(stats: TelegramStatistics) -> list[str]:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())) or "none"
     return [
         f"Telegram: @{stats.bot_username}, {stats.updates} updates ({outcomes})",
-        f"Chats in progress: {stats.chats_in_flight}, waiting: {stats.queued}",
+        f"Chats in progress: {stats.chats_in_flight}, waiting: {stats.queued}, "
+        f"held (memory cannot record): {stats.held}",
         f"Bot API: {stats.api_calls} calls, {stats.api_retries} retries, "
         f"{stats.api_floods} flood waits, {stats.api_failures} failures, "
         f"{stats.markdown_fallbacks} formatting refused",

@@ -132,6 +132,46 @@ def test_a_full_disk_holds_questions_and_answers_each_once_when_space_returns(
     assert log.count("memory.writable_again") == 1
 
 
+def test_a_stop_on_a_full_disk_confirms_no_held_question_and_the_next_start_answers_them(
+    small_disk: Path,
+) -> None:
+    memory_file = small_disk / "memory" / "conversations.json"
+    questions = {USERS[0]: ["first", "second", "third"], USERS[1]: ["alone"]}
+    with open_trial_emulators(answer_tokens=8) as emulators:
+        env = bot_environment(small_disk, emulators, MEMORY_FILE=str(memory_file))
+        bot = TauroProcess(small_disk, env)
+        try:
+            bot.wait_ready()
+            filler = fill_to_the_last_byte(small_disk)
+            for user, texts in questions.items():
+                for text in texts:
+                    emulators.push(user, text)
+            _wait(lambda: all(len(_texts(emulators, user)) == 1 for user in questions))
+        finally:
+            first_exit = bot.stop()
+        assert _unconfirmed(emulators) == 4  # the stop confirmed none of them
+        assert _llm_requests(emulators) == 0
+        filler.unlink()
+        bot = TauroProcess(small_disk, env)
+        try:
+            bot.wait_ready()
+            _wait(lambda: len(_texts(emulators, USERS[0])) == 4)
+            _wait(lambda: len(_texts(emulators, USERS[1])) == 2)
+            _wait(lambda: _unconfirmed(emulators) == 0)
+        finally:
+            second_exit = bot.stop()
+        chats = {user: _texts(emulators, user) for user in questions}
+        requests = _llm_requests(emulators)
+    assert (first_exit, second_exit) == (0, 0)
+    for user, texts in questions.items():
+        assert chats[user][0].startswith("⚠️ I cannot save")  # told once
+        answers = chats[user][1:]
+        assert len(answers) == len(texts)  # each answered once, in order
+        for answer, text in zip(answers, texts, strict=True):
+            assert answer.startswith(f"Echo: {text}")
+    assert requests == 4
+
+
 def _texts(emulators: Emulators, chat: int) -> list[str]:
     return [str(m["text"]) for m in emulators.messages() if m["chat_id"] == chat]
 

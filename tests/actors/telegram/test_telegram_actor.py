@@ -24,8 +24,10 @@ import trio
 from tauro.actors.llm import LLMActor
 from tauro.actors.memory import memory_actor_spec, recover
 from tauro.actors.telegram import GetTelegramStats, TelegramActor, TelegramStatistics
+from tauro.actors.telegram import _actor as telegram_actor
 from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
+from tauro.actors.telegram._stats import statistics_lines
 from tauro.actors.voice import VoiceActor
 from tauro.app import build_system_spec
 from tauro.config import (
@@ -42,13 +44,17 @@ from tauro.errors import TauroError
 from tauro.runtime import ActorSpec, ActorSystem, SupervisorSpec, open_actor_system
 from tauro.testing import (
     BotApiEmulator,
+    FloodLimits,
     LlmServerEmulator,
+    WebhookDelivery,
+    WebhookPost,
     free_loopback_port,
     open_botapi_emulator,
     open_llm_server,
     wait_bot_idle,
 )
 from tauro.testing._botapi_webhook import SECRET_HEADER
+from tauro.testing._disk import fill_to_the_last_byte
 from tauro.testing._kill9 import (
     DUPLICATE_LINE,
     Plan,
@@ -109,12 +115,9 @@ def make_settings(
     telegram = TelegramSettings(
         token=emu.token,
         api_base_url=emu.base_url,
-        poll_timeout=1.0,
-        request_timeout=5.0,
-        edit_interval=0.1,
-        max_retries=3,
-        **over.pop("telegram", {}),
-    )
+        **{"poll_timeout": 1.0, "request_timeout": 5.0, "edit_interval": 0.1, "max_retries": 3,
+           **over.pop("telegram", {})},
+    )  # fmt: skip
     return Settings(
         telegram=telegram,
         access=over.pop("access", AccessSettings()),
@@ -330,6 +333,14 @@ async def test_allowlist_refuses_once_and_nothing_reaches_the_llm(tmp_path: Path
         assert "private bot" in texts[0]
         assert "99" in texts[0]
         assert [r.last_user_text for r in bot.llm.requests] == ["hi"]
+        memory_file = bot.settings.memory.file
+    # Stopped gracefully: memory (snapshot and journal) holds the allowed chat only.
+    conversations = recover(memory_file, 1000, repair=False).state.conversations
+    assert list(conversations) == ["42"]
+    assert b"hi" in b"".join(conversations["42"])
+    on_disk = b"".join(path.read_bytes() for path in memory_file.parent.iterdir())
+    assert b"let me in" not in on_disk
+    assert b"hi" in on_disk
 
 
 async def test_rate_limit_tells_once_and_admins_are_exempt(tmp_path: Path) -> None:
@@ -361,6 +372,32 @@ async def test_many_chats_in_parallel_keep_each_chats_order(tmp_path: Path, mode
             await bot.expect(chat, ["Echo: m0", "Echo: m1", "Echo: m2"], timeout=30)
         # Chats overlapped (one at a time, 120 answers of 0.2 s would take 24 s).
         assert bot.llm.max_concurrent > 10
+
+
+async def test_streamed_answers_in_many_chats_stay_under_telegrams_flood_limits(
+    tmp_path: Path,
+) -> None:
+    """Telegram's limits on (edits count too): answers streamed into several chats at
+    once, edited many times a second if the bot let them, never get a 429."""
+    words = " ".join(f"w{i}" for i in range(20))
+    chats = [1, 2, 3, 4, 5, -100]
+    server = {"token_latency": 0.05}
+    async with running_bot(tmp_path, llm_server=server) as bot:
+        bot.emu.set_flood_limits(FloodLimits())
+        for round_ in range(2):
+            for chat in chats:
+                group = {"chat_type": "group", "user_id": 5} if chat < 0 else {}
+                mention = f"@{BOT} " if chat < 0 else ""
+                bot.emu.push_message(chat, f"{mention}{round_} {words}", **group)
+        for chat in chats:
+            speaker = "User5: " if chat < 0 else ""
+            expected = [f"Echo: {speaker}{round_} {words}" for round_ in range(2)]
+            await bot.expect(chat, expected, timeout=60)
+        await wait_bot_idle(bot.emu, bot.system)
+        statistics = bot.emu.statistics()
+        assert statistics.rate_limited == 0
+        assert statistics.edits > 0  # the answers were streamed
+        assert (await bot.stats()).api_floods == 0
 
 
 async def test_llm_faults_become_clear_user_messages(tmp_path: Path) -> None:
@@ -396,6 +433,36 @@ async def test_429_is_waited_out_and_retried(tmp_path: Path) -> None:
         assert trio.current_time() - start >= 1.0
         assert bot.emu.statistics().rate_limited == 1
         assert (await bot.stats()).api_floods == 1
+
+
+async def test_an_answer_telegram_keeps_refusing_is_logged_counted_and_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retries exhausted: `telegram.reply.failed`, `undelivered` in the statistics, and
+    memory keeps the answer as not delivered, so the next start shows it."""
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        settings = make_settings(tmp_path, emu, llm, telegram={"max_retries": 1})
+        async with open_actor_system(system_spec(settings)) as system:
+            emu.inject_error("sendMessage", 500, "Internal Server Error", times=2)
+            emu.push_message(42, "hi")
+            await wait_bot_idle(emu, system)
+            stats = await system.ref("telegram").ask(GetTelegramStats())
+            assert isinstance(stats, TelegramStatistics)
+            assert stats.outcomes.get("undelivered") == 1
+        assert [call.status for call in emu.calls_of("sendMessage")] == [500, 500]
+        assert emu.texts(42) == []
+        (failed,) = [r for r in caplog.records if r.getMessage() == "telegram.reply.failed"]
+        assert failed.levelname == "WARNING"
+        assert failed.fields["chat_id"] == 42  # type: ignore[attr-defined]
+        assert "Internal Server Error" in failed.fields["error"]  # type: ignore[attr-defined]
+        (turn,) = recover(settings.memory.file, 1000, repair=False).state.pending_turns()
+        assert (turn.content, turn.answer) == ("hi", "Echo: hi")
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: emu.texts(42) == ["Echo: hi"])
+            await wait_bot_idle(emu, system)
+        assert emu.texts(42) == ["Echo: hi"]
+        assert len(llm.requests) == 1  # shown from memory, not generated again
+        assert recover(settings.memory.file, 1000, repair=False).state.pending_turns() == ()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -443,6 +510,78 @@ async def test_restart_answers_pending_turns_once(tmp_path: Path, mode: str) -> 
         assert emu.texts(1) == ["Echo: question 1", "Echo: after restart"]
         assert emu.texts(2) == ["Echo: question 2"]
         assert emu.texts(3) == ["Echo: question 3"]
+
+
+async def test_a_question_held_on_a_full_disk_is_never_confirmed_by_a_stop(
+    small_disk: Path,
+) -> None:
+    """Memory cannot record: the chats' questions are held (the `held` statistic) and
+    stay unconfirmed through a graceful stop; the next start, with room again,
+    answers them in order, each once."""
+    notice = cannot_save_text("en")
+    questions = {1: ["q1", "q2", "q3"], 2: ["other chat"]}
+    async with open_botapi_emulator() as emu, open_llm_server() as llm:
+        settings = make_settings(small_disk, emu, llm)
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: bool(emu.calls_of("getUpdates")))
+            filler = fill_to_the_last_byte(small_disk)
+            for chat, texts in questions.items():
+                for text in texts:
+                    emu.push_message(chat, text)
+            await emu.wait_for(lambda: emu.texts(1) == [notice] and emu.texts(2) == [notice])
+            stats = await system.ref("telegram").ask(GetTelegramStats())
+            assert isinstance(stats, TelegramStatistics)
+            assert stats.held == 2  # the first question of each chat; the rest wait behind
+            assert stats.outcomes["held"] == 2  # each chat told once
+            assert emu.statistics().updates_pending == 4
+            assert "held (memory cannot record): 2" in "\n".join(statistics_lines(stats))
+        # Stopped while held: nothing confirmed, nothing generated, nobody told twice.
+        assert emu.statistics().updates_pending == 4
+        assert llm.requests == []
+        assert [emu.texts(chat) for chat in questions] == [[notice], [notice]]
+        filler.unlink()
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: len(emu.texts(1)) == 4 and len(emu.texts(2)) == 2)
+            await wait_bot_idle(emu, system)  # a second answer to anything would be out now
+            assert (await system.ref("telegram").ask(GetTelegramStats())).held == 0
+        assert emu.texts(1) == [notice, "Echo: q1", "Echo: q2", "Echo: q3"]
+        assert emu.texts(2) == [notice, "Echo: other chat"]
+        assert sorted(r.last_user_text for r in llm.requests) == ["other chat", "q1", "q2", "q3"]
+        assert emu.statistics().updates_pending == 0
+
+
+async def test_in_webhook_mode_a_held_question_gets_503_each_time_telegram_asks(
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A POST waits ANSWER_TIMEOUT (20 s) for its update to settle; 0.3 s here.
+    receiver = functools.partial(telegram_actor.WebhookReceiver, answer_timeout=0.3)
+    monkeypatch.setattr(telegram_actor, "WebhookReceiver", receiver)
+    notice = cannot_save_text("en")
+    delivery = WebhookDelivery(retry_initial=0.2, retry_max=0.2)
+    async with open_botapi_emulator(webhook=delivery) as emu, open_llm_server() as llm:
+        settings = make_settings(small_disk, emu, llm, "webhook")
+        async with open_actor_system(system_spec(settings)) as system:
+            await emu.wait_for(lambda: bool(emu.calls_of("setWebhook")))
+            filler = fill_to_the_last_byte(small_disk)
+            first = emu.push_message(1, "q1")
+            emu.push_message(1, "q2")
+            await emu.wait_for(lambda: len(_posts_of(emu, first)) >= 3)
+            assert emu.texts(1) == [notice]
+            assert {post.status for post in _posts_of(emu, first)} == {503}
+            assert (await system.ref("telegram").ask(GetTelegramStats())).held == 1
+            assert llm.requests == []
+            filler.unlink()
+            await emu.wait_for(lambda: len(emu.texts(1)) == 3)
+            await wait_bot_idle(emu, system)
+        assert emu.texts(1) == [notice, "Echo: q1", "Echo: q2"]
+        statuses = [post.status for post in _posts_of(emu, first)]
+        assert statuses[-1] == 200
+        assert set(statuses[:-1]) == {503}
+        assert [r.last_user_text for r in llm.requests] == ["q1", "q2"]
+
+
+def _posts_of(emu: BotApiEmulator, update_id: int) -> list[WebhookPost]:
+    return [post for post in emu.webhook_posts if post.update_id == update_id]
 
 
 async def test_bad_token_stops_the_bot_with_a_clear_log_line(

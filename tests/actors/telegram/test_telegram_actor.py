@@ -28,6 +28,7 @@ from tauro.actors.telegram import _actor as telegram_actor
 from tauro.actors.telegram._actor import cannot_save_text
 from tauro.actors.telegram._groups import single_exception
 from tauro.actors.telegram._stats import statistics_lines
+from tauro.actors.telegram._webhook import WebhookReceiver
 from tauro.actors.voice import VoiceActor
 from tauro.app import build_system_spec
 from tauro.config import (
@@ -386,9 +387,11 @@ async def test_streamed_answers_in_many_chats_stay_under_telegrams_flood_limits(
         bot.emu.set_flood_limits(FloodLimits())
         for round_ in range(2):
             for chat in chats:
-                group = {"chat_type": "group", "user_id": 5} if chat < 0 else {}
-                mention = f"@{BOT} " if chat < 0 else ""
-                bot.emu.push_message(chat, f"{mention}{round_} {words}", **group)
+                if chat < 0:
+                    text = f"@{BOT} {round_} {words}"
+                    bot.emu.push_message(chat, text, chat_type="group", user_id=5)
+                else:
+                    bot.emu.push_message(chat, f"{round_} {words}")
         for chat in chats:
             speaker = "User5: " if chat < 0 else ""
             expected = [f"Echo: {speaker}{round_} {words}" for round_ in range(2)]
@@ -554,7 +557,7 @@ async def test_in_webhook_mode_a_held_question_gets_503_each_time_telegram_asks(
     small_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A POST waits ANSWER_TIMEOUT (20 s) for its update to settle; 0.3 s here.
-    receiver = functools.partial(telegram_actor.WebhookReceiver, answer_timeout=0.3)
+    receiver = functools.partial(WebhookReceiver, answer_timeout=0.3)
     monkeypatch.setattr(telegram_actor, "WebhookReceiver", receiver)
     notice = cannot_save_text("en")
     delivery = WebhookDelivery(retry_initial=0.2, retry_max=0.2)

@@ -55,6 +55,7 @@ __all__ = ["Generation", "LlmServerEmulator", "LlmStatistics"]
 logger = logging.getLogger("tauro.testing.llm_server")
 DEFAULT_MODELS = ("llama3.2:latest", "mistral:7b")
 PROMPT_OVERHEAD = 4  # tokens of a chat template's role markers, per message
+DEFAULT_REPORTED_WINDOW = 4096  # n_ctx / max_model_len told when no window is set
 Tokenizer = Literal["llama.cpp", "llama-cpp-python", "vllm"]
 Overflow = Literal["empty", "error"]
 
@@ -206,6 +207,11 @@ class LlmServerEmulator:
 
     def count_tokens(self, text: str) -> int:
         return len(tokenize(text))
+
+    @property
+    def reported_window(self) -> int:
+        """The context window the server tells (``context_window``, else 4096)."""
+        return self.context_window or DEFAULT_REPORTED_WINDOW
 
     def prompt_tokens(self, request: LlmRequest) -> int:
         """The prompt's tokens as this server counts them (see PROMPT_OVERHEAD)."""

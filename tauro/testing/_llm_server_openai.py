@@ -53,7 +53,7 @@ async def models(request: Request) -> Response:
     data = [{"id": name, "object": "model", "created": created, "owned_by": "library"}
             for name in names]  # fmt: skip
     if emulator.tokenizer == "vllm":  # vLLM tells each model's context window
-        data = [entry | {"max_model_len": emulator.context_window or 4096} for entry in data]
+        data = [entry | {"max_model_len": emulator.reported_window} for entry in data]
     return JSONResponse({"object": "list", "data": data})
 
 
@@ -62,7 +62,7 @@ async def props(request: Request) -> Response:
     emulator = emulator_of(request)
     if not emulator.slots_in_props:
         return PlainTextResponse("404 page not found", status_code=404)
-    settings = {"n_ctx": emulator.context_window or 4096, "temperature": 0.8}
+    settings = {"n_ctx": emulator.reported_window, "temperature": 0.8}
     return JSONResponse({"default_generation_settings": settings,
                          "total_slots": emulator.parallel or 1,
                          "model_path": emulator.served_model or emulator.models[0].name,
@@ -75,13 +75,12 @@ async def tokenize_llama_cpp(request: Request) -> Response:
     emulator, doc = emulator_of(request), await read_json(request) or {}
     if emulator.tokenizer == "vllm":
         count = emulator.count_tokens(str(doc.get("prompt", "")))
-        window = emulator.context_window or 4096
-        tokens = list(range(100, 100 + count))
-        return JSONResponse({"count": count, "max_model_len": window, "tokens": tokens})
+        window = emulator.reported_window
+        return JSONResponse({"count": count, "max_model_len": window, "tokens": _ids_of(count)})
     if emulator.tokenizer != "llama.cpp":
         return PlainTextResponse("404 page not found", status_code=404)
     count = emulator.count_tokens(str(doc.get("content", "")))
-    return JSONResponse({"tokens": list(range(100, 100 + count))})
+    return JSONResponse({"tokens": _ids_of(count)})
 
 
 async def tokenize_llama_cpp_python(request: Request) -> Response:
@@ -92,7 +91,12 @@ async def tokenize_llama_cpp_python(request: Request) -> Response:
     count = emulator.count_tokens(str(doc.get("input", "")))
     if request.url.path.endswith("/count"):
         return JSONResponse({"count": count})
-    return JSONResponse({"tokens": list(range(100, 100 + count))})
+    return JSONResponse({"tokens": _ids_of(count)})
+
+
+def _ids_of(count: int) -> list[int]:
+    """Token ids for ``count`` tokens (their values mean nothing; the count does)."""
+    return list(range(100, 100 + count))
 
 
 def _request(doc: dict[str, Any]) -> LlmRequest | str:

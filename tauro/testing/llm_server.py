@@ -8,8 +8,9 @@ control endpoints, and prints ``READY <url>`` on stdout once listening.
 from __future__ import annotations
 
 import argparse
+from typing import get_args
 
-from tauro.testing._llm_server import DEFAULT_MODELS
+from tauro.testing._llm_server import DEFAULT_MODELS, Tokenizer
 from tauro.testing._llm_server_app import open_llm_server
 from tauro.testing._process import emulator_arguments, run_emulator, serve_until_stopped
 
@@ -22,8 +23,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--answer-tokens", type=int, default=None, metavar="N")
     parser.add_argument("--parallel", type=int, default=None, metavar="N")
     parser.add_argument("--slots-in-props", action="store_true", help="llama.cpp's GET /props")
-    tokenizers = ("llama.cpp", "llama-cpp-python", "vllm")
-    parser.add_argument("--tokenizer", choices=tokenizers, default=None)
+    parser.add_argument("--tokenizer", choices=get_args(Tokenizer), default=None)
     parser.add_argument("--context-window", type=int, default=None, metavar="TOKENS")
     parser.add_argument("--overflow", choices=("empty", "error"), default="empty")
     parser.add_argument("--interrupting", action="store_true", help="as llama-cpp-python")

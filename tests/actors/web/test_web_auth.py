@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import stat
 from pathlib import Path
 
@@ -118,20 +117,6 @@ def test_the_revoked_file_is_never_written_through_a_link(tmp_path: Path) -> Non
     with pytest.raises(WebError, match="web_sessions_revoked"):
         revoked.store("abc")
     assert victim.read_text() == "keep\n"
-
-
-@pytest.fixture
-def compared(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
-    """Every call of hmac.compare_digest made by the web auth, with its arguments."""
-    calls: list[tuple[bytes, bytes]] = []
-    original = hmac.compare_digest
-
-    def compare_digest(a: bytes, b: bytes) -> bool:
-        calls.append((a, b))
-        return original(a, b)
-
-    monkeypatch.setattr("tauro.actors.web._auth.hmac.compare_digest", compare_digest)
-    return calls
 
 
 def test_the_login_secret_is_compared_in_constant_time(

@@ -487,12 +487,7 @@ def test_tauro_run_in_webhook_mode_answers_refuses_forgeries_and_survives_kill_9
         deadline = time.monotonic() + 60
         while len(_texts(emulators, 501)) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        pending = emulators.control("/_emulator/statistics")
-        assert isinstance(pending, dict)
-        while pending["updates_pending"] and time.monotonic() < deadline:
-            time.sleep(0.1)
-            pending = emulators.control("/_emulator/statistics")
-            assert isinstance(pending, dict)
+        _wait_all_confirmed(emulators, timeout=60)
         assert bot.stop() == 0, bot.log
     log += bot.log
     assert _texts(emulators, 501) == ["Echo: q1", "Echo: q2", "Echo: q3"]
